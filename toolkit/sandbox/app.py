@@ -1,0 +1,201 @@
+"""The sandbox ASGI app: one FastAPI server, each provider under its own prefix(es)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .config import SandboxConfig, parse_faults
+from .core import ApiError, Context, ProviderSpec
+from .runner import Runner
+from .signing import Signer
+from .store import Store
+
+log = logging.getLogger("toolkit.sandbox")
+
+
+def provider_specs() -> dict[str, ProviderSpec]:
+    from .providers import animaldetect, authenta, claid, faces, sateais
+
+    specs = [m.SPEC for m in (animaldetect, sateais, authenta, claid, faces)]
+    for s in specs:
+        s.storage_prefix = f"/storage/{s.name}"
+    return {s.name: s for s in specs}
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
+class SandboxMiddleware:
+    """Pure ASGI middleware: injects faults before a request is handled and counts every answer."""
+
+    def __init__(self, app: Any, ctx: Context) -> None:
+        self.app = app
+        self.ctx = ctx
+        self._prefixes = sorted(
+            ((p, s.name) for s in ctx.specs.values() for p in [*s.prefixes, s.storage_prefix]),
+            key=lambda x: -len(x[0]),
+        )
+
+    def provider_for(self, path: str) -> str | None:
+        for prefix, name in self._prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return name
+        return None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        provider = self.provider_for(scope["path"])
+        if provider is None:
+            return await self.app(scope, receive, send)
+        scope["sandbox.provider"] = provider
+        status_box = [0]
+        fault = self.ctx.faults.draw(provider)
+        if fault:
+            self.ctx.stats.fault(provider, fault)
+        if fault == "slow":
+            await asyncio.sleep(self.ctx.config.slow_seconds)
+        elif fault == "drop":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None:
+                transport.abort()
+                self.ctx.stats.request(provider, "-", "(dropped)", 0)
+                return
+            fault = "5xx"  # no transport to abort (e.g. an in-memory test client): fail loudly instead
+        if fault in ("5xx", "429"):
+            spec = self.ctx.specs[provider]
+            err = (ApiError(provider, 503, "UPSTREAM_UNAVAILABLE" if provider == "animaldetect" else "INTERNAL_ERROR",
+                            "Service temporarily unavailable (injected fault).")
+                   if fault == "5xx" else
+                   ApiError(provider, 429, spec.rate_limited_code, "Too Many Requests. Rate limit exceeded.",
+                            headers={"Retry-After": "1", **({"RateLimit-Reset": "1"} if provider == "claid" else {})}))
+            response = render_error(self.ctx, err)
+            self.ctx.stats.request(provider, "-", f"(injected {fault})", err.status)
+            return await response(scope, receive, send)
+
+        async def counting_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            route = scope.get("route")
+            name = f"{scope['method']} {getattr(route, 'path', '(unmatched)')}"
+            self.ctx.stats.request(provider, scope.get("sandbox.tenant", "-"), name, status_box[0] or 500)
+
+
+def render_error(ctx: Context, err: ApiError) -> JSONResponse:
+    body = ctx.specs[err.provider].error_body(err)
+    return JSONResponse(body, status_code=err.status, headers=err.headers)
+
+
+def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
+    """Build the app and its context (store, signer, runner). Call ``ctx.runner.start()`` to process jobs."""
+    config = config or SandboxConfig()
+    if config.data_dir is None:
+        config.data_dir = Path(tempfile.mkdtemp(prefix="toolkit-sandbox-"))
+    config.data_dir = Path(config.data_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(config.data_dir)
+    specs = provider_specs()
+    ctx = Context(config=config, store=store, signer=Signer(config.data_dir), specs=specs)
+    ctx.runner = Runner(
+        store,
+        engines={name: spec.engine(ctx) for name, spec in specs.items()},
+        fail_codes={name: spec.fail_code for name, spec in specs.items()},
+        workers=config.workers,
+    )
+
+    app = FastAPI(
+        title="toolkit sandbox",
+        version="1",
+        description="Local stand-in speaking the Animal Detect, SateAIs, Authenta, Claid and face-enrollment contracts.",
+    )
+    app.state.ctx = ctx
+    ctx.app = app
+    for spec in specs.values():
+        router = spec.build_router(ctx)
+        for i, prefix in enumerate(spec.prefixes):
+            app.include_router(router, prefix=prefix, include_in_schema=(i == 0))
+        if spec.storage_router is not None:
+            app.include_router(spec.storage_router(ctx), prefix=spec.storage_prefix, include_in_schema=False)
+
+    def provider_of(request: Request) -> str | None:
+        return request.scope.get("sandbox.provider")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, err: ApiError) -> JSONResponse:
+        return render_error(ctx, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        provider = provider_of(request)
+        if provider is None:
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        spec = specs[provider]
+        fields: dict[str, list[str]] = {}
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            fields.setdefault(loc, []).append(str(e.get("msg", "invalid")))
+        message = "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items())
+        return render_error(ctx, ApiError(provider, spec.validation_status, spec.validation_code,
+                                          f"Invalid request: {message}", details=fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        provider = provider_of(request)
+        if provider is None:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        spec = specs[provider]
+        code = {404: spec.not_found_code, 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
+        return render_error(ctx, ApiError(provider, exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("sandbox handler crashed")
+        provider = provider_of(request)
+        if provider is None:
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return render_error(ctx, ApiError(provider, 500, "INTERNAL_ERROR", "Internal error in the sandbox."))
+
+    @app.get("/__sandbox__/stats", include_in_schema=False)
+    async def stats(request: Request) -> JSONResponse:
+        if not _is_loopback(request):
+            return JSONResponse({"detail": "loopback only"}, status_code=403)
+        return JSONResponse(ctx.stats.snapshot(store))
+
+    @app.put("/__sandbox__/faults", include_in_schema=False)
+    async def set_faults(request: Request) -> JSONResponse:
+        """Change fault rates at run time: body ``{"spec": "5xx=0.1,authenta.fail=0.2"}``."""
+        if not _is_loopback(request):
+            return JSONResponse({"detail": "loopback only"}, status_code=403)
+        body = json.loads(await request.body() or b"{}")
+        try:
+            ctx.faults.set_rates(parse_faults(body.get("spec")))
+        except ValueError as e:
+            return JSONResponse({"detail": str(e)}, status_code=400)
+        return JSONResponse({"faults": ctx.faults.rates})
+
+    @app.get("/__sandbox__/health", include_in_schema=False)
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "sandbox": True, "providers": {n: s.prefixes[0] for n, s in specs.items()}}
+
+    return SandboxMiddleware(app, ctx), ctx  # type: ignore[return-value]

@@ -1,0 +1,232 @@
+"""What every provider module of the sandbox shares: the error type, the context, auth and helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from fastapi import Request
+
+from .config import SandboxConfig, Tenant
+from .limits import Faults, RateLimiter, draw_runtime
+from .runner import Runner
+from .signing import SignatureError, Signer
+from .store import Job, Store
+
+
+class ApiError(Exception):
+    """An error answer; the app renders it in the envelope of ``provider``."""
+
+    def __init__(
+        self,
+        provider: str,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{provider} {status} {code}: {message}")
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.details = details or {}
+
+
+@dataclass
+class ProviderSpec:
+    """How the app mounts one provider: its prefixes, router factory, error envelope and engine."""
+
+    name: str
+    prefixes: list[str]
+    build_router: Callable[["Context"], Any]
+    error_body: Callable[[ApiError], Any]  # -> JSON body in the provider's envelope
+    engine: Callable[["Context"], Callable[[Job], Any]]  # -> function computing a job's result
+    fail_code: str = "INTERNAL_ERROR"
+    unauthorized_code: str = "UNAUTHORIZED"
+    rate_limited_code: str = "RATE_LIMITED"
+    validation_code: str = "VALIDATION_ERROR"
+    validation_status: int = 400
+    not_found_code: str = "NOT_FOUND"
+    storage_router: Callable[["Context"], Any] | None = None  # signed-URL routes, mounted at storage_prefix
+    storage_prefix: str = ""  # set by the app: /storage/{name}
+
+
+class Stats:
+    """Request counters for ``/__sandbox__/stats`` (jobs are counted from the database)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: dict[tuple[str, str, str, int], int] = defaultdict(int)
+        self.faults: dict[tuple[str, str], int] = defaultdict(int)
+        self.auth_on_signed_urls: dict[str, int] = defaultdict(int)
+        self.started_at = time.time()
+
+    def request(self, provider: str, tenant: str, route: str, status: int) -> None:
+        with self._lock:
+            self.requests[(provider, tenant, route, status)] += 1
+
+    def fault(self, provider: str, kind: str) -> None:
+        with self._lock:
+            self.faults[(provider, kind)] += 1
+
+    def auth_on_signed_url(self, provider: str) -> None:
+        with self._lock:
+            self.auth_on_signed_urls[provider] += 1
+
+    def snapshot(self, store: Store) -> dict[str, Any]:
+        out: dict[str, Any] = {"started_at": self.started_at, "providers": {}}
+
+        def tenant_entry(provider: str, tenant: str) -> dict[str, Any]:
+            p = out["providers"].setdefault(provider, {"tenants": {}, "faults": {}, "auth_on_signed_urls": 0})
+            return p["tenants"].setdefault(
+                tenant,
+                {"requests": {}, "jobs": {"created": 0, "by_state": {}},
+                 "jobs_per_idempotency_key": {}, "jobs_per_input_digest": {}},
+            )
+
+        with self._lock:
+            for (provider, tenant, route, status), n in self.requests.items():
+                routes = tenant_entry(provider, tenant)["requests"].setdefault(route, {})
+                routes[str(status)] = routes.get(str(status), 0) + n
+            for (provider, kind), n in self.faults.items():
+                out["providers"].setdefault(provider, {"tenants": {}, "faults": {}, "auth_on_signed_urls": 0})
+                out["providers"][provider]["faults"][kind] = n
+            for provider, n in self.auth_on_signed_urls.items():
+                out["providers"].setdefault(provider, {"tenants": {}, "faults": {}, "auth_on_signed_urls": 0})
+                out["providers"][provider]["auth_on_signed_urls"] = n
+        for row in store.job_counts():
+            jobs = tenant_entry(row["provider"], row["tenant"])["jobs"]
+            jobs["created"] += row["n"]
+            jobs["by_state"][row["state"]] = row["n"]
+        for column, key in (("idem_key", "jobs_per_idempotency_key"), ("input_digest", "jobs_per_input_digest")):
+            for row in store.duplicate_counts(column):
+                tenant_entry(row["provider"], row["tenant"])[key][row["value"]] = row["n"]
+        return out
+
+
+@dataclass
+class Context:
+    """Shared state handed to every provider router and engine."""
+
+    config: SandboxConfig
+    store: Store
+    signer: Signer
+    specs: dict[str, ProviderSpec]
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    stats: Stats = field(default_factory=Stats)
+    faults: Faults | None = None
+    runner: Runner | None = None
+    app: Any = None  # the inner FastAPI app (for its OpenAPI document)
+
+    def __post_init__(self) -> None:
+        self._tenants = {(t.provider, t.key): t for t in self.config.tenants}
+        if self.faults is None:
+            self.faults = Faults(self.config.faults, self.config.seed)
+
+    # -- auth and limits ----------------------------------------------------------------------------
+    def authenticate(self, request: Request, provider: str, *, bucket: str | None = None,
+                     api_key_header: bool = False) -> Tenant:
+        """The tenant whose key the request carries, or a 401 in the provider's envelope.
+
+        ``api_key_header``: the key may come as ``X-API-Key`` (face service) as well as a Bearer token.
+        Then applies the rate-limit ``bucket`` (None: the provider's only bucket, if any).
+        """
+        spec = self.specs[provider]
+        key = None
+        auth = request.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            key = auth[7:].strip()
+        if api_key_header and request.headers.get("x-api-key"):
+            key = request.headers["x-api-key"].strip()
+        if not key:
+            raise ApiError(provider, 401, spec.unauthorized_code, "Missing API key: send Authorization: Bearer <key>.")
+        tenant = self._tenants.get((provider, key))
+        if tenant is None:
+            raise ApiError(provider, 401, spec.unauthorized_code, "Invalid API key.")
+        request.scope["sandbox.tenant"] = tenant.id
+        self.rate_limit(provider, tenant, bucket)
+        return tenant
+
+    def rate_limit(self, provider: str, tenant: Tenant, bucket: str | None = None) -> dict[str, str]:
+        """Consume one request of the tenant's bucket; raise 429 with Retry-After when it is empty."""
+        buckets = self.config.rate_limits.get(provider) or {}
+        if bucket is None:
+            bucket = next(iter(buckets), "api")
+        limits = buckets.get(bucket) or []
+        d = self.limiter.check(tenant.id, bucket, limits)
+        headers: dict[str, str] = {}
+        if provider == "claid" and limits:
+            policy = ", ".join(f"{n};w={int(w) if w == int(w) else w}" for n, w in limits)
+            headers = {"RateLimit-Limit": f"{d.limit}, {policy}", "RateLimit-Remaining": str(d.remaining),
+                       "RateLimit-Reset": str(max(1, round(d.reset)))}
+        if not d.allowed:
+            retry = max(1, int(d.retry_after + 0.999))
+            headers["Retry-After"] = str(retry)
+            if provider == "claid":
+                headers["RateLimit-Reset"] = str(retry)
+            spec = self.specs[provider]
+            raise ApiError(provider, 429, spec.rate_limited_code, "Too Many Requests. Rate limit exceeded.",
+                           headers=headers)
+        return headers
+
+    # -- jobs ---------------------------------------------------------------------------------------
+    def enqueue(self, job: Job, median_runtime: float | None = None, *, from_states: tuple[str, ...] = ("created",)) -> bool:
+        """Queue a job for processing with a seeded runtime; False if it was not in ``from_states``."""
+        if median_runtime is None:
+            from .config import TYPICAL_RUNTIMES
+
+            median_runtime = TYPICAL_RUNTIMES[job.provider]
+        median = self.config.runtimes.get(job.provider, median_runtime)
+        runtime = draw_runtime(self.config.seed, job.id, median, self.config.runtime_spread) * self.config.time_scale
+        ok = self.store.update(
+            job.id, expect_state=from_states, state="queued", queued_at=time.time(), runtime=runtime,
+            will_fail=int(self.faults.job_fails(job.provider, job.id)),
+        )
+        if ok and self.runner:
+            self.runner.wake()
+        return ok
+
+    def expired(self, job: Job, window: str) -> bool:
+        """Whether a finished job is past a documented retention window (``config.WINDOWS`` name)."""
+        return job.completed_at is not None and time.time() > job.completed_at + self.config.window(window)
+
+    # -- URLs ---------------------------------------------------------------------------------------
+    @staticmethod
+    def absolute(request: Request, path: str) -> str:
+        return str(request.base_url).rstrip("/") + path
+
+    def signed_url(self, request: Request, method: str, path: str, ttl: float, *, content_type: str = "",
+                   size: int | None = None) -> str:
+        return self.absolute(request, self.signer.sign(method, path, ttl, content_type=content_type, size=size))
+
+    def verify_signed(self, request: Request, provider: str, *, size: int | None = None) -> str:
+        """Check a request on a signed URL; 403 in the provider's envelope when it does not match."""
+        if "authorization" in request.headers:
+            self.stats.auth_on_signed_url(provider)
+        try:
+            return self.signer.verify(
+                request.method, request.url.path, dict(request.query_params),
+                content_type=request.headers.get("content-type"), size=size,
+            )
+        except SignatureError as e:
+            raise ApiError(provider, 403, "FORBIDDEN", f"Signed URL refused: {e}.") from None
+
+
+def iso(ts: float | None) -> str | None:
+    """ISO 8601 UTC with milliseconds and a Z, as the providers write timestamps."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()

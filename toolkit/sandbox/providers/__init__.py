@@ -1,0 +1,1 @@
+"""One module per provider contract (see shared/contracts.md); each exposes ``SPEC``."""

@@ -1,0 +1,111 @@
+"""Run the sandbox: in-process on a free port (tests, notebooks) or as a process (``python -m toolkit sandbox``)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .app import create_app
+from .config import DEMO_KEYS, SandboxConfig, Tenant
+from .core import Context
+
+log = logging.getLogger("toolkit.sandbox")
+
+
+class Sandbox:
+    """An in-process sandbox server on 127.0.0.1.
+
+    >>> with Sandbox(time_scale=0.001) as sb:
+    ...     sb.base_url("animaldetect")      # 'http://127.0.0.1:<port>/animaldetect/v1'
+    """
+
+    def __init__(self, config: SandboxConfig | None = None, **options: Any) -> None:
+        if config is None:
+            options.setdefault("port", 0)
+            config = SandboxConfig(**options)
+        elif options:
+            raise TypeError("pass either a SandboxConfig or keyword options, not both")
+        self.config = config
+        self.ctx: Context | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        return f"http://{self.config.host}:{self.port}"
+
+    def base_url(self, provider: str) -> str:
+        """The URL a client uses as its provider base URL, e.g. ``…/animaldetect/v1``."""
+        assert self.ctx is not None, "the sandbox is not running"
+        return self.url + self.ctx.specs[provider].prefixes[0]
+
+    def key(self, provider: str) -> str:
+        """The first configured key of a provider (the demo key unless ``--key`` was given)."""
+        for t in self.config.tenants:
+            if t.provider == provider:
+                return t.key
+        return DEMO_KEYS[provider]
+
+    def tenant(self, provider: str) -> Tenant:
+        return next(t for t in self.config.tenants if t.provider == provider)
+
+    def start(self, timeout: float = 10.0) -> "Sandbox":
+        app, self.ctx = create_app(self.config)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.config.host, self.config.port))
+        self.port = sock.getsockname()[1]
+        cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
+        self._server = uvicorn.Server(cfg)
+        self.ctx.runner.start()
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name="sandbox-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.ctx is not None:
+            self.ctx.runner.stop()
+            self.ctx.store.close()
+        self._server = self._thread = None
+        self.port = None
+
+    def __enter__(self) -> "Sandbox":
+        return self if self.port is not None else self.start()
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+
+def serve(config: SandboxConfig) -> None:
+    """Run the sandbox in the foreground until interrupted (the ``sandbox`` CLI command)."""
+    app, ctx = create_app(config)
+    ctx.runner.start()
+    print(f"toolkit sandbox on http://{config.host}:{config.port}  (data: {config.data_dir}, "
+          f"time scale {config.time_scale:g}, seed {config.seed})", flush=True)
+    for name, spec in ctx.specs.items():
+        print(f"  {name:<13} http://{config.host}:{config.port}{spec.prefixes[0]}", flush=True)
+    try:
+        uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
+                    lifespan="off", timeout_keep_alive=30)
+    finally:
+        ctx.runner.stop()
+        ctx.store.close()
