@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core import ApiError, Context, ProviderSpec, digest, iso
-from ..engines import detect as engine
 from ..engines.media import sniff
 from ..runner import JobFailure
 from ..store import Job
@@ -126,9 +125,9 @@ def build_router(ctx: Context) -> APIRouter:
         return JSONResponse(status_body(request, job), status_code=202)
 
     @r.get("/jobs/{job_id}")
-    async def get_job(request: Request, job_id: str) -> dict[str, Any]:
+    async def get_job(request: Request, job_id: str) -> JSONResponse:
         tenant = ctx.authenticate(request, NAME, bucket="reference")
-        return status_body(request, load(request, job_id, tenant.id))
+        return JSONResponse(status_body(request, load(request, job_id, tenant.id)))
 
     @r.get("/jobs/{job_id}/result")
     async def get_result(request: Request, job_id: str) -> JSONResponse:
@@ -176,6 +175,8 @@ def build_storage_router(ctx: Context) -> APIRouter:
 
 def make_engine(ctx: Context):
     def run(job: Job) -> dict[str, Any]:
+        from ..engines import detect as engine  # numpy/scipy/scikit-image: loaded on the first job, not at start
+
         data = ctx.store.read_blob(job.id, "image")
         if data is None:
             raise JobFailure("UPLOAD_MISSING", "The uploaded image is missing.")
