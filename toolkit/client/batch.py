@@ -1,0 +1,365 @@
+"""The one batch machinery: submit exactly once, poll adaptively, fetch results into the cache.
+
+Every provider goes through ``ProviderClient.submit`` -> ``Batch``. A batch drives each of its jobs with a
+small coroutine on the background loop (create -> poll -> fetch); the batch-level poller policy adapts the
+per-provider schedule (``PollPolicy``) to the runtimes it observes, so most jobs are polled right after they
+finish instead of at fixed intervals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import sys
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from . import runtime
+from .ledger import Ledger, idempotency_key
+from .model import Job, JobError, PreflightError, Status, TransportError
+from .providers.base import Adapter, Item
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MIN_GAP = 0.02  # seconds: never poll one job more often than this
+
+
+class ProviderClient:
+    """Shared base of ``ws.animaldetect`` & co.: owns the adapter, transport, ledger and job-slot limits."""
+
+    adapter_class: type[Adapter] = Adapter
+
+    def __init__(self, ledger: Ledger, transport: Any) -> None:
+        self.ledger = ledger
+        self.transport = transport
+        self.adapter = self.adapter_class(transport)
+        self._active: asyncio.Semaphore | None = None
+        self._submit_slots: asyncio.Semaphore | None = None
+
+    @property
+    def name(self) -> str:
+        return self.adapter.name
+
+    def __repr__(self) -> str:
+        mode = "sandbox" if self.transport.config.sandbox else "live"
+        return f"<{type(self).__name__} {self.name} ({mode}) {self.transport.config.base_url}>"
+
+    def slots(self) -> tuple[asyncio.Semaphore | None, asyncio.Semaphore]:
+        """Per-key limits, created on the loop: active jobs (queue locally, never fail) and concurrent creates."""
+        if self._submit_slots is None:
+            cap = self.transport.config.max_active_jobs
+            self._active = asyncio.Semaphore(cap) if cap else None
+            self._submit_slots = asyncio.Semaphore(max(1, self.transport.config.max_in_flight // 2))
+        return self._active, self._submit_slots
+
+    def submit(self, operation: str, items: Iterable[Item | PreflightError], *, options: dict[str, Any] | None = None,
+               force: bool = False, start: bool = True) -> "Batch":
+        """Record and start a batch. Re-submitting the same inputs re-attaches to their jobs unless ``force``."""
+        options = options or {}
+        jobs: list[Job] = []
+        work: dict[str, Item] = {}
+        rejected: list[PreflightError] = []
+        salt = uuid.uuid4().hex if force else ""
+        keys_seen: set[str] = set()
+        batch_keys: list[str] = []
+        for it in items:
+            if isinstance(it, PreflightError):
+                rejected.append(it)
+                continue
+            opts = {**options, **it.options}
+            content = it.content if it.content is not None else json.dumps(it.meta, sort_keys=True, default=str)
+            key = idempotency_key(self.name, operation, opts, content) + (f"-{salt[:8]}" if salt else "")
+            if key in keys_seen:
+                continue  # the same input twice in one batch is one job
+            keys_seen.add(key)
+            batch_keys.append(key)
+            it.options = opts
+            work[key] = it
+        batch_id = "b-" + idempotency_key(self.name, operation, options, "\n".join(sorted(batch_keys)))[:16]
+        for key in batch_keys:
+            job = self.ledger.get(key)
+            if job is None:
+                it = work[key]
+                job = Job(key=key, provider=self.name, operation=operation, input=it.input, batch_id=batch_id,
+                          options=it.options, meta={k: v for k, v in it.meta.items() if _jsonable(v)})
+                self.ledger.insert(job)  # the intent is durable before anything is sent
+            jobs.append(job)
+        self.ledger.save_batch(batch_id, self.name, operation, batch_keys, {"options": options})
+        batch = Batch(self, batch_id, jobs, work, rejected)
+        if start:
+            batch.start()
+        return batch
+
+
+class Batch:
+    """A set of jobs of one provider and operation; its display in Jupyter is the live monitor."""
+
+    def __init__(self, client: ProviderClient, batch_id: str, jobs: list[Job], items: dict[str, Item],
+                 rejected: list[PreflightError]) -> None:
+        self.client = client
+        self.id = batch_id
+        self.jobs: list[Job] = jobs
+        self.rejected = rejected
+        self._items = items
+        self._future: concurrent.futures.Future | None = None
+        self._observed: list[float] = []  # runtimes (submit -> terminal) seen in this batch
+        self._listeners: list[Callable[["Batch"], None]] = []
+        self.version = 0  # bumps on every job change (monitors compare it)
+        self.started = time.time()
+
+    # -- public surface -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items() if n)
+        extra = f", {len(self.rejected)} rejected before sending" if self.rejected else ""
+        return f"<Batch {self.id} {self.client.name}: {counts or 'empty'}{extra}>"
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    @property
+    def done(self) -> bool:
+        return all(j.done and (j.status != Status.SUCCEEDED or j.result_digest) for j in self.jobs)
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        for j in self.jobs:
+            counts[j.status.value] += 1
+        return counts
+
+    def failed(self) -> list[Job]:
+        return [j for j in self.jobs if j.status in (Status.FAILED, Status.EXPIRED)]
+
+    def start(self) -> "Batch":
+        if self._future is None or self._future.done():
+            if self.done:
+                f: concurrent.futures.Future = concurrent.futures.Future()
+                f.set_result(self)
+                self._future = f
+            else:
+                self._future = runtime.submit(self._run())
+        return self
+
+    def wait(self, timeout: float | None = None, cancel_on_timeout: bool = False, progress: bool | None = None) -> "Batch":
+        """Block until every job is terminal (and its result cached). Ctrl-C stops waiting, not the jobs."""
+        self.start()
+        assert self._future is not None
+        show = sys.stderr.isatty() if progress is None else progress
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    self._future.result(timeout=0.5 if left is None else min(0.5, left))
+                    break
+                except concurrent.futures.TimeoutError:
+                    if show:
+                        print("\r" + self.progress_line(), end="", file=sys.stderr, flush=True)
+                    if left is not None and left <= 0:
+                        if cancel_on_timeout:
+                            self.cancel()
+                        raise TimeoutError(f"batch {self.id} not finished after {timeout} s: {self.progress_line()}") from None
+        except KeyboardInterrupt:
+            print(f"\nStopped waiting; the jobs keep running and are recorded in {self.client.ledger.path}.\n"
+                  f"Re-run the same cell (or call .wait() again) to re-attach.", file=sys.stderr)
+            return self
+        if show:
+            print("\r" + self.progress_line(), file=sys.stderr, flush=True)
+        return self
+
+    def __await__(self):
+        self.start()
+        return asyncio.wrap_future(self._future).__await__()
+
+    def cancel(self) -> int:
+        """Cancel jobs that have not started (where the API can); returns how many were cancelled."""
+        return runtime.run(self._cancel())
+
+    def retry_failed(self, force: bool = True) -> "Batch":
+        """Submit the failed inputs again as new jobs (the failed ones stay in the ledger)."""
+        items = [self._items[j.key] for j in self.failed() if j.key in self._items]
+        if not items:
+            return self
+        return self.client.submit(self.jobs[0].operation, items, force=force)
+
+    def results(self) -> list[dict[str, Any]]:
+        """Raw result JSON of every succeeded job, from the cache (no HTTP)."""
+        out = []
+        for j in self.jobs:
+            if j.result_digest:
+                raw = self.client.ledger.get_result(j.result_digest)
+                if raw is not None:
+                    out.append({"job_id": j.job_id, "input": j.input, "key": j.key, "result": json.loads(raw)})
+        return out
+
+    def to_frame(self) -> "pd.DataFrame":
+        """One row per job: input, status, ids, error and timestamps (tz-aware UTC)."""
+        import pandas as pd
+
+        rows = [{"input": j.input, "status": j.status.value, "job_id": j.job_id, "provider": j.provider,
+                 "operation": j.operation, "provider_status": j.provider_status, "error_code": j.error_code,
+                 "error_message": j.error_message, "created_at": j.created_at, "submitted_at": j.submitted_at,
+                 "finished_at": j.finished_at, "batch_id": j.batch_id} for j in self.jobs]
+        df = pd.DataFrame(rows)
+        for c in ("created_at", "submitted_at", "finished_at"):
+            df[c] = pd.to_datetime(df[c], unit="s", utc=True)
+        return df
+
+    def progress_line(self) -> str:
+        c = self.status_counts()
+        done = sum(c[s.value] for s in Status if s.terminal)
+        parts = [f"{c[s]} {s}" for s in ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired") if c[s]]
+        return f"{self.client.name} {done}/{len(self.jobs)} done ({', '.join(parts)}) {time.time() - self.started:.0f}s"
+
+    def on_change(self, fn: Callable[["Batch"], None]) -> None:
+        self._listeners.append(fn)
+
+    # -- the machinery ------------------------------------------------------------------------------
+    def _changed(self, job: Job, *fields: str) -> None:
+        self.client.ledger.save(job, *fields)
+        self.version += 1
+        for fn in self._listeners:
+            try:
+                fn(self)
+            except Exception:  # a broken listener must never stop the batch
+                pass
+
+    async def _run(self) -> "Batch":
+        await asyncio.gather(*(self._drive(j) for j in self.jobs if not (j.done and (j.result_digest or j.status != Status.SUCCEEDED))))
+        return self
+
+    async def _drive(self, job: Job) -> None:
+        adapter = self.client.adapter
+        active, submit_slots = self.client.slots()
+        holding = False
+        try:
+            if active is not None and not job.done:
+                await active.acquire()  # SateAIs: at most N active jobs per key, the rest wait here
+                holding = True
+            if not job.done and not job.meta.get("submitted"):
+                async with submit_slots:
+                    await self._create(job)
+            await self._poll_until_done(job)
+            if holding and active is not None:
+                active.release()
+                holding = False
+            if job.status == Status.SUCCEEDED and not job.result_digest:
+                await self._fetch(job)
+        except JobError as e:
+            job.status = Status.FAILED if job.status != Status.EXPIRED else job.status
+            job.error_code, job.error_message, job.http_status = e.code, e.message, e.http_status
+            job.finished_at = job.finished_at or time.time()
+            self._changed(job, "status", "error_code", "error_message", "http_status", "finished_at")
+        finally:
+            if holding and active is not None:
+                active.release()
+
+    async def _create(self, job: Job) -> None:
+        item = self._items.get(job.key)
+        adapter = self.client.adapter
+        if job.job_id is None and job.meta.get("create_sent") and not adapter.idempotent_create:
+            raise JobError(adapter.name, "SUBMISSION_UNCERTAIN",
+                           "an earlier create request for this input was interrupted before its job id was "
+                           "recorded; it is not sent again to avoid a duplicate job",
+                           input=job.input, hint="check the provider's job list, or submit with force=True")
+        if item is None:
+            raise JobError(adapter.name, "INPUT_UNAVAILABLE", "the input is needed to create this job again",
+                           input=job.input, hint="re-run the submitting call with the same inputs")
+        job.meta["create_sent"] = True
+        self.client.ledger.save(job, "meta")
+
+        def record(j: Job) -> None:
+            j.submitted_at = j.submitted_at or time.time()
+            self._changed(j, "job_id", "urls", "status", "provider_status", "submitted_at", "meta")
+
+        await adapter.create(job, item, record)
+        job.meta["submitted"] = True
+        record(job)
+
+    async def _poll_until_done(self, job: Job) -> None:
+        adapter = self.client.adapter
+        policy = adapter.policy
+        scale = self.client.transport.config.time_scale if self.client.transport.config.sandbox else 1.0
+        interval = policy.interval * scale
+        unknown = 0
+        polled_once = False
+        while not job.done:
+            await asyncio.sleep(self._next_delay(job, polled_once, interval, scale))
+            if polled_once:
+                interval = min(policy.max_interval * scale, interval * policy.factor)
+            polled_once = True
+            try:
+                r = await adapter.poll(job)
+            except TransportError:
+                continue  # transient trouble never ends the wait; the transport already backed off
+            except JobError as e:
+                if e.http_status in (404, 410) and job.job_id:
+                    job.status = Status.EXPIRED
+                    job.error_code, job.error_message, job.http_status = e.code, e.message, e.http_status
+                    job.finished_at = time.time()
+                    self._changed(job, "status", "error_code", "error_message", "http_status", "finished_at")
+                    return
+                raise
+            if r.status is None:
+                unknown += 1
+                if unknown >= policy.max_unknown:
+                    raise JobError(adapter.name, "UNKNOWN_STATUS",
+                                   f"status {r.provider_status!r} not understood after {unknown} polls",
+                                   job_id=job.job_id, input=job.input)
+                continue
+            unknown = 0
+            changed = r.status != job.status or r.provider_status != job.provider_status
+            job.status, job.provider_status = r.status, r.provider_status
+            if r.status == Status.RUNNING and job.started_at is None:
+                job.started_at = time.time()
+            if r.status.terminal:
+                job.finished_at = time.time()
+                job.error_code, job.error_message = r.error_code, r.error_message
+                if job.submitted_at:
+                    self._observed.append(job.finished_at - job.submitted_at)
+            if changed or r.status.terminal:
+                self._changed(job, "status", "provider_status", "started_at", "finished_at", "error_code", "error_message")
+
+    def _next_delay(self, job: Job, polled_once: bool, interval: float, scale: float) -> float:
+        """Policy delay, pulled earlier to the next quantile of runtimes observed in this batch."""
+        policy = self.client.adapter.policy
+        elapsed = time.time() - (job.submitted_at or time.time())
+        base = policy.first * scale - elapsed if not polled_once else interval
+        if len(self._observed) >= 3:
+            obs = sorted(self._observed)
+            for q in (0.1, 0.25, 0.5, 0.75, 0.9):
+                t = obs[min(len(obs) - 1, int(q * len(obs)))]
+                if t > elapsed + MIN_GAP:
+                    base = min(base, t - elapsed)
+                    break
+        return max(MIN_GAP * min(1.0, scale * 50), base)
+
+    async def _fetch(self, job: Job) -> None:
+        try:
+            content = await self.client.adapter.fetch(job)
+        except JobError as e:
+            if e.http_status in (404, 410):
+                job.status = Status.EXPIRED
+                job.error_code, job.error_message, job.http_status = e.code, e.message, e.http_status
+                self._changed(job, "status", "error_code", "error_message", "http_status")
+                return
+            raise
+        job.result_digest = self.client.ledger.put_result(content)
+        self._changed(job, "result_digest")
+
+    async def _cancel(self) -> int:
+        n = 0
+        for job in self.jobs:
+            if not job.done and job.status in (Status.DRAFT, Status.QUEUED) and job.job_id:
+                if await self.client.adapter.cancel(job):
+                    job.status = Status.CANCELLED
+                    job.finished_at = time.time()
+                    self._changed(job, "status", "finished_at")
+                    n += 1
+        return n
+
+
+def _jsonable(v: Any) -> bool:
+    return isinstance(v, (str, int, float, bool, type(None), list, dict))

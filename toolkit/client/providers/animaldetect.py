@@ -1,0 +1,99 @@
+"""Animal Detect async jobs (contracts.md §1): create with Idempotency-Key -> PUT signed URL -> submit -> poll -> result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..batch import Batch, ProviderClient
+from ..inputs import IMAGE_SUFFIXES, expand, read_media
+from ..model import Job, PreflightError, Status
+from .base import Adapter, Item, PollPolicy, PollResult
+
+BASE_URL = "https://api.animaldetect.com/v1"
+MAX_BYTES = 10 * 1024 * 1024
+ACCEPTED = {"image/jpeg", "image/png", "image/webp"}
+OPTIONS = {"country", "threshold", "classify", "smooth_herd", "latitude", "longitude", "metadata", "top_candidate"}
+
+
+class AnimalDetectAdapter(Adapter):
+    name = "animaldetect"
+    policy = PollPolicy(first=2.0, interval=2.0, factor=1.5, max_interval=30.0)
+    statuses = {"created": Status.DRAFT, "queued": Status.QUEUED, "processing": Status.RUNNING,
+                "succeeded": Status.SUCCEEDED, "success": Status.SUCCEEDED, "failed": Status.FAILED}
+    idempotent_create = True  # one stable Idempotency-Key per image: replays return the same job
+
+    async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
+        body = {"operation": "detect", "filename": item.meta["filename"], "content_type": item.meta["content_type"],
+                "client_reference_id": job.key, "options": item.options}
+        r = await self.t.request("POST", "/jobs", json=body, headers={"Idempotency-Key": job.key}, safe_to_retry=True)
+        if r.status_code not in (200, 201):
+            raise self.error(r, job)
+        created = r.json()
+        job.job_id = str(created["job_id"])
+        job.urls = {k: created[k] for k in ("submit_url", "status_url", "result_url") if k in created}
+        job.provider_status = created.get("status")
+        job.status = self.statuses.get(str(created.get("status")).lower(), Status.DRAFT)
+        record(job)
+        if job.status == Status.DRAFT:
+            upload = created["upload"]
+            put = await self.t.request(upload.get("method", "PUT"), upload["url"], auth=False,
+                                       content=item.content, headers=upload.get("headers") or {})
+            if put.status_code >= 300:
+                raise self.error(put, job)
+            sub = await self.t.request("POST", self.rebase(job.urls["submit_url"]), safe_to_retry=True)
+            if sub.status_code >= 300:
+                raise self.error(sub, job)
+            body = sub.json()
+            job.provider_status = body.get("status")
+            job.status = self.statuses.get(str(body.get("status")).lower(), Status.QUEUED)
+
+    async def poll(self, job: Job) -> PollResult:
+        r = await self.t.request("GET", self.rebase(job.urls["status_url"]))
+        if r.status_code != 200:
+            raise self.error(r, job)
+        body = r.json()
+        err = body.get("error") or {}
+        word = body.get("status")
+        return PollResult(self.statuses.get(str(word).lower()), word, err.get("code"), err.get("message"))
+
+    async def fetch(self, job: Job) -> bytes:
+        r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+        if r.status_code != 200:
+            raise self.error(r, job)
+        return r.content
+
+
+class AnimalDetectClient(ProviderClient):
+    """``ws.animaldetect``: camera-trap images -> animal detections."""
+
+    adapter_class = AnimalDetectAdapter
+
+    def detect(self, images: str | Path | Iterable[str | Path], *, threshold: float = 0.2, classify: bool = True,
+               country: str | None = None, metadata: bool = True, top_candidate: bool = False,
+               latitude: float | None = None, longitude: float | None = None, smooth_herd: bool | None = None,
+               force: bool = False) -> Batch:
+        """Submit one job per image (paths, globs or folders); returns the running Batch at once."""
+        if not 0.01 <= threshold <= 0.99:
+            raise ValueError(f"threshold={threshold}: Animal Detect accepts 0.01..0.99")
+        if (latitude is None) != (longitude is None):
+            raise ValueError("latitude and longitude go together")
+        options: dict[str, Any] = {"threshold": threshold, "classify": classify, "metadata": metadata,
+                                   "top_candidate": top_candidate}
+        for k, v in (("country", country), ("latitude", latitude), ("longitude", longitude),
+                     ("smooth_herd", smooth_herd)):
+            if v is not None:
+                options[k] = v
+        items: list[Item | PreflightError] = []
+        for p in expand(self.name, images, IMAGE_SUFFIXES):
+            if isinstance(p, PreflightError):
+                items.append(p)
+                continue
+            try:
+                data, mime = read_media(self.name, p, ACCEPTED, MAX_BYTES)
+            except PreflightError as e:
+                items.append(e)
+                continue
+            items.append(Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
+                                                                "size": len(data)}))
+        return self.submit("detect", items, options=options, force=force)

@@ -1,0 +1,103 @@
+"""What a provider adapter supplies to the shared batch machinery: contract as data, a few verbs as code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import httpx
+
+from ..model import Job, JobError, Status
+from ..transport import Transport
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """When to poll, from contracts.md: first poll after submit, then interval x factor up to a cap (seconds)."""
+
+    first: float
+    interval: float
+    factor: float = 1.5
+    max_interval: float = 60.0
+    max_unknown: int = 10  # consecutive unknown status words before giving up on a job
+
+
+@dataclass
+class Item:
+    """One preflighted input, ready to submit: a label, its bytes (if any) and what the API call needs."""
+
+    input: str
+    content: bytes | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PollResult:
+    status: Status | None  # None: an unknown status word
+    provider_status: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class Adapter:
+    """Base class: subclasses set the class attributes and implement create/poll/fetch."""
+
+    name: str = ""
+    policy: PollPolicy = PollPolicy(first=2.0, interval=2.0)
+    statuses: dict[str, Status] = {}
+    idempotent_create: bool = False  # create may be retried/replayed safely (Idempotency-Key)
+
+    def __init__(self, transport: Transport) -> None:
+        self.t = transport
+
+    async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
+        """Create (and upload, submit) the job; call ``record(job)`` the moment ``job.job_id`` is known."""
+        raise NotImplementedError
+
+    async def poll(self, job: Job) -> PollResult:
+        raise NotImplementedError
+
+    async def fetch(self, job: Job) -> bytes:
+        """The result bytes of a succeeded job (stored as-is in the cache)."""
+        raise NotImplementedError
+
+    async def cancel(self, job: Job) -> bool:
+        """Cancel a job that has not started; False where the API cannot cancel."""
+        return False
+
+    # -- helpers for subclasses ---------------------------------------------------------------------
+    def error(self, resp: httpx.Response, job: Job | None = None, input: str | None = None) -> JobError:
+        code, message = self.parse_error(resp)
+        return JobError(self.name, code, message, http_status=resp.status_code,
+                        job_id=job.job_id if job else None, input=input or (job.input if job else None),
+                        hint=_HINTS.get(resp.status_code))
+
+    def parse_error(self, resp: httpx.Response) -> tuple[str | None, str]:
+        """Provider error envelope -> (code, message); subclasses override for their envelope."""
+        try:
+            body = resp.json()
+        except ValueError:
+            return None, resp.text[:300] or resp.reason_phrase
+        err = body.get("error") if isinstance(body, dict) else None
+        if isinstance(err, dict):
+            return err.get("code"), err.get("message", "")
+        return None, str(body)[:300]
+
+    def rebase(self, url: str) -> str:
+        """A URL recorded earlier, re-pointed at the current sandbox origin (its port changes per process)."""
+        if not self.t.config.sandbox:
+            return url
+        from urllib.parse import urlsplit, urlunsplit
+
+        base = urlsplit(self.t.config.base_url)
+        u = urlsplit(url)
+        return urlunsplit((base.scheme, base.netloc, u.path, u.query, u.fragment))
+
+
+_HINTS = {
+    401: "check the API key (environment variable or Workspace(keys=...))",
+    402: "the account has no credits left",
+    403: "the key lacks a permission or scope for this call",
+    413: "the input is larger than the provider accepts",
+}

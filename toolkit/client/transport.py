@@ -1,0 +1,205 @@
+"""HTTP for one provider: auth, timeouts, retries with jittered backoff, rate limits, concurrency caps, redaction.
+
+Retry rules: 429 is always retried (the request was refused, not processed) after ``Retry-After`` /
+``RateLimit-Reset``, and pauses the whole provider so concurrent requests do not storm. Connection failures
+before the request left, and 502/503/504, are retried for any method; a POST is retried after an ambiguous
+failure (read error, 500) only when the caller says it is safe (an idempotency key, or the job id is known).
+Signed URLs and redirect targets are called without the Authorization header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from .model import TransportError
+
+log = logging.getLogger("toolkit.http")
+
+RETRY_ALWAYS = {429, 502, 503, 504}
+AMBIGUOUS = {500}
+
+
+@dataclass
+class ProviderConfig:
+    """Where and how to reach one provider. The key never appears in a repr."""
+
+    name: str
+    base_url: str
+    key: str = field(repr=False)
+    auth_header: str = "authorization"  # or "x-api-key"
+    sandbox: bool = False
+    time_scale: float = 1.0  # the sandbox's; scales poll intervals
+    rate_limits: list[tuple[int, float]] = field(default_factory=list)  # client-side (n, window s)
+    max_in_flight: int = 16  # concurrent HTTP requests
+    max_active_jobs: int | None = None  # jobs the provider lets one key run at once (SateAIs: 5)
+    extra: dict[str, str] = field(default_factory=dict, repr=False)  # org, collection, jwt, ...
+    max_attempts: int = 8
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    timeout: float = 60.0
+
+    def auth_headers(self, *, bearer: str | None = None) -> dict[str, str]:
+        if self.auth_header == "x-api-key" and bearer is None:
+            return {"X-API-Key": self.key}
+        return {"Authorization": f"Bearer {bearer or self.key}"}
+
+
+class _Bucket:
+    """Async token bucket (client-side rate limit) with a shared pause after a 429."""
+
+    def __init__(self, limits: list[tuple[int, float]]) -> None:
+        self.limits = limits
+        self.state = [[float(n), time.monotonic()] for n, _ in limits]
+        self.paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                wait = max(0.0, self.paused_until - now)
+                for (n, window), st in zip(self.limits, self.state):
+                    st[0] = min(float(n), st[0] + (now - st[1]) * n / window)
+                    st[1] = now
+                    if st[0] < 1.0:
+                        wait = max(wait, (1.0 - st[0]) * window / n)
+                if wait <= 0:
+                    for st in self.state:
+                        st[0] -= 1.0
+                    return
+                await asyncio.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+
+class Transport:
+    """One pooled async httpx client per provider; the only place that sends requests."""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self._client: httpx.AsyncClient | None = None
+        self._bucket: _Bucket | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self.requests = 0  # every request actually sent (for tests and benchmarks)
+        self.retries = 0
+        self.rate_limited = 0
+
+    def __repr__(self) -> str:
+        return f"Transport({self.config.name!r}, {self.config.base_url!r})"
+
+    def _setup(self) -> None:
+        if self._client is None:
+            n = self.config.max_in_flight
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.config.timeout, connect=10.0),
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                follow_redirects=False,
+            )
+            self._bucket = _Bucket(self.config.rate_limits)
+            self._sem = asyncio.Semaphore(n)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.config.base_url.rstrip("/") + "/" + path_or_url.lstrip("/")
+
+    async def request(self, method: str, url: str, *, auth: bool = True, safe_to_retry: bool | None = None,
+                      bearer: str | None = None, follow: bool = True, **kw: Any) -> httpx.Response:
+        """Send with retries; returns the final response (callers map error statuses to JobError).
+
+        ``auth=False`` for signed URLs. ``safe_to_retry`` defaults to True for GET/PUT/DELETE/HEAD.
+        """
+        self._setup()
+        assert self._client and self._bucket and self._sem
+        if safe_to_retry is None:
+            safe_to_retry = method.upper() != "POST"
+        target = self.url(url)
+        headers = dict(kw.pop("headers", None) or {})
+        if auth and self._same_origin(target):
+            headers.update(self.config.auth_headers(bearer=bearer))
+        last_exc: Exception | None = None
+        for attempt in range(self.config.max_attempts):
+            if attempt:
+                self.retries += 1
+            if auth:
+                await self._bucket.acquire()
+            try:
+                async with self._sem:
+                    self.requests += 1
+                    resp = await self._client.request(method, target, headers=headers, **kw)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+                last_exc = e  # never reached the server: always safe
+            except httpx.TransportError as e:
+                last_exc = e
+                if not safe_to_retry:
+                    raise TransportError(self.config.name, "CONNECTION_LOST",
+                                         f"{method} {_redact_url(target)}: {type(e).__name__}; the request may "
+                                         "have been processed, so it is not repeated automatically.") from None
+            else:
+                if resp.status_code in RETRY_ALWAYS or (resp.status_code in AMBIGUOUS and safe_to_retry):
+                    last_exc = None
+                    delay = self._retry_after(resp)
+                    if resp.status_code == 429:
+                        self.rate_limited += 1
+                        self._bucket.pause(delay if delay is not None else self._backoff(attempt))
+                    if attempt + 1 < self.config.max_attempts:
+                        await resp.aclose()
+                        await asyncio.sleep(delay if delay is not None else self._backoff(attempt))
+                        continue
+                    return resp
+                if follow and resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
+                    # Redirect targets are pre-signed storage URLs: never forward credentials to them.
+                    location = urljoin(target, resp.headers["location"])
+                    return await self.request("GET", location, auth=False, safe_to_retry=True)
+                return resp
+            await asyncio.sleep(self._backoff(attempt))
+        raise TransportError(self.config.name, "UNREACHABLE",
+                             f"{method} {_redact_url(target)} failed after {self.config.max_attempts} attempts: "
+                             f"{type(last_exc).__name__ if last_exc else 'server errors'}",
+                             hint="check the service status or the base URL, then re-run: the ledger resumes")
+
+    def _same_origin(self, url: str) -> bool:
+        a, b = urlsplit(url), urlsplit(self.config.base_url)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    def _backoff(self, attempt: int) -> float:
+        scale = self.config.time_scale if self.config.sandbox else 1.0
+        base = max(self.config.backoff_base * max(scale, 0.02), 0.01)
+        return min(self.config.backoff_cap, base * 2 ** attempt) * random.uniform(0.5, 1.0)
+
+    @staticmethod
+    def _retry_after(resp: httpx.Response) -> float | None:
+        for name in ("retry-after", "ratelimit-reset"):
+            value = resp.headers.get(name)
+            if not value:
+                continue
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                try:
+                    when = email.utils.parsedate_to_datetime(value).timestamp()
+                    return max(0.0, when - time.time())
+                except (TypeError, ValueError):
+                    continue
+        return None
+
+
+def _redact_url(url: str) -> str:
+    """Drop the query (signatures) from a URL shown in a message."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

@@ -1,0 +1,127 @@
+"""Workspace: configuration, the ledger, and one client per API; the embedded sandbox when no key is set."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .client.ledger import Ledger
+from .client.model import Status
+from .client.transport import ProviderConfig, Transport
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .sandbox import Sandbox
+
+#: provider -> (key variable, base-URL variable, production base URL)
+ENV: dict[str, tuple[str, str, str]] = {
+    "animaldetect": ("AD_API_KEY", "AD_API_BASE_URL", "https://api.animaldetect.com/v1"),
+    "sateais": ("SATEAIS_API_KEY", "SATEAIS_BASE_URL", "https://api.spcsft.com/api/v1"),
+    "authenta": ("AUTHENTA_API_KEY", "AUTHENTA_BASE_URL", "https://platform.authenta.ai/api/v1"),
+    "claid": ("CLAID_API_KEY", "CLAID_BASE_URL", "https://api.claid.ai/v1"),
+    "faces": ("FR_API_KEY", "FR_BASE_URL", ""),
+}
+#: Client-side limits per provider, from contracts.md (the sandbox enforces the same figures).
+LIMITS: dict[str, dict[str, Any]] = {
+    "animaldetect": {"rate_limits": [(1000, 60.0)]},
+    "sateais": {"rate_limits": [(10, 1.0)], "max_active_jobs": 5},
+    "authenta": {},
+    "claid": {"rate_limits": [(120, 60.0), (4, 1.0)]},
+    "faces": {"rate_limits": [(600, 60.0)]},
+}
+DEFAULT_SANDBOX_TIME_SCALE = 0.01
+
+_sandboxes: dict[Path, "Sandbox"] = {}
+
+
+class Workspace:
+    """Where a project's jobs live: ``Workspace(".toolkit")`` holds the ledger, the result cache and the sandbox.
+
+    Keys and base URLs come from arguments or the environment (``AD_API_KEY``/``AD_API_BASE_URL``, ...).
+    Providers with no key run against the embedded sandbox, which the workspace starts and announces once.
+    """
+
+    def __init__(self, path: str | Path = ".toolkit", *, keys: dict[str, str] | None = None,
+                 base_urls: dict[str, str] | None = None, sandbox_time_scale: float | None = None,
+                 sandbox: "Sandbox | None" = None, quiet: bool = False) -> None:
+        self.path = Path(path)
+        self.ledger = Ledger(self.path)
+        keys = dict(keys or {})
+        base_urls = dict(base_urls or {})
+        self._configs: dict[str, ProviderConfig] = {}
+        sandboxed = []
+        for provider, (key_var, url_var, default_url) in ENV.items():
+            key = keys.get(provider) or os.environ.get(key_var)
+            url = base_urls.get(provider) or os.environ.get(url_var) or default_url
+            if key:
+                self._configs[provider] = ProviderConfig(provider, url, key, **LIMITS[provider],
+                                                         **_extra(provider))
+            else:
+                sandboxed.append(provider)
+        self.sandbox: Sandbox | None = sandbox
+        if sandboxed:
+            if sandbox is not None:  # an already running sandbox (tests, benchmarks)
+                scale = sandbox.config.time_scale
+            else:
+                scale = sandbox_time_scale if sandbox_time_scale is not None else float(
+                    os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
+                self.sandbox = _start_sandbox(self.path / "sandbox", scale)
+            for provider in sandboxed:
+                self._configs[provider] = ProviderConfig(
+                    provider, self.sandbox.base_url(provider), self.sandbox.key(provider), sandbox=True,
+                    time_scale=scale, **LIMITS[provider], **_extra(provider, self.sandbox))
+            if not quiet:
+                print(f"toolkit: no API key for {', '.join(sandboxed)}; using the embedded sandbox at "
+                      f"{self.sandbox.url} (simulated results, time scale {scale:g}).", file=sys.stderr)
+        from .client.providers.animaldetect import AnimalDetectClient
+
+        self.animaldetect = AnimalDetectClient(self.ledger, Transport(self._configs["animaldetect"]))
+
+    def __repr__(self) -> str:
+        modes = {p: ("sandbox" if c.sandbox else "live") for p, c in self._configs.items()}
+        return f"<Workspace {str(self.path)!r} {modes}>"
+
+    def jobs(self, provider: str | None = None, status: str | Status | None = None,
+             batch: str | None = None) -> "pd.DataFrame":
+        """The ledger as a DataFrame (one row per job), optionally filtered."""
+        import pandas as pd
+
+        statuses = [Status(status)] if status else None
+        rows = [{"provider": j.provider, "operation": j.operation, "input": j.input, "status": j.status.value,
+                 "job_id": j.job_id, "batch_id": j.batch_id, "error_code": j.error_code,
+                 "error_message": j.error_message, "created_at": j.created_at, "submitted_at": j.submitted_at,
+                 "started_at": j.started_at, "finished_at": j.finished_at, "cached": j.result_digest is not None}
+                for j in self.ledger.jobs(provider=provider, statuses=statuses, batch_id=batch)]
+        df = pd.DataFrame(rows, columns=["provider", "operation", "input", "status", "job_id", "batch_id", "error_code",
+                                         "error_message", "created_at", "submitted_at", "started_at", "finished_at",
+                                         "cached"])
+        for c in ("created_at", "submitted_at", "started_at", "finished_at"):
+            df[c] = pd.to_datetime(df[c], unit="s", utc=True)
+        return df
+
+
+def _extra(provider: str, sandbox: "Sandbox | None" = None) -> dict[str, Any]:
+    if provider != "faces":
+        return {}
+    if sandbox is not None:
+        t = sandbox.tenant("faces")
+        return {"auth_header": "x-api-key", "extra": {"org": t.org, "collection": t.collection}}
+    return {"auth_header": "x-api-key",
+            "extra": {k: v for k, v in (("org", os.environ.get("FR_ORG_ID")),
+                                        ("collection", os.environ.get("FR_COLLECTION_ID")),
+                                        ("jwt", os.environ.get("FR_JWT"))) if v}}
+
+
+def _start_sandbox(data_dir: Path, time_scale: float) -> "Sandbox":
+    """One embedded sandbox per workspace directory and process; its jobs persist in the workspace."""
+    from .sandbox import Sandbox, SandboxConfig
+
+    key = data_dir.resolve()
+    sb = _sandboxes.get(key)
+    if sb is None or sb.port is None:
+        sb = Sandbox(SandboxConfig(port=0, data_dir=data_dir, time_scale=time_scale)).start()
+        _sandboxes[key] = sb
+    return sb
