@@ -401,8 +401,13 @@ def test_retention_then_404(make_sandbox):
         assert c.get("/jobs").json()["pagination"]["total"] == 0
 
 
-def test_undecodable_upload_fails_the_job(sandbox):
-    with api(sandbox, "authenta") as c:
-        body = run(c, 1, {"original": (b"\xff\xd8\xff\xe0 truncated jpeg", "image/jpeg")})
-    assert body["status"] == "failed" and "could not be analysed" in body["errorMessage"]
-    assert "result" not in body and "artifacts" not in body
+def test_failed_jobs_report_error_message(make_sandbox):
+    sb = make_sandbox(runtimes={"authenta": 400}, runtime_spread=0)  # 400 s > the 300 s timeout of task 1
+    with api(sb, "authenta") as c:
+        broken = run(c, 9, {"original": (b"\xff\xd8\xff\xe0 truncated jpeg", "image/jpeg")})
+        slow = run(c, 1, {"original": (photo(), "image/jpeg")})
+        ok = run(c, 2, {"original": (MP3, "audio/mpeg")})  # 400 s < the 600 s timeout of task 2
+    assert broken["status"] == "failed" and "could not be analysed" in broken["errorMessage"]
+    assert "result" not in broken and "artifacts" not in broken
+    assert slow["status"] == "failed" and "300 s timeout" in slow["errorMessage"]
+    assert ok["status"] == "completed"

@@ -24,6 +24,16 @@ from .store import Store
 log = logging.getLogger("toolkit.sandbox")
 
 
+class _QuietDrops(logging.Filter):
+    """An injected dropped connection is deliberate: do not log it as an app error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without starting response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
 def provider_specs() -> dict[str, ProviderSpec]:
     from .providers import animaldetect, authenta, claid, faces, sateais
 

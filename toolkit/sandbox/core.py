@@ -189,7 +189,7 @@ class Context:
         runtime = draw_runtime(self.config.seed, job.id, median, self.config.runtime_spread) * self.config.time_scale
         ok = self.store.update(
             job.id, expect_state=from_states, state="queued", queued_at=time.time(), runtime=runtime,
-            will_fail=int(self.faults.job_fails(job.provider, job.id)),
+            will_fail=int(self.faults.job_fails(job.provider, job.input_digest or job.id)),
         )
         if ok and self.runner:
             self.runner.wake()

@@ -86,7 +86,8 @@ class Faults:
         return None
 
     def job_fails(self, provider: str, job_id: str) -> bool:
-        """Whether an injected failure hits this job; a function of seed and job id only."""
+        """Whether an injected failure hits this job: a function of the seed and ``job_id`` (pass the input
+        digest where known, so the same inputs fail the same way in every run)."""
         p = (self._rates.get(provider) or {}).get("fail", 0.0)
         if p <= 0:
             return False

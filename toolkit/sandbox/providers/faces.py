@@ -125,8 +125,7 @@ def build_router(ctx: Context) -> APIRouter:
             if data is not None:
                 ctx.store.write_blob(job.id, f"image-{i}", data)
         ctx.enqueue(job, median_runtime(len(items)))
-        job = ctx.store.get(NAME, tenant.id, job.id) or job
-        body = _counters(job)
+        body = _counters(job)  # the job as accepted: documented as queued with zero counters
         body.pop("_results")
         return JSONResponse({"success": True, "data": body}, status_code=202)
 
