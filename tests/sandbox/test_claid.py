@@ -273,3 +273,30 @@ def test_tmp_url_tamper_403_and_everything_404_after_24h(sb):
         assert httpx.get(url).status_code == 404
         r = c.get(result_url)
         assert r.status_code == 404 and r.json()["error_code"] == "1004"
+
+
+def test_destination_and_tmp_url_chain_into_new_edits(sb):
+    with api(sb, "claid") as c:
+        out = {"format": "png", "destination": "storage://sandbox/out/a.png"}
+        task, _ = edit(c, picture(), {"resizing": {"width": 80}}, out)
+        assert task["result"]["output_object"]["claid_storage_uri"] == "storage://sandbox/out/a.png"
+        for source in ("storage://sandbox/out/a.png", task["result"]["output_object"]["tmp_url"]):
+            r = c.post("/image/edit/async", json={"input": source, "operations": {}})
+            assert r.status_code == 200, r.text
+            again = wait(c, r.json()["data"]["result_url"])
+            assert again["result"]["input_object"]["format"] == "PNG"
+            assert again["result"]["input_object"]["width"] == 80
+        r = c.post("/image/edit/async", json={"input": "storage://sandbox/out/a.png", "operations": {},
+                                              "output": {"destination": "s3://bucket/x.png"}})
+        assert r.status_code == 400 and "destination" in r.json()["error_message"]
+
+
+def test_injected_failure_reports_the_input_object(make_sandbox):
+    sandbox = make_sandbox(faults={"claid": {"fail": 1.0}})
+    sandbox.config.rate_limits["claid"] = FAST
+    with api(sandbox, "claid") as c:
+        r = c.post("/image/edit/async", json={"input": upload(c, picture())["input"], "operations": {}})
+        task = wait(c, r.json()["data"]["result_url"])
+    assert task["status"] == "ERROR" and task["result"] == {}
+    assert task["errors"][0]["input_object"] == {"ext": "png", "mps": 0.0192, "mime": "image/png", "format": "PNG",
+                                                 "width": 160, "height": 120}

@@ -66,7 +66,8 @@ def decode(data: bytes) -> tuple[Image.Image, str]:
         fmt = img.format or ""
         img = ImageOps.exif_transpose(img)
     except Exception as e:
-        raise EditError(f"Can't read the input image: the file is not a decodable image ({type(e).__name__}).") from None
+        reason = type(e).__name__
+        raise EditError(f"Can't read the input image: the file is not a decodable image ({reason}).") from None
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     return img.convert("RGBA" if has_alpha else "RGB"), fmt
 

@@ -58,6 +58,9 @@ Percent = Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")]
 Dim = Annotated[int, Field(ge=1, le=MAX_SIDE)] | Percent
 
 
+Color = Annotated[str, BeforeValidator(_lower), Field(pattern=r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|transparent)$")]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -111,7 +114,7 @@ class Blur(Strict):
 
 class Background(Strict):
     remove: bool | Remove = False
-    color: Annotated[str, BeforeValidator(_lower), Field(pattern=r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|transparent)$")] | None = None
+    color: Color | None = None
     blur: Blur | None = None
 
 
@@ -230,26 +233,14 @@ def _storage_path(value: str, what: str = "input") -> str:
     return path
 
 
-class Objects:
-    """The sandbox storage connector: each tenant's objects, addressed by path."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def _where(self, tenant_id: str, path: str) -> tuple[str, str]:
-        return f"claid-storage-{tenant_id}", hashlib.sha256(path.encode()).hexdigest()
-
-    def write(self, tenant_id: str, path: str, data: bytes) -> None:
-        self.ctx.store.write_blob(*self._where(tenant_id, path), data)
-
-    def read(self, tenant_id: str, path: str) -> bytes | None:
-        return self.ctx.store.read_blob(*self._where(tenant_id, path))
+def _object(tenant_id: str, path: str) -> tuple[str, str]:
+    """Where the storage connector keeps a tenant's object: (blob folder, blob name) for ``Store`` blobs."""
+    return f"claid-storage-{tenant_id}", hashlib.sha256(path.encode()).hexdigest()
 
 
 def build_router(ctx: Context) -> APIRouter:
     r = APIRouter(tags=["claid"])
     storage = ctx.specs[NAME].storage_prefix
-    objects = Objects(ctx)
     tenants = {t.key: t for t in ctx.config.tenants if t.provider == NAME}
 
     def auth(request: Request) -> Tenant:
@@ -268,7 +259,7 @@ def build_router(ctx: Context) -> APIRouter:
     def read_input(request: Request, tenant: Tenant, value: str) -> bytes:
         """The input bytes, from the sandbox's own storage only; anything else is a 400."""
         if value.startswith("storage://"):
-            data = objects.read(tenant.id, _storage_path(value))
+            data = ctx.store.read_blob(*_object(tenant.id, _storage_path(value)))
             if data is None:
                 raise _refuse(f"input: object {value!r} not found in the sandbox storage.")
             return data
@@ -294,7 +285,7 @@ def build_router(ctx: Context) -> APIRouter:
         owner, _, path = rest.partition("/")
         data = None
         if head == "" and kind == "objects":
-            data = objects.read(owner, path)
+            data = ctx.store.read_blob(*_object(owner, path))
         elif head == "" and kind == "tmp":
             job = ctx.store.get_any(owner)
             if job and job.provider == NAME and job.state == "succeeded" and not ctx.expired(job, "claid.retention"):
@@ -372,8 +363,11 @@ def build_router(ctx: Context) -> APIRouter:
         tenant = auth(request)
         return JSONResponse({"data": task_body(request, load(tenant, task_id))})
 
-    @r.post("/storage/upload", openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {
-        "schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
+    multipart = {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}
+
+    form_body = {"required": True, "content": {"multipart/form-data": {"schema": multipart}}}
+
+    @r.post("/storage/upload", openapi_extra={"requestBody": form_body})
     @limited
     async def upload(request: Request) -> JSONResponse:
         """Sandbox only: store a file (multipart field ``file``) and get its ``storage://sandbox/...`` input."""
@@ -384,15 +378,17 @@ def build_router(ctx: Context) -> APIRouter:
             raise ApiError(NAME, 400, "9000", f"The body is not a valid multipart form ({type(e).__name__}).") from None
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise ApiError(NAME, 422, "9000", "Validation error: file: Field required", details={"file": ["Field required"]})
+            raise ApiError(NAME, 422, "9000", "Validation error: file: Field required",
+                           details={"file": ["Field required"]})
         data = await file.read()
         if len(data) > MAX_UPLOAD:
             raise ApiError(NAME, 413, "9000", f"The file is {len(data)} bytes; the sandbox limit is {MAX_UPLOAD}.",
                            details={"file": [f"larger than {MAX_UPLOAD} bytes"]})
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in (file.filename or "")).lstrip(".") or "upload"
         path = f"uploads/{uuid.uuid4().hex}/{name[:200]}"
-        objects.write(tenant.id, path, data)
-        url = ctx.signed_url(request, "GET", f"{storage}/objects/{tenant.id}/{path}", ctx.config.window("claid.upload_url"))
+        ctx.store.write_blob(*_object(tenant.id, path), data)
+        ttl = ctx.config.window("claid.upload_url")
+        url = ctx.signed_url(request, "GET", f"{storage}/objects/{tenant.id}/{path}", ttl)
         return JSONResponse({"data": {"input": f"storage://{STORAGE}/{path}", "url": url}})
 
     return r
@@ -401,12 +397,11 @@ def build_router(ctx: Context) -> APIRouter:
 def build_storage_router(ctx: Context) -> APIRouter:
     """Signed, auth-free downloads: uploaded objects and task outputs (``tmp_url``)."""
     r = APIRouter()
-    objects = Objects(ctx)
 
     @r.get("/objects/{tenant_id}/{path:path}")
     async def get_object(request: Request, tenant_id: str, path: str) -> Response:
         ctx.verify_signed(request, NAME)
-        data = objects.read(tenant_id, path)
+        data = ctx.store.read_blob(*_object(tenant_id, path))
         if data is None:
             raise ApiError(NAME, 404, "1004", "Object not found.")
         return Response(data, media_type=sniff(data) or "application/octet-stream")
@@ -426,22 +421,21 @@ def build_storage_router(ctx: Context) -> APIRouter:
     return r
 
 
-def make_engine(ctx: Context):
-    objects = Objects(ctx)
-
+def make_engine(ctx: Context) -> Callable[[Job], dict[str, Any]]:
     def run(job: Job) -> dict[str, Any]:
         data = ctx.store.read_blob(job.id, "input")
         if data is None:
             raise JobFailure("4000", "The input image is missing.")
         edit = job.data.get("edit") or {}
         try:
-            out, input_object, output_object = imaging.edit(data, edit.get("operations") or {}, edit.get("output") or {})
+            out, input_object, output_object = imaging.edit(data, edit.get("operations") or {},
+                                                            edit.get("output") or {})
         except imaging.EditError as e:
             raise JobFailure("4000", str(e)) from None
         ctx.store.write_blob(job.id, "output", out)
         destination = (edit.get("output") or {}).get("destination")
         if destination:
-            objects.write(job.tenant, _storage_path(destination), out)
+            ctx.store.write_blob(*_object(job.tenant, _storage_path(destination)), out)
             output_object["claid_storage_uri"] = destination
         return {"input_object": input_object, "output_object": output_object}
 
@@ -449,16 +443,7 @@ def make_engine(ctx: Context):
 
 
 SPEC = ProviderSpec(
-    name=NAME,
-    prefixes=PREFIXES,
-    build_router=build_router,
-    error_body=error_body,
-    engine=make_engine,
-    fail_code="5000",
-    unauthorized_code="111",
-    rate_limited_code="2001",
-    validation_code="9000",
-    validation_status=422,
-    not_found_code="1004",
-    storage_router=build_storage_router,
+    name=NAME, prefixes=PREFIXES, build_router=build_router, error_body=error_body, engine=make_engine,
+    fail_code="5000", unauthorized_code="111", rate_limited_code="2001", validation_code="9000",
+    validation_status=422, not_found_code="1004", storage_router=build_storage_router,
 )
