@@ -15,6 +15,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..sqlite import open_db
 from .model import Job, Status
 
 SCHEMA = """
@@ -54,11 +55,7 @@ class Ledger:
         self.path.mkdir(parents=True, exist_ok=True)
         self.cache_dir = self.path / "cache"
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path / "ledger.sqlite3", check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_db(self.path / "ledger.sqlite3", SCHEMA)
 
     def close(self) -> None:
         with self._lock:
