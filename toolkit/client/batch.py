@@ -121,7 +121,7 @@ class Batch:
 
     @property
     def done(self) -> bool:
-        return all(j.done and (j.status != Status.SUCCEEDED or j.result_digest) for j in self.jobs)
+        return all(_settled(j) for j in self.jobs)
 
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -227,11 +227,10 @@ class Batch:
                 pass
 
     async def _run(self) -> "Batch":
-        await asyncio.gather(*(self._drive(j) for j in self.jobs if not (j.done and (j.result_digest or j.status != Status.SUCCEEDED))))
+        await asyncio.gather(*(self._drive(j) for j in self.jobs if not _settled(j)))
         return self
 
     async def _drive(self, job: Job) -> None:
-        adapter = self.client.adapter
         active, submit_slots = self.client.slots()
         holding = False
         try:
@@ -359,6 +358,11 @@ class Batch:
                     self._changed(job, "status", "finished_at")
                     n += 1
         return n
+
+
+def _settled(job: Job) -> bool:
+    """Nothing left to do: terminal, and a succeeded job's result is in the cache."""
+    return job.done and (job.status != Status.SUCCEEDED or job.result_digest is not None)
 
 
 def _jsonable(v: Any) -> bool:
