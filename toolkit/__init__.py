@@ -1,3 +1,36 @@
-"""toolkit: submit, watch and analyse asynchronous media-analysis jobs from Jupyter."""
+"""toolkit: submit, watch and analyse asynchronous media-analysis jobs from Jupyter.
+
+    import toolkit as tk
+    ws = tk.Workspace()                  # sandbox when no API key is configured
+    b = ws.animaldetect.detect("data/camera_traps/")
+    b.wait(); df = b.detections(); tk.plot.boxes(...)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Workspace": ("toolkit.workspace", "Workspace"),
+    "Status": ("toolkit.client.model", "Status"),
+    "Job": ("toolkit.client.model", "Job"),
+    "Batch": ("toolkit.client.batch", "Batch"),
+    "JobError": ("toolkit.client.model", "JobError"),
+    "PreflightError": ("toolkit.client.model", "PreflightError"),
+    "Sandbox": ("toolkit.sandbox", "Sandbox"),
+    "load": ("toolkit.load", None),
+    "plot": ("toolkit.plot", None),
+}
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public surface on first use, so ``import toolkit`` stays fast."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module)
+    return getattr(value, attr) if attr else value

@@ -53,7 +53,7 @@ def animaldetect(ws: Workspace, folder: Path) -> None:
     batch = ws.animaldetect.detect(folder, threshold=0.3)
     say("animaldetect", f"submitted {len(batch)} image(s) as batch {batch.id}")
     batch.wait(timeout=60, progress=False)
-    for r in batch.results():
+    for r in batch.raw():
         labels = ", ".join(f"{a['label']} {a['score']:.2f}" for a in r["result"]["annotations"])
         say("animaldetect", f"job {r['job_id'][:8]}…: {len(r['result']['annotations'])} detections ({labels})")
     say("animaldetect", f"HTTP requests: {ws.animaldetect.transport.requests}; re-running the same call sends none")

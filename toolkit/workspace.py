@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .client.ledger import Ledger
-from .client.model import Status
+from .client.model import ConfigurationError, Status
 from .client.transport import ProviderConfig, Transport
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .client.providers.animaldetect import AnimalDetectClient
+    from .client.providers.authenta import AuthentaClient
+    from .client.providers.claid import ClaidClient
+    from .client.providers.faces import FacesClient
+    from .client.providers.sateais import SateAIsClient
 
     from .sandbox import Sandbox
 
@@ -33,6 +39,14 @@ LIMITS: dict[str, dict[str, Any]] = {
     "faces": {"rate_limits": [(600, 60.0)]},
 }
 DEFAULT_SANDBOX_TIME_SCALE = 0.01
+#: provider -> (module, class) of its client; imported on first use
+CLIENTS: dict[str, tuple[str, str]] = {
+    "animaldetect": ("toolkit.client.providers.animaldetect", "AnimalDetectClient"),
+    "sateais": ("toolkit.client.providers.sateais", "SateAIsClient"),
+    "authenta": ("toolkit.client.providers.authenta", "AuthentaClient"),
+    "claid": ("toolkit.client.providers.claid", "ClaidClient"),
+    "faces": ("toolkit.client.providers.faces", "FacesClient"),
+}
 
 _sandboxes: dict[Path, "Sandbox"] = {}
 
@@ -76,9 +90,44 @@ class Workspace:
             if not quiet:
                 print(f"toolkit: no API key for {', '.join(sandboxed)}; using the embedded sandbox at "
                       f"{self.sandbox.url} (simulated results, time scale {scale:g}).", file=sys.stderr)
-        from .client.providers.animaldetect import AnimalDetectClient
+        self._clients: dict[str, Any] = {}
 
-        self.animaldetect = AnimalDetectClient(self.ledger, Transport(self._configs["animaldetect"]))
+    def client(self, provider: str) -> Any:
+        """The client of one provider by name (``ws.client("sateais")`` is ``ws.sateais``)."""
+        if provider not in CLIENTS:
+            raise ConfigurationError(f"unknown provider {provider!r}; known: {', '.join(CLIENTS)}")
+        if provider not in self._clients:
+            import importlib
+
+            module, cls = CLIENTS[provider]
+            client_class = getattr(importlib.import_module(module), cls)
+            self._clients[provider] = client_class(self.ledger, Transport(self._configs[provider]))
+        return self._clients[provider]
+
+    @property
+    def animaldetect(self) -> "AnimalDetectClient":
+        """Animal Detect: camera-trap images -> animal detections."""
+        return self.client("animaldetect")
+
+    @property
+    def sateais(self) -> "SateAIsClient":
+        """SateAIs: Sentinel-1 AOI and date -> ships, oil slicks, buildings, time series (GeoJSON)."""
+        return self.client("sateais")
+
+    @property
+    def authenta(self) -> "AuthentaClient":
+        """Authenta: media -> deepfake / forgery / liveness / embedding verdicts (11 task types)."""
+        return self.client("authenta")
+
+    @property
+    def claid(self) -> "ClaidClient":
+        """Claid: image -> edited image."""
+        return self.client("claid")
+
+    @property
+    def faces(self) -> "FacesClient":
+        """Face enrollment: roster of faces -> enrolled face ids, in batch jobs of at most 100."""
+        return self.client("faces")
 
     def __repr__(self) -> str:
         modes = {p: ("sandbox" if c.sandbox else "live") for p, c in self._configs.items()}

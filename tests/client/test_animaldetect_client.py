@@ -45,7 +45,7 @@ def test_every_input_becomes_exactly_one_job_under_faults(make_sandbox, tmp_path
     assert set(tenant["jobs_per_input_digest"].values()) == {1}
     assert set(tenant["jobs_per_idempotency_key"].values()) == {1}
     assert tenant["jobs"]["created"] == 40
-    assert len(batch.results()) == counts["succeeded"]
+    assert len(batch.raw()) == counts["succeeded"]
     faults = stats(sb)["providers"]["animaldetect"]["faults"]
     assert faults.get("5xx", 0) > 0 and faults.get("429", 0) > 0
 
@@ -60,7 +60,7 @@ def test_rerun_of_finished_batch_makes_no_request(sandbox, tmp_path):
     ws2 = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
     again = ws2.animaldetect.detect(images).wait(timeout=10)
     assert ws2.animaldetect.transport.requests == 0 and ws.animaldetect.transport.requests == sent
-    assert again.id == first.id and [r["result"] for r in again.results()] == [r["result"] for r in first.results()]
+    assert again.id == first.id and [r["result"] for r in again.raw()] == [r["result"] for r in first.raw()]
     forced = ws2.animaldetect.detect(images, force=True).wait(timeout=60)
     assert forced.id != first.id and ws2.animaldetect.transport.requests > 0
     assert digests_of(sandbox)["jobs"]["created"] == 10

@@ -31,11 +31,12 @@ class ProviderClient:
     """Shared base of ``ws.animaldetect`` & co.: owns the adapter, transport, ledger and job-slot limits."""
 
     adapter_class: type[Adapter] = Adapter
+    batch_class: type["Batch"]  # set below to Batch; a provider may use a subclass
 
     def __init__(self, ledger: Ledger, transport: Any) -> None:
         self.ledger = ledger
         self.transport = transport
-        self.adapter = self.adapter_class(transport)
+        self.adapter = self.adapter_class(transport, store=ledger.put_result)
         self._active: asyncio.Semaphore | None = None
         self._submit_slots: asyncio.Semaphore | None = None
 
@@ -88,10 +89,14 @@ class ProviderClient:
                 self.ledger.insert(job)  # the intent is durable before anything is sent
             jobs.append(job)
         self.ledger.save_batch(batch_id, self.name, operation, batch_keys, {"options": options})
-        batch = Batch(self, batch_id, jobs, work, rejected)
+        batch = self.batch_class(self, batch_id, jobs, work, rejected)
         if start:
             batch.start()
         return batch
+
+    def failed_items(self, batch: "Batch") -> list[Item]:
+        """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
+        return [batch._items[j.key] for j in batch.failed() if j.key in batch._items]
 
 
 class Batch:
@@ -177,21 +182,70 @@ class Batch:
         """Cancel jobs that have not started (where the API can); returns how many were cancelled."""
         return runtime.run(self._cancel())
 
+    def delete(self) -> int:
+        """Delete this batch's jobs at the provider (where the API can); returns how many were deleted."""
+        return runtime.run(self._delete())
+
     def retry_failed(self, force: bool = True) -> "Batch":
         """Submit the failed inputs again as new jobs (the failed ones stay in the ledger)."""
-        items = [self._items[j.key] for j in self.failed() if j.key in self._items]
+        items = self.client.failed_items(self)
         if not items:
             return self
         return self.client.submit(self.jobs[0].operation, items, force=force)
 
-    def results(self) -> list[dict[str, Any]]:
+    # -- loaders (toolkit.load); pure functions that also accept raw dicts or files ---------------------
+    def results(self) -> Any:
+        """The provider's tidy results frame: detections, features, verdicts, images or per-row face results."""
+        from .. import load
+
+        return load.results(self)
+
+    def detections(self) -> "pd.DataFrame":
+        """Animal Detect: one row per box (see ``toolkit.load.detections``)."""
+        from .. import load
+
+        return load.detections(self)
+
+    def features(self) -> Any:
+        """SateAIs: a GeoDataFrame of detected features in EPSG:4326 (see ``toolkit.load.features``)."""
+        from .. import load
+
+        return load.features(self)
+
+    def verdicts(self) -> "pd.DataFrame":
+        """Authenta: one row per input and task (see ``toolkit.load.verdicts``)."""
+        from .. import load
+
+        return load.verdicts(self)
+
+    def images(self) -> "pd.DataFrame":
+        """Claid: input/output sizes, formats and the local path of each output (see ``toolkit.load.images``)."""
+        from .. import load
+
+        return load.images(self)
+
+    def raw(self) -> list[dict[str, Any]]:
         """Raw result JSON of every succeeded job, from the cache (no HTTP)."""
+        return [{"job_id": r["job_id"], "input": r["input"], "key": r["key"], "result": r["result"]}
+                for r in self.records() if r["result"] is not None]
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per job, in submission order, with its outcome and parsed result (None when there is none).
+
+        This is what the loaders in ``toolkit.load`` read from a Batch; failed and pending jobs are kept so
+        "processed, nothing found" and "not processed" stay distinct.
+        """
         out = []
         for j in self.jobs:
+            result = None
             if j.result_digest:
-                raw = self.client.ledger.get_result(j.result_digest)
-                if raw is not None:
-                    out.append({"job_id": j.job_id, "input": j.input, "key": j.key, "result": json.loads(raw)})
+                data = self.client.ledger.get_result(j.result_digest)
+                result = json.loads(data) if data is not None else None
+            out.append({"job_id": j.job_id, "input": j.input, "key": j.key, "provider": j.provider,
+                        "operation": j.operation, "status": j.status.value, "error_code": j.error_code,
+                        "error_message": j.error_message, "options": j.options, "meta": j.meta,
+                        "submitted_at": j.submitted_at, "started_at": j.started_at, "finished_at": j.finished_at,
+                        "result": result})
         return out
 
     def to_frame(self) -> "pd.DataFrame":
@@ -256,23 +310,30 @@ class Batch:
                 active.release()
 
     async def _create(self, job: Job) -> None:
+        """Create/upload/submit once. After an interruption ``adapter.create`` is called again with whatever
+        is recorded (``job.job_id``, ``job.meta``) and continues from there; a create whose answer was lost
+        is looked up (``adapter.find``) instead of being sent again, unless the API is idempotent."""
         item = self._items.get(job.key)
         adapter = self.client.adapter
-        if job.job_id is None and job.meta.get("create_sent") and not adapter.idempotent_create:
-            raise JobError(adapter.name, "SUBMISSION_UNCERTAIN",
-                           "an earlier create request for this input was interrupted before its job id was "
-                           "recorded; it is not sent again to avoid a duplicate job",
-                           input=job.input, hint="check the provider's job list, or submit with force=True")
-        if item is None:
-            raise JobError(adapter.name, "INPUT_UNAVAILABLE", "the input is needed to create this job again",
-                           input=job.input, hint="re-run the submitting call with the same inputs")
-        job.meta["create_sent"] = True
-        self.client.ledger.save(job, "meta")
 
         def record(j: Job) -> None:
             j.submitted_at = j.submitted_at or time.time()
             self._changed(j, "job_id", "urls", "status", "provider_status", "submitted_at", "meta")
 
+        if job.job_id is None and job.meta.get("create_sent") and not adapter.idempotent_create:
+            if not await adapter.find(job):
+                raise JobError(adapter.name, "SUBMISSION_UNCERTAIN",
+                               "an earlier create request for this input was interrupted before its job id was "
+                               "recorded, and the provider's job list does not show it; it is not sent again to "
+                               "avoid a duplicate job", input=job.input,
+                               hint="check the provider's job list, or submit with force=True")
+            record(job)
+        if item is None:
+            raise JobError(adapter.name, "INPUT_UNAVAILABLE", "the input is needed to create this job again",
+                           input=job.input, hint="re-run the submitting call with the same inputs")
+        if job.job_id is None:
+            job.meta["create_sent"] = True
+            self.client.ledger.save(job, "meta")
         await adapter.create(job, item, record)
         job.meta["submitted"] = True
         record(job)
@@ -348,6 +409,15 @@ class Batch:
         job.result_digest = self.client.ledger.put_result(content)
         self._changed(job, "result_digest")
 
+    async def _delete(self) -> int:
+        n = 0
+        for job in self.jobs:
+            if job.job_id and await self.client.adapter.delete(job):
+                job.meta["deleted"] = True
+                self._changed(job, "meta")
+                n += 1
+        return n
+
     async def _cancel(self) -> int:
         n = 0
         for job in self.jobs:
@@ -358,6 +428,9 @@ class Batch:
                     self._changed(job, "status", "finished_at")
                     n += 1
         return n
+
+
+ProviderClient.batch_class = Batch
 
 
 def _settled(job: Job) -> bool:

@@ -48,8 +48,10 @@ class Adapter:
     statuses: dict[str, Status] = {}
     idempotent_create: bool = False  # create may be retried/replayed safely (Idempotency-Key)
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, store: Callable[[bytes], str] | None = None) -> None:
         self.t = transport
+        # puts extra bytes (e.g. Claid's output image) into the content-addressed cache; returns the digest
+        self.store = store
 
     async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
         """Create (and upload, submit) the job; call ``record(job)`` the moment ``job.job_id`` is known."""
@@ -64,6 +66,16 @@ class Adapter:
 
     async def cancel(self, job: Job) -> bool:
         """Cancel a job that has not started; False where the API cannot cancel."""
+        return False
+
+    async def delete(self, job: Job) -> bool:
+        """Delete the job (and its stored media) at the provider; False where the API has no delete."""
+        return False
+
+    async def find(self, job: Job) -> bool:
+        """After a create that was interrupted before its job id came back: look the job up at the provider
+        (a list endpoint, a client reference) and, if found, fill ``job.job_id``/``urls`` and return True.
+        The default cannot look, so the batch refuses to create again (SUBMISSION_UNCERTAIN)."""
         return False
 
     # -- helpers for subclasses ---------------------------------------------------------------------
