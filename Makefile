@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/python -m toolkit demo
 
 test: $(STAMP)
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 sandbox: $(STAMP)

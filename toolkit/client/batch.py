@@ -121,6 +121,12 @@ class Batch:
         extra = f", {len(self.rejected)} rejected before sending" if self.rejected else ""
         return f"<Batch {self.id} {self.client.name}: {counts or 'empty'}{extra}>"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In Jupyter: the live monitor widget, with HTML/text of the current state for static renderers."""
+        from ..widgets import batch_mimebundle
+
+        return batch_mimebundle(self, include=include, exclude=exclude)
+
     def __len__(self) -> int:
         return len(self.jobs)
 

@@ -1,0 +1,31 @@
+"""Results -> tidy DataFrames / GeoDataFrames. Pure functions: each accepts a Batch, raw result dicts or files.
+
+``load.results(batch)`` picks the provider's natural frame; the rest are named after what they return.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._source import records
+from .animaldetect import detections, images_table, from_megadetector, to_camtrap_dp, to_megadetector
+from .authenta import verdicts
+from .claid import images
+from .faces import faces
+from .jobs import jobs
+from .sateais import features
+
+__all__ = ["records", "results", "detections", "images_table", "to_megadetector", "from_megadetector",
+           "to_camtrap_dp", "features", "verdicts", "images", "faces", "jobs"]
+
+_BY_PROVIDER = {"animaldetect": detections, "sateais": features, "authenta": verdicts, "claid": images,
+                "faces": faces}
+
+
+def results(source: Any) -> Any:
+    """The natural results frame of a Batch's provider (detections, features, verdicts, images, face rows)."""
+    provider = getattr(getattr(source, "client", None), "name", None)
+    if provider not in _BY_PROVIDER:
+        raise TypeError("load.results needs a Batch; for raw results call the provider's loader "
+                        "(detections, features, verdicts, images, faces)")
+    return _BY_PROVIDER[provider](source)

@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+
+
+def images(*args, **kwargs):
+    raise NotImplementedError

@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+
+
+def features(*args, **kwargs):
+    raise NotImplementedError

@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+
+
+def timeline(*args, **kwargs):
+    raise NotImplementedError
