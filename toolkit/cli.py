@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
+
+from .client.model import ToolkitError
 
 
 def _sandbox_args(p: argparse.ArgumentParser) -> None:
@@ -44,14 +49,167 @@ def _sandbox_config(args: argparse.Namespace):
     return cfg
 
 
+def _value(text: str) -> Any:
+    """``-o threshold=0.3`` -> 0.3; JSON where it parses (numbers, true/false, objects), else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _workspace(args: argparse.Namespace):
+    from .workspace import Workspace
+
+    return Workspace(args.workspace)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    client = ws.client(args.provider)
+    options: dict[str, Any] = {}
+    for opt in args.option:
+        name, sep, text = opt.partition("=")
+        if not sep:
+            raise SystemExit(f"toolkit submit: option {opt!r} is not NAME=VALUE")
+        options[name.replace("-", "_")] = _value(text)
+    inputs: Any = args.inputs[0] if len(args.inputs) == 1 else list(args.inputs)
+    method = getattr(client, args.operation, None) if not args.operation.startswith("_") else None
+    if callable(method) and args.operation not in ("submit", "attach", "slots", "failed_items"):
+        batch = method(inputs, force=args.force, **options)
+    elif hasattr(client, "run"):  # Authenta: the operation is a task type
+        batch = client.run(args.operation, inputs, force=args.force, **options)
+    else:
+        raise SystemExit(f"toolkit submit: {args.provider} has no operation {args.operation!r}")
+    for e in batch.rejected:
+        print(f"rejected: {e}", file=sys.stderr)
+    print(f"batch {batch.id}: {len(batch)} job(s) ({args.provider} {args.operation}); "
+          f"re-attach with: toolkit jobs wait {batch.id}", file=sys.stderr)
+    if args.no_wait:
+        print(batch.id)
+        return 0
+    return _finish(batch.wait(timeout=args.timeout, progress=True))
+
+
+def _finish(batch: Any) -> int:
+    for j in batch.failed():
+        print(f"failed: {j.input}: {j.error_code or ''} {j.error_message or ''}".rstrip(), file=sys.stderr)
+    print(batch.id)
+    return 1 if batch.failed() or batch.rejected or not batch.done else 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    ws = _workspace(args)
+    if args.action == "ls":
+        if args.batches:
+            df = ws.batches()
+        else:
+            df = ws.jobs(provider=args.provider, status=args.status, batch=args.batch)
+            df = df[["provider", "operation", "status", "job_id", "batch_id", "input", "error_code", "finished_at"]]
+            df["input"] = df["input"].map(lambda s: s if len(s) <= 48 else "..." + s[-45:])
+        with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_columns", None):
+            print(df.to_string(index=False) if len(df) else "(no jobs recorded)")
+        return 0
+    if args.action == "show":
+        jobs = [j for j in ws.ledger.jobs() if args.id in (j.key, j.job_id) or j.key.startswith(args.id)]
+        if not jobs:
+            try:
+                jobs = ws.batch(args.id).jobs
+            except KeyError:
+                raise SystemExit(f"toolkit jobs show: nothing recorded under {args.id!r} "
+                                 "(give a job id, a ledger key or a batch id)") from None
+        for j in jobs:
+            d = {k: v for k, v in vars(j).items() if v not in (None, {}, "")}
+            d["status"] = j.status.value
+            print(json.dumps(d, indent=2, default=str))
+        return 0
+    batch = ws.batch(args.id)
+    if args.action == "wait":
+        return _finish(batch.wait(timeout=args.timeout, progress=True))
+    if args.action == "cancel":
+        print(f"cancelled {batch.cancel()} job(s) of batch {batch.id}")
+        return 0
+    if args.action == "delete":
+        print(f"deleted {batch.delete()} job(s) of batch {batch.id} at {batch.client.name}")
+        return 0
+    raise SystemExit(f"toolkit jobs: unknown action {args.action}")
+
+
+def _results(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    batch = ws.batch(args.batch)
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        out.write_text(json.dumps(batch.raw(), indent=1, default=str))
+    else:
+        frame = batch.results()
+        if suffix == ".parquet":
+            frame.to_parquet(out)
+        elif suffix == ".csv":
+            frame.drop(columns=["geometry"], errors="ignore").to_csv(out, index=False)
+        elif suffix in (".geojson", ".gpkg"):
+            if not hasattr(frame, "geometry"):
+                raise SystemExit(f"toolkit results export: {batch.client.name} results have no geometry; "
+                                 "use .parquet, .csv or .json")
+            frame.to_file(out, driver="GeoJSON" if suffix == ".geojson" else "GPKG")
+        else:
+            raise SystemExit(f"toolkit results export: unknown format {suffix!r} (.parquet, .csv, .geojson, .gpkg, .json)")
+    print(f"wrote {out} ({len(batch.raw())} result(s) of batch {batch.id})", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="toolkit", description=__doc__)
+    parser.add_argument("--workspace", "-w", default=os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"),
+                        help="workspace folder holding the ledger and cache (default .toolkit)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("submit", help="submit one job per input and wait (text progress)",
+                        description="e.g. toolkit submit animaldetect detect data/camera_traps -o threshold=0.3; "
+                                    "toolkit submit sateais ship data/aoi/harbour.geojson -o date=2026-06-15; "
+                                    "toolkit submit authenta ai-image-detection data/media")
+    sp.add_argument("provider", choices=["animaldetect", "sateais", "authenta", "claid", "faces"])
+    sp.add_argument("operation", help="detect | ship, oilslick, ... | an Authenta task | edit | enroll")
+    sp.add_argument("inputs", nargs="+", help="files, folders, globs, AOIs or a roster CSV")
+    sp.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
+                    help="an operation option; VALUE is JSON where it parses (repeatable)")
+    sp.add_argument("--force", action="store_true", help="submit anew even if the ledger has these jobs")
+    sp.add_argument("--no-wait", action="store_true", help="print the batch id and return at once")
+    sp.add_argument("--timeout", type=float, default=None, help="stop waiting after S seconds (jobs go on)")
+
+    jp = sub.add_parser("jobs", help="the ledger: ls | show | wait | cancel | delete")
+    jp.add_argument("action", choices=["ls", "show", "wait", "cancel", "delete"])
+    jp.add_argument("id", nargs="?", help="batch id (wait/cancel/delete) or job id/key/batch id (show)")
+    jp.add_argument("--provider")
+    jp.add_argument("--status")
+    jp.add_argument("--batch")
+    jp.add_argument("--batches", action="store_true", help="ls: list batches instead of jobs")
+    jp.add_argument("--timeout", type=float, default=None)
+
+    rp = sub.add_parser("results", help="export a batch's results: results export BATCH --out FILE")
+    rp.add_argument("action", choices=["export"])
+    rp.add_argument("batch")
+    rp.add_argument("--out", required=True, help="file: .parquet, .csv, .geojson, .gpkg or .json (raw)")
+
     sp = sub.add_parser("sandbox", help="run the local sandbox server speaking all five provider contracts")
     _sandbox_args(sp)
     sub.add_parser("demo", help="start the sandbox and walk one job of every provider through it")
     args = parser.parse_args(argv)
 
+    try:
+        if args.command == "submit":
+            return _submit(args)
+        if args.command == "jobs":
+            if args.action != "ls" and not args.id:
+                parser.error(f"jobs {args.action} needs an id")
+            return _jobs(args)
+        if args.command == "results":
+            return _results(args)
+    except (KeyError, ValueError, ToolkitError) as e:
+        print(f"toolkit {args.command}: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
     if args.command == "sandbox":
         from .sandbox import serve
 

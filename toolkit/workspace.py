@@ -14,6 +14,7 @@ from .client.transport import ProviderConfig, Transport
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .client.batch import Batch
     from .client.providers.animaldetect import AnimalDetectClient
     from .client.providers.authenta import AuthentaClient
     from .client.providers.claid import ClaidClient
@@ -55,7 +56,8 @@ class Workspace:
     """Where a project's jobs live: ``Workspace(".toolkit")`` holds the ledger, the result cache and the sandbox.
 
     Keys and base URLs come from arguments or the environment (``AD_API_KEY``/``AD_API_BASE_URL``, ...).
-    Providers with no key run against the embedded sandbox, which the workspace starts and announces once.
+    Providers with no key run against the embedded sandbox, which the workspace starts (on first use) and
+    announces once.
     """
 
     def __init__(self, path: str | Path = ".toolkit", *, keys: dict[str, str] | None = None,
@@ -76,21 +78,28 @@ class Workspace:
             else:
                 sandboxed.append(provider)
         self.sandbox: Sandbox | None = sandbox
-        if sandboxed:
-            if sandbox is not None:  # an already running sandbox (tests, benchmarks)
-                scale = sandbox.config.time_scale
+        self._sandboxed = sandboxed
+        self._sandbox_scale = sandbox_time_scale
+        self._quiet = quiet
+        self._clients: dict[str, Any] = {}
+
+    def _config(self, provider: str) -> ProviderConfig:
+        """The provider's configuration; the embedded sandbox is started the first time one needs it."""
+        if provider not in self._configs:
+            if self.sandbox is not None and self.sandbox.port is not None:
+                scale = self.sandbox.config.time_scale
             else:
-                scale = sandbox_time_scale if sandbox_time_scale is not None else float(
+                scale = self._sandbox_scale if self._sandbox_scale is not None else float(
                     os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
                 self.sandbox = _start_sandbox(self.path / "sandbox", scale)
-            for provider in sandboxed:
-                self._configs[provider] = ProviderConfig(
-                    provider, self.sandbox.base_url(provider), self.sandbox.key(provider), sandbox=True,
-                    time_scale=scale, **LIMITS[provider], **_extra(provider, self.sandbox))
-            if not quiet:
-                print(f"toolkit: no API key for {', '.join(sandboxed)}; using the embedded sandbox at "
-                      f"{self.sandbox.url} (simulated results, time scale {scale:g}).", file=sys.stderr)
-        self._clients: dict[str, Any] = {}
+                if not self._quiet:
+                    print(f"toolkit: no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
+                          f"{self.sandbox.url} (simulated results, time scale {scale:g}).", file=sys.stderr)
+            for name in self._sandboxed:
+                self._configs[name] = ProviderConfig(
+                    name, self.sandbox.base_url(name), self.sandbox.key(name), sandbox=True,
+                    time_scale=scale, **LIMITS[name], **_extra(name, self.sandbox))
+        return self._configs[provider]
 
     def client(self, provider: str) -> Any:
         """The client of one provider by name (``ws.client("sateais")`` is ``ws.sateais``)."""
@@ -101,7 +110,7 @@ class Workspace:
 
             module, cls = CLIENTS[provider]
             client_class = getattr(importlib.import_module(module), cls)
-            self._clients[provider] = client_class(self.ledger, Transport(self._configs[provider]))
+            self._clients[provider] = client_class(self.ledger, Transport(self._config(provider)))
         return self._clients[provider]
 
     @property
@@ -130,8 +139,25 @@ class Workspace:
         return self.client("faces")
 
     def __repr__(self) -> str:
-        modes = {p: ("sandbox" if c.sandbox else "live") for p, c in self._configs.items()}
+        modes = {p: ("sandbox" if p in self._sandboxed else "live") for p in ENV}
         return f"<Workspace {str(self.path)!r} {modes}>"
+
+    def batch(self, batch_id: str) -> "Batch":
+        """A recorded batch by id, re-attached from the ledger (call ``.wait()`` to drive it to the end)."""
+        spec = self.ledger.batch(batch_id)
+        if spec is None:
+            raise KeyError(f"no batch {batch_id!r} in {self.ledger.path}; see ws.batches()")
+        return self.client(spec["provider"]).attach(batch_id)
+
+    def batches(self) -> "pd.DataFrame":
+        """Every recorded batch: id, provider, operation, creation time, number of jobs."""
+        import pandas as pd
+
+        rows = self.ledger.batches()
+        df = pd.DataFrame(rows, columns=["id", "provider", "operation", "created_at"])
+        df["jobs"] = [len(self.ledger.batch(b)["keys"]) for b in df["id"]]
+        df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
+        return df
 
     def jobs(self, provider: str | None = None, status: str | Status | None = None,
              batch: str | None = None) -> "pd.DataFrame":

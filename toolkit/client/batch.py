@@ -94,6 +94,18 @@ class ProviderClient:
             batch.start()
         return batch
 
+    def attach(self, batch_id: str, start: bool = False) -> "Batch":
+        """A recorded batch, re-attached from the ledger alone (e.g. from the CLI or after a restart).
+
+        Jobs whose create was never sent need their inputs: re-run the submitting call for those."""
+        spec = self.ledger.batch(batch_id)
+        if spec is None or spec["provider"] != self.name:
+            raise KeyError(f"no {self.name} batch {batch_id!r} in the ledger at {self.ledger.path}")
+        batch = self.batch_class(self, batch_id, self.ledger.jobs(keys=spec["keys"]), {}, [])
+        if start:
+            batch.start()
+        return batch
+
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
         return [batch._items[j.key] for j in batch.failed() if j.key in batch._items]

@@ -1,0 +1,73 @@
+"""The command line against a real sandbox: submit, re-run without new jobs, ls/show/wait, export; no key leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import scene_image, stats
+from toolkit.sandbox import Sandbox
+from toolkit.sandbox.config import Tenant
+
+KEY = "sk_CLI_SECRET_4f9d2a7b"
+
+
+def cli(sb: Sandbox, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AD_API_KEY": KEY, "AD_API_BASE_URL": sb.base_url("animaldetect"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run([sys.executable, "-m", "toolkit", "-w", str(cwd / "ws"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def tenant_stats(sb: Sandbox) -> dict:
+    return stats(sb)["providers"]["animaldetect"]["tenants"][Tenant("animaldetect", KEY).id]
+
+
+def requests_made(tenant: dict) -> int:
+    return sum(n for route in tenant["requests"].values() for n in route.values())
+
+
+def test_submit_rerun_inspect_and_export(make_sandbox, tmp_path):
+    sb = make_sandbox(tenants=[Tenant("animaldetect", KEY)])
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(3):
+        (imgs / f"cam-{i}.jpg").write_bytes(scene_image(i, size=(320, 240)))
+    (imgs / "notes.jpg").write_text("not an image")
+
+    first = cli(sb, tmp_path, "submit", "animaldetect", "detect", str(imgs), "-o", "threshold=0.3")
+    assert first.returncode == 1, first.stderr  # one input was rejected
+    assert "rejected:" in first.stderr and "notes.jpg" in first.stderr and "magic bytes" in first.stderr
+    batch_id = first.stdout.strip().splitlines()[-1]
+    assert batch_id.startswith("b-")
+    tenant = tenant_stats(sb)
+    assert tenant["jobs"]["created"] == 3
+    served = requests_made(tenant)
+
+    again = cli(sb, tmp_path, "submit", "animaldetect", "detect", str(imgs), "-o", "threshold=0.3")
+    assert again.stdout.strip().splitlines()[-1] == batch_id
+    tenant = tenant_stats(sb)
+    assert tenant["jobs"]["created"] == 3 and requests_made(tenant) == served  # re-attached: not one request
+
+    ls = cli(sb, tmp_path, "jobs", "ls", "--status", "succeeded")
+    assert ls.returncode == 0 and ls.stdout.count("succeeded") == 3
+    show = cli(sb, tmp_path, "jobs", "show", batch_id)
+    assert show.stdout.count('"status": "succeeded"') == 3
+    wait = cli(sb, tmp_path, "jobs", "wait", batch_id)
+    assert wait.returncode == 0 and "3/3 done" in wait.stderr
+    out = tmp_path / "raw.json"
+    export = cli(sb, tmp_path, "results", "export", batch_id, "--out", str(out))
+    assert export.returncode == 0, export.stderr
+    raw = json.loads(out.read_text())
+    assert len(raw) == 3 and all(r["result"] for r in raw)
+    missing = cli(sb, tmp_path, "jobs", "wait", "b-nope")
+    assert missing.returncode == 2 and "no batch 'b-nope'" in missing.stderr
+
+    for p in (first, again, ls, show, wait, export, missing):
+        assert KEY not in p.stdout + p.stderr
+    for f in (tmp_path / "ws").rglob("*"):
+        if f.is_file():
+            assert KEY.encode() not in f.read_bytes(), f
