@@ -25,7 +25,8 @@ sandbox: $(STAMP)
 	$(BIN)/python -m toolkit sandbox
 
 bench: $(STAMP)
-	$(BIN)/python tests/benchmarks/sandbox_polls.py
+	$(BIN)/python tests/benchmarks/sandbox_polls.py --out test-output/bench/sandbox_polls.json
+	$(BIN)/python tests/benchmarks/bench_jobs.py --out test-output/bench
 
 clean:
 	rm -rf $(VENV) .toolkit reports test-output

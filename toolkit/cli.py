@@ -27,6 +27,8 @@ def _sandbox_args(p: argparse.ArgumentParser) -> None:
                    help="override a rate limit, e.g. claid=120/60+4/1 (repeatable)")
     p.add_argument("--runtime", action="append", default=[], metavar="PROVIDER=SECONDS",
                    help="median processing time of a provider's jobs before scaling (repeatable)")
+    p.add_argument("--runtime-spread", type=float, default=0.5,
+                   help="sigma of the lognormal runtime distribution around each median (default 0.5)")
     p.add_argument("--workers", type=int, default=4, help="engine worker threads (default 4)")
 
 
@@ -37,7 +39,7 @@ def _sandbox_config(args: argparse.Namespace):
         cfg = SandboxConfig(
             host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
             faults=parse_faults(args.faults), seed=args.seed, tenants=[Tenant.parse(k) for k in args.key],
-            workers=args.workers,
+            workers=args.workers, runtime_spread=args.runtime_spread,
         )
         for spec in args.rate_limit:
             cfg.set_rate_limit(spec)

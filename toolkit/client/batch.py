@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from . import runtime
 from .ledger import Ledger, idempotency_key
 from .model import Job, JobError, PreflightError, Status, TransportError
+from .poller import RuntimeModel
 from .providers.base import Adapter, Item
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class Batch:
         self.rejected = rejected
         self._items = items
         self._future: concurrent.futures.Future | None = None
-        self._observed: list[float] = []  # runtimes (submit -> terminal) seen in this batch
+        self._model = RuntimeModel(self._running_elapsed)  # runtimes seen in this batch -> when to poll
         self._listeners: list[Callable[["Batch"], None]] = []
         self.version = 0  # bumps on every job change (monitors compare it)
         self.started = time.time()
@@ -358,7 +359,7 @@ class Batch:
 
     async def _poll_until_done(self, job: Job) -> None:
         adapter = self.client.adapter
-        policy = adapter.policy
+        policy = adapter.policy_for(job)
         scale = self.client.transport.config.time_scale if self.client.transport.config.sandbox else 1.0
         interval = policy.interval * scale
         unknown = 0
@@ -396,23 +397,25 @@ class Batch:
                 job.finished_at = time.time()
                 job.error_code, job.error_message = r.error_code, r.error_message
                 if job.submitted_at:
-                    self._observed.append(job.finished_at - job.submitted_at)
+                    self._model.observe(job.finished_at - job.submitted_at)
+                if r.status == Status.SUCCEEDED and r.result is not None:
+                    job.result_digest = self.client.ledger.put_result(r.result)
             if changed or r.status.terminal:
-                self._changed(job, "status", "provider_status", "started_at", "finished_at", "error_code", "error_message")
+                self._changed(job, "status", "provider_status", "started_at", "finished_at", "error_code",
+                              "error_message", "result_digest")
 
     def _next_delay(self, job: Job, polled_once: bool, interval: float, scale: float) -> float:
-        """Policy delay, pulled earlier to the next quantile of runtimes observed in this batch."""
-        policy = self.client.adapter.policy
+        """The policy's delay, or (once this batch has seen jobs finish) the next runtime quantile."""
+        gap = MIN_GAP * min(1.0, scale * 50)
         elapsed = time.time() - (job.submitted_at or time.time())
-        base = policy.first * scale - elapsed if not polled_once else interval
-        if len(self._observed) >= 3:
-            obs = sorted(self._observed)
-            for q in (0.1, 0.25, 0.5, 0.75, 0.9):
-                t = obs[min(len(obs) - 1, int(q * len(obs)))]
-                if t > elapsed + MIN_GAP:
-                    base = min(base, t - elapsed)
-                    break
-        return max(MIN_GAP * min(1.0, scale * 50), base)
+        policy_delay = self.client.adapter.policy_for(job).first * scale - elapsed if not polled_once else interval
+        at = self._model.next_at(elapsed, gap)
+        delay = at - elapsed if at is not None else policy_delay
+        return max(gap, delay)
+
+    def _running_elapsed(self) -> list[float]:
+        now = time.time()
+        return [now - j.submitted_at for j in self.jobs if j.submitted_at and not j.done]
 
     async def _fetch(self, job: Job) -> None:
         try:

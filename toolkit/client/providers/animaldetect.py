@@ -22,6 +22,7 @@ class AnimalDetectAdapter(Adapter):
     statuses = {"created": Status.DRAFT, "queued": Status.QUEUED, "processing": Status.RUNNING,
                 "succeeded": Status.SUCCEEDED, "success": Status.SUCCEEDED, "failed": Status.FAILED}
     idempotent_create = True  # one stable Idempotency-Key per image: replays return the same job
+    status_polls = False  # set when the result URL cannot be polled (see poll)
 
     async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
         body = {"operation": "detect", "filename": item.meta["filename"], "content_type": item.meta["content_type"],
@@ -49,10 +50,27 @@ class AnimalDetectAdapter(Adapter):
             job.status = self.statuses.get(str(body.get("status")).lower(), Status.QUEUED)
 
     async def poll(self, job: Job) -> PollResult:
+        """Poll the result URL itself (202 + status until terminal, then 200 + result): a succeeded job is
+        known and fetched in one request. Should a deployment answer 404 there before completion, the status
+        URL decides, and is used from then on."""
+        if not self.status_polls:
+            r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+            if r.status_code in (200, 202):
+                body = r.json()
+                if r.status_code == 200 and "annotations" in body and "error" not in body:
+                    return PollResult(Status.SUCCEEDED, "succeeded", result=r.content)
+                return self._status(body)
+            if r.status_code != 404:
+                raise self.error(r, job)
         r = await self.t.request("GET", self.rebase(job.urls["status_url"]))
         if r.status_code != 200:
             raise self.error(r, job)
         body = r.json()
+        if not self.status_polls and not self.statuses.get(str(body.get("status")).lower(), Status.DRAFT).terminal:
+            self.status_polls = True  # result URL 404s while running here: poll the status URL instead
+        return self._status(body)
+
+    def _status(self, body: dict) -> PollResult:
         err = body.get("error") or {}
         word = body.get("status")
         return PollResult(self.statuses.get(str(word).lower()), word, err.get("code"), err.get("message"))

@@ -38,6 +38,7 @@ class PollResult:
     provider_status: str | None
     error_code: str | None = None
     error_message: str | None = None
+    result: bytes | None = None  # the result itself, where the poll call returns it (saves a fetch)
 
 
 class Adapter:
@@ -59,6 +60,10 @@ class Adapter:
 
     async def poll(self, job: Job) -> PollResult:
         raise NotImplementedError
+
+    def policy_for(self, job: Job) -> PollPolicy:
+        """The poll schedule of one job (e.g. per operation); by default the adapter's ``policy``."""
+        return self.policy
 
     async def fetch(self, job: Job) -> bytes:
         """The result bytes of a succeeded job (stored as-is in the cache)."""
