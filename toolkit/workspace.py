@@ -55,15 +55,17 @@ _sandboxes: dict[Path, "Sandbox"] = {}
 class Workspace:
     """Where a project's jobs live: ``Workspace(".toolkit")`` holds the ledger, the result cache and the sandbox.
 
+    The folder defaults to ``$TOOLKIT_WORKSPACE`` or ``.toolkit`` in the working directory.
+
     Keys and base URLs come from arguments or the environment (``AD_API_KEY``/``AD_API_BASE_URL``, ...).
     Providers with no key run against the embedded sandbox, which the workspace starts (on first use) and
     announces once.
     """
 
-    def __init__(self, path: str | Path = ".toolkit", *, keys: dict[str, str] | None = None,
+    def __init__(self, path: str | Path | None = None, *, keys: dict[str, str] | None = None,
                  base_urls: dict[str, str] | None = None, sandbox_time_scale: float | None = None,
                  sandbox: "Sandbox | None" = None, quiet: bool = False) -> None:
-        self.path = Path(path)
+        self.path = Path(path if path is not None else os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"))
         self.ledger = Ledger(self.path)
         keys = dict(keys or {})
         base_urls = dict(base_urls or {})
@@ -79,6 +81,8 @@ class Workspace:
                 sandboxed.append(provider)
         self.sandbox: Sandbox | None = sandbox
         self._sandboxed = sandboxed
+        # a base URL given for a keyless provider points into the sandbox (same origin as the sandbox's)
+        self._sandbox_urls = {p: base_urls[p] for p in sandboxed if p in base_urls}
         self._sandbox_scale = sandbox_time_scale
         self._quiet = quiet
         self._clients: dict[str, Any] = {}
@@ -96,8 +100,9 @@ class Workspace:
                     print(f"toolkit: no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
                           f"{self.sandbox.url} (simulated results, time scale {scale:g}).", file=sys.stderr)
             for name in self._sandboxed:
+                url = self._sandbox_urls.get(name)  # e.g. the sandbox's /claid/v1-beta1 instead of /v1
                 self._configs[name] = ProviderConfig(
-                    name, self.sandbox.base_url(name), self.sandbox.key(name), sandbox=True,
+                    name, url or self.sandbox.base_url(name), self.sandbox.key(name), sandbox=True,
                     time_scale=scale, **LIMITS[name], **_extra(name, self.sandbox))
         return self._configs[provider]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import sys
 import time
 import uuid
@@ -25,6 +26,7 @@ from .providers.base import Adapter, Item
 if TYPE_CHECKING:
     import pandas as pd
 
+log = logging.getLogger("toolkit.batch")
 MIN_GAP = 0.02  # seconds: never poll one job more often than this
 
 
@@ -320,13 +322,21 @@ class Batch:
             if job.status == Status.SUCCEEDED and not job.result_digest:
                 await self._fetch(job)
         except JobError as e:
-            job.status = Status.FAILED if job.status != Status.EXPIRED else job.status
-            job.error_code, job.error_message, job.http_status = e.code, e.message, e.http_status
-            job.finished_at = job.finished_at or time.time()
-            self._changed(job, "status", "error_code", "error_message", "http_status", "finished_at")
+            self._fail(job, e.code, e.message, e.http_status)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # an adapter bug or a malformed answer ends this job, never the batch
+            log.exception("%s job %s (%s) failed in the client", self.client.name, job.job_id, job.input)
+            self._fail(job, "CLIENT_ERROR", f"{type(e).__name__}: {e}", None)
         finally:
             if holding and active is not None:
                 active.release()
+
+    def _fail(self, job: Job, code: str | None, message: str, http_status: int | None) -> None:
+        job.status = Status.FAILED if job.status != Status.EXPIRED else job.status
+        job.error_code, job.error_message, job.http_status = code, message, http_status
+        job.finished_at = job.finished_at or time.time()
+        self._changed(job, "status", "error_code", "error_message", "http_status", "finished_at")
 
     async def _create(self, job: Job) -> None:
         """Create/upload/submit once. After an interruption ``adapter.create`` is called again with whatever

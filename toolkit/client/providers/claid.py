@@ -1,0 +1,364 @@
+"""Claid.ai async image edit (contracts.md §4): [upload] -> POST /image/edit/async -> poll result_url -> tmp_url.
+
+Local files go first to the storage upload endpoint (``POST {base}/storage/upload``, multipart ``file``; a
+project choice the sandbox serves, answering ``{"data": {"input": "storage://…", "url": …}}``) and the returned
+``storage://`` input is what the edit reads; ``http(s)://`` and ``storage://`` inputs are passed as they are.
+The create call is not idempotent and Claid has no task list, so a create whose answer was lost is never sent
+again (the job fails with CONNECTION_LOST / SUBMISSION_UNCERTAIN; ``Batch.retry_failed()`` resubmits).
+The cached result is the poll JSON plus ``"toolkit": {"output_digest", "output_path", ...}``, and the output
+image itself sits in the same content-addressed cache under that digest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
+
+import httpx
+
+from ...media import sniff
+from ..batch import Batch, ProviderClient
+from ..inputs import IMAGE_SUFFIXES, expand, read_media
+from ..model import Job, JobError, PreflightError, Status, map_status
+from .base import Adapter, Item, PollPolicy, PollResult
+
+BASE_URL = "https://api.claid.ai/v1"
+UPLOAD_PATH = "/storage/upload"
+MAX_BYTES = 25 * 1024 * 1024  # the docs are silent; the sandbox's (PC) upload cap
+MAX_INPUT_CHARS = 4096  # the schema's cap on ``input``
+ACCEPTED = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff", "image/avif"}
+SUFFIXES = IMAGE_SUFFIXES | {".gif", ".bmp", ".tif", ".tiff", ".avif"}
+URL_SCHEMES = ("http", "https", "storage")
+
+
+# -- the request schema as data (the keys and enums the sandbox validates, from Claid's API reference) ---------
+@dataclass(frozen=True)
+class Obj:
+    """A JSON object with these keys (None: any value); ``scalar``: a plain value is accepted instead."""
+
+    keys: dict[str, "Obj | None"]
+    scalar: bool = False
+    what: str = "key"  # how the keys are called in messages ("operation" at the top level)
+
+
+_CATEGORY = {"category": None}
+OPERATIONS = Obj({
+    "restorations": Obj({"upscale": None, "decompress": None, "polish": None}),
+    "resizing": Obj({"width": None, "height": None, "fit": Obj({"crop": None}, scalar=True)}),
+    "adjustments": Obj({"hdr": Obj({"intensity": None, "stitching": None}, scalar=True), "exposure": None,
+                        "saturation": None, "contrast": None, "sharpness": None}),
+    "background": Obj({"remove": Obj({**_CATEGORY, "clipping": None}, scalar=True), "color": None,
+                       "blur": Obj({**_CATEGORY, "type": None, "level": None})}),
+    "padding": None,
+    "privacy": Obj({"blur_car_plate": None}),
+    "generative": None,  # free-form; echoed by the sandbox
+}, what="operation")
+FORMATS = ("jpeg", "png", "webp", "avif")
+OUTPUT = Obj({"format": Obj({"type": None, "quality": None, "progressive": None, "compression": None},
+                            scalar=True),
+              "destination": None})
+_CATEGORIES = ("general", "products", "cars")
+ENUMS: dict[str, tuple[str, ...]] = {
+    "operations.restorations.upscale": ("smart_enhance", "smart_resize", "faces", "digital_art", "photo"),
+    "operations.restorations.decompress": ("moderate", "strong", "auto"),
+    "operations.resizing.fit": ("crop", "bounds", "cover", "canvas", "outpaint"),
+    "operations.resizing.fit.crop": ("center", "smart"),
+    "operations.background.remove.category": _CATEGORIES,
+    "operations.background.blur.category": _CATEGORIES,
+    "operations.background.blur.type": ("regular", "lens"),
+    "operations.background.blur.level": ("low", "medium", "high"),
+    "output.format": FORMATS,
+    "output.format.type": FORMATS,
+    "output.format.compression": ("optimal", "fast"),
+}
+RANGES: dict[str, tuple[float, float]] = {
+    **{f"operations.adjustments.{k}": (-100, 100) for k in ("exposure", "saturation", "contrast", "sharpness")},
+    "operations.adjustments.hdr": (0, 100), "operations.adjustments.hdr.intensity": (0, 100),
+    "output.format.quality": (1, 100),
+}
+_PCT = re.compile(r"^\d+(\.\d+)?%$")
+
+
+class InvalidRequest(PreflightError, ValueError):
+    """``operations`` / ``output`` do not fit Claid's schema; raised before anything is sent."""
+
+
+def _all_paths(node: Obj, prefix: str = "") -> dict[str, str]:
+    """Every known key -> its dotted path (for "did you mean restorations.upscale?")."""
+    out: dict[str, str] = {}
+    for k, child in node.keys.items():
+        out.setdefault(k, prefix + k)
+        if child is not None:
+            for kk, p in _all_paths(child, prefix + k + ".").items():
+                out.setdefault(kk, p)
+    return out
+
+
+def _suggest(key: str, valid: Iterable[str], elsewhere: dict[str, str]) -> str:
+    if key in elsewhere:
+        return f"; did you mean {elsewhere[key]!r}?"
+    close = difflib.get_close_matches(key.lower(), list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def check_request(root: str, value: Any, node: Obj) -> list[tuple[str, str]]:
+    """Problems of ``value`` against the schema ``node`` as (dotted path, reason); empty when it fits."""
+    problems: list[tuple[str, str]] = []
+    elsewhere = _all_paths(node, "")
+
+    def walk(path: str, v: Any, n: Obj | None) -> None:
+        if n is not None and isinstance(v, dict):
+            for k, child in v.items():
+                here = f"{path}.{k}"
+                if k not in n.keys:
+                    valid = sorted(n.keys)
+                    problems.append((here, f"unknown {n.what} {k!r} in {path}{_suggest(str(k), valid, elsewhere)} "
+                                           f"(valid: {', '.join(valid)})"))
+                else:
+                    walk(here, child, n.keys[k])
+            return
+        if n is not None and not n.scalar:
+            problems.append((path, f"{path} must be a mapping of {', '.join(sorted(n.keys))}, not {v!r}"))
+            return
+        problems.extend(_check_value(path, v))
+
+    walk(root, value, node)
+    return problems
+
+
+def _check_value(path: str, v: Any) -> list[tuple[str, str]]:
+    if path in ENUMS and isinstance(v, str) and v.lower() not in ENUMS[path]:
+        valid = ENUMS[path]
+        alias = {"jpg": "jpeg"}.get(v.lower())
+        hint = f"; did you mean {alias!r}?" if alias else _suggest(v, valid, {})
+        return [(path, f"{path}={v!r} is not one of {', '.join(valid)}{hint}")]
+    if path in ENUMS and v is not None and not isinstance(v, str):
+        return [(path, f"{path}={v!r} must be one of {', '.join(ENUMS[path])}")]
+    if path in RANGES and not isinstance(v, bool) and isinstance(v, (int, float)):
+        lo, hi = RANGES[path]
+        if not lo <= v <= hi:
+            return [(path, f"{path}={v} is outside {lo:g}..{hi:g}")]
+    if path in ("operations.resizing.width", "operations.resizing.height") and v is not None:
+        if not ((isinstance(v, int) and not isinstance(v, bool) and v >= 1) or (isinstance(v, str) and _PCT.match(v))):
+            return [(path, f"{path}={v!r} must be a pixel count >= 1 or a percentage such as '50%'")]
+    return []
+
+
+def validate(operations: Any, output: Any) -> None:
+    """Raise ``InvalidRequest`` naming every unknown key or bad value of ``operations`` and ``output``."""
+    if not isinstance(operations, dict):
+        raise InvalidRequest("claid", "operations", f"operations must be a dict such as "
+                             f"{{'resizing': {{'width': 800}}}}, not {type(operations).__name__}")
+    problems = check_request("operations", operations, OPERATIONS)
+    if output is not None:
+        problems += check_request("output", output, OUTPUT)
+    if problems:
+        raise InvalidRequest("claid", problems[0][0], "; ".join(msg for _, msg in problems))
+
+
+# -- the adapter ----------------------------------------------------------------------------------------------
+class ClaidAdapter(Adapter):
+    name = "claid"
+    policy = PollPolicy(first=1.0, interval=2.0, factor=1.0, max_interval=2.0)  # PC: 1 s, then every 2 s
+    statuses = {"accepted": Status.QUEUED, "processing": Status.RUNNING, "done": Status.SUCCEEDED,
+                "error": Status.FAILED}
+    idempotent_create = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._done: dict[str, dict[str, Any]] = {}  # job key -> its DONE poll body (saves a GET in fetch)
+
+    async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
+        source = item.meta.get("url") or job.meta.get("storage_input")
+        if source is None:
+            source = await self._upload(job, item)
+            job.meta["storage_input"] = source
+        job.meta["create_posted"] = True  # from here on a lost answer may mean the task exists
+        record(job)
+        body: dict[str, Any] = {"input": source, "operations": item.options.get("operations") or {}}
+        if item.options.get("output") is not None:
+            body["output"] = item.options["output"]
+        r = await self.t.request("POST", "/image/edit/async", json=body, safe_to_retry=False)
+        if r.status_code >= 300:
+            raise self.error(r, job)
+        data = self._json(r, job).get("data") or {}
+        if data.get("id") is None:
+            raise JobError(self.name, "BAD_RESPONSE", f"the create answer has no task id: {r.text[:200]}",
+                           http_status=r.status_code, input=job.input)
+        job.job_id = str(data["id"])
+        job.urls = {"result_url": data.get("result_url") or self.t.url(f"/image/edit/async/{job.job_id}")}
+        job.provider_status = data.get("status")
+        job.status = map_status(data.get("status"), self.statuses) or Status.QUEUED
+        record(job)
+
+    async def _upload(self, job: Job, item: Item) -> str:
+        files = {"file": (item.meta["filename"], item.content, item.meta["content_type"])}
+        # a repeated upload only stores another copy, so retrying after a lost answer is safe
+        r = await self.t.request("POST", UPLOAD_PATH, files=files, safe_to_retry=True)
+        if r.status_code >= 300:
+            raise self.error(r, job)
+        source = (self._json(r, job).get("data") or {}).get("input")
+        if not source:
+            raise JobError(self.name, "BAD_RESPONSE", f"the upload answer names no input: {r.text[:200]}",
+                           http_status=r.status_code, input=job.input)
+        return source
+
+    async def find(self, job: Job) -> bool:
+        """No task list to look in; but if the create request itself never went out (the interruption hit
+        the upload), sending it now cannot make a duplicate."""
+        return not job.meta.get("create_posted")
+
+    async def poll(self, job: Job) -> PollResult:
+        r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+        if r.status_code != 200:
+            raise self.error(r, job)
+        body = self._json(r, job)
+        data = body.get("data") or {}
+        word = data.get("status")
+        status = map_status(word, self.statuses)
+        if status == Status.SUCCEEDED:
+            self._done[job.key] = body
+        if status == Status.FAILED:
+            errors = data.get("errors") or [{}]
+            first = errors[0] if isinstance(errors[0], dict) else {"error": str(errors[0])}
+            return PollResult(status, word, "ERROR", str(first.get("error") or "the task ended in ERROR"))
+        return PollResult(status, word)
+
+    async def fetch(self, job: Job) -> bytes:
+        body = self._done.pop(job.key, None)
+        if body is None:  # e.g. after a restart: ask again (a 404 here means the task expired)
+            r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+            if r.status_code != 200:
+                raise self.error(r, job)
+            body = self._json(r, job)
+        out = ((body.get("data") or {}).get("result") or {}).get("output_object") or {}
+        if not out.get("tmp_url"):
+            raise JobError(self.name, "NO_OUTPUT", "the task is DONE but its result has no output_object.tmp_url",
+                           job_id=job.job_id, input=job.input)
+        img = await self.t.request("GET", self.rebase(out["tmp_url"]), auth=False)
+        if img.status_code != 200:
+            err = self.error(img, job)
+            if img.status_code == 404:
+                err.hint = "tmp_url objects live 24 hours; submit again with force=True"
+            raise err
+        if sniff(img.content) is None and not img.headers.get("content-type", "").startswith("image/"):
+            raise JobError(self.name, "BAD_OUTPUT", "the tmp_url download is not an image",
+                           job_id=job.job_id, input=job.input)
+        if self.store is None:
+            raise JobError(self.name, "NO_CACHE", "the adapter has no result cache to store the output image in")
+        digest = self.store(img.content)
+        owner = getattr(self.store, "__self__", None)
+        path = str(Path(owner.result_path(digest)).resolve()) if hasattr(owner, "result_path") else None
+        body["toolkit"] = {"output_digest": digest, "output_path": path, "output_bytes": len(img.content),
+                           "output_mime": img.headers.get("content-type")}
+        return json.dumps(body).encode()
+
+    def _json(self, r: httpx.Response, job: Job) -> dict[str, Any]:
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise JobError(self.name, "BAD_RESPONSE", f"expected a JSON object, got: {r.text[:200]!r}",
+                           http_status=r.status_code, job_id=job.job_id, input=job.input)
+        return body
+
+    def parse_error(self, resp: httpx.Response) -> tuple[str | None, str]:
+        """Claid's envelope ``{error_code, error_type, error_message, error_details}``; 429 nests it in ``detail``."""
+        try:
+            body = resp.json()
+        except ValueError:
+            return None, resp.text[:300] or resp.reason_phrase
+        if isinstance(body, dict) and isinstance(body.get("detail"), dict):
+            body = body["detail"]
+        if not isinstance(body, dict) or not ({"error_code", "error_message"} & set(body)):
+            return super().parse_error(resp)
+        message = str(body.get("error_message") or body.get("error_type") or "")
+        details = body.get("error_details")
+        if isinstance(details, dict) and details and not any(str(k) in message for k in details):
+            message += " (" + "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                                        for k, v in details.items()) + ")"
+        if resp.status_code >= 500 and resp.headers.get("x-request-id"):
+            message += f" [x-request-id {resp.headers['x-request-id']}]"
+        code = body.get("error_code")
+        return (str(code) if code is not None else None), message
+
+
+# -- the client ---------------------------------------------------------------------------------------------
+class ClaidClient(ProviderClient):
+    """``ws.claid``: images (local files, http(s) or storage:// URLs) -> edited images."""
+
+    adapter_class = ClaidAdapter
+
+    def edit(self, images: str | Path | Iterable[str | Path], operations: dict[str, Any],
+             output: dict[str, Any] | str | None = None, *, force: bool = False) -> Batch:
+        """One edit task per image with the same ``operations`` (and ``output``, e.g. ``{"format": "png"}``;
+        a string is short for that); returns the running Batch at once.
+
+        ``operations``/``output`` are checked against Claid's schema first (``InvalidRequest``, nothing sent);
+        each bad input becomes a ``PreflightError`` in ``batch.rejected`` and the others go on.
+        """
+        if isinstance(output, str):
+            output = {"format": output}
+        validate(operations, output)
+        options: dict[str, Any] = {"operations": operations}
+        if output is not None:
+            options["output"] = output
+        return self.submit("edit", self._items(images), options=options, force=force)
+
+    def _items(self, images: str | Path | Iterable[str | Path]) -> list[Item | PreflightError]:
+        if isinstance(images, (str, Path)):
+            images = [images]
+        out: list[Item | PreflightError] = []
+        for src in images:
+            s = str(src)
+            if isinstance(src, str) and "://" in s:
+                out.append(_url_item(s))
+                continue
+            for p in expand(self.name, src, SUFFIXES):
+                if isinstance(p, PreflightError):
+                    out.append(p)
+                    continue
+                try:
+                    data, mime = _read_image(p)
+                except PreflightError as e:
+                    out.append(e)
+                    continue
+                out.append(Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
+                                                                  "size": len(data)}))
+        return out
+
+
+def _url_item(url: str) -> Item | PreflightError:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in URL_SCHEMES:
+        hint = f"; give the local path {urlsplit(url).path!r} instead" if scheme == "file" else ""
+        return PreflightError("claid", url, f"the URL scheme {scheme!r} is not supported; Claid reads "
+                              f"http://, https:// or storage://<storage>/<path> inputs{hint}")
+    if len(url) > MAX_INPUT_CHARS:
+        return PreflightError("claid", url[:80] + "…", f"the URL is {len(url)} characters; Claid accepts "
+                              f"at most {MAX_INPUT_CHARS}")
+    parts = urlsplit(url)
+    if not (parts.netloc if scheme == "storage" else parts.hostname):
+        return PreflightError("claid", url, "the URL names no host or storage")
+    return Item(input=url, meta={"url": url})
+
+
+def _read_image(path: Path) -> tuple[bytes, str]:
+    """Bytes and MIME type by magic bytes; BMP, TIFF and AVIF (unknown to ``media.sniff``) are checked here."""
+    head = path.open("rb").read(16) if path.is_file() else b""
+    extra = ("image/bmp" if head[:2] == b"BM" else
+             "image/tiff" if head[:4] in (b"II*\0", b"MM\0*") else
+             "image/avif" if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis") else None)
+    if extra is None:
+        return read_media("claid", path, ACCEPTED, MAX_BYTES)
+    data = path.read_bytes()
+    if len(data) > MAX_BYTES:
+        raise PreflightError("claid", str(path), f"the file is {len(data) / 1e6:.1f} MB; claid accepts at most "
+                                                 f"{MAX_BYTES / 1e6:.0f} MB")
+    return data, extra
