@@ -76,7 +76,8 @@ def _submit(args: argparse.Namespace) -> int:
         options[name.replace("-", "_")] = _value(text)
     inputs: Any = args.inputs[0] if len(args.inputs) == 1 else list(args.inputs)
     method = getattr(client, args.operation, None) if not args.operation.startswith("_") else None
-    if callable(method) and args.operation not in ("submit", "attach", "slots", "failed_items"):
+    if callable(method) and args.operation not in ("submit", "attach", "slots", "failed_items", "preflight",
+                                                    "list_jobs", "client"):
         batch = method(inputs, force=args.force, **options)
     elif hasattr(client, "run"):  # Authenta: the operation is a task type
         batch = client.run(args.operation, inputs, force=args.force, **options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import json
 import logging
 import sys
@@ -60,13 +61,15 @@ class ProviderClient:
         return self._active, self._submit_slots
 
     def submit(self, operation: str, items: Iterable[Item | PreflightError], *, options: dict[str, Any] | None = None,
-               force: bool = False, start: bool = True) -> "Batch":
-        """Record and start a batch. Re-submitting the same inputs re-attaches to their jobs unless ``force``."""
+               force: bool = False, start: bool = True, salt: str = "") -> "Batch":
+        """Record and start a batch. Re-submitting the same inputs re-attaches to their jobs unless ``force``.
+
+        ``salt`` makes deliberate new jobs for the same inputs reproducible (retries)."""
         options = options or {}
         jobs: list[Job] = []
         work: dict[str, Item] = {}
         rejected: list[PreflightError] = []
-        salt = uuid.uuid4().hex if force else ""
+        salt = uuid.uuid4().hex if force else salt
         keys_seen: set[str] = set()
         batch_keys: list[str] = []
         for it in items:
@@ -207,12 +210,15 @@ class Batch:
         """Delete this batch's jobs at the provider (where the API can); returns how many were deleted."""
         return runtime.run(self._delete())
 
-    def retry_failed(self, force: bool = True) -> "Batch":
-        """Submit the failed inputs again as new jobs (the failed ones stay in the ledger)."""
+    def retry_failed(self, force: bool = False) -> "Batch":
+        """Submit the failed inputs again as new jobs (the failed ones stay in the ledger).
+
+        Running the same retry again (a re-run cell) re-attaches to the retry's jobs; ``force`` sends anew."""
         items = self.client.failed_items(self)
         if not items:
             return self
-        return self.client.submit(self.jobs[0].operation, items, force=force)
+        salt = "r" + hashlib.sha256("\n".join([self.id, *sorted(it.input for it in items)]).encode()).hexdigest()[:7]
+        return self.client.submit(self.jobs[0].operation, items, force=force, salt=salt)
 
     # -- loaders (toolkit.load); pure functions that also accept raw dicts or files ---------------------
     def results(self) -> Any:
@@ -322,7 +328,7 @@ class Batch:
             if job.status == Status.SUCCEEDED and not job.result_digest:
                 await self._fetch(job)
         except JobError as e:
-            self._fail(job, e.code, e.message, e.http_status)
+            self._fail(job, e.code, e.message, e.http_status, e.hint)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # an adapter bug or a malformed answer ends this job, never the batch
@@ -332,7 +338,10 @@ class Batch:
             if holding and active is not None:
                 active.release()
 
-    def _fail(self, job: Job, code: str | None, message: str, http_status: int | None) -> None:
+    def _fail(self, job: Job, code: str | None, message: str, http_status: int | None,
+              hint: str | None = None) -> None:
+        if hint and hint not in message:
+            message = f"{message} — {hint}"  # the ledger keeps what to do about it, too
         job.status = Status.FAILED if job.status != Status.EXPIRED else job.status
         job.error_code, job.error_message, job.http_status = code, message, http_status
         job.finished_at = job.finished_at or time.time()

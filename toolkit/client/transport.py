@@ -2,8 +2,9 @@
 
 Retry rules: 429 is always retried (the request was refused, not processed) after ``Retry-After`` /
 ``RateLimit-Reset``, and pauses the whole provider so concurrent requests do not storm. Connection failures
-before the request left, and 502/503/504, are retried for any method; a POST is retried after an ambiguous
-failure (read error, 500) only when the caller says it is safe (an idempotency key, or the job id is known).
+before the request left, and 503, are retried for any method; a POST is retried after an ambiguous failure
+(read error, 500, and the gateway errors 502/504, after which the upstream may have processed it) only when
+the caller says it is safe (an idempotency key, or the job id is known).
 Signed URLs and redirect targets are called without the Authorization header.
 """
 
@@ -24,8 +25,8 @@ from .model import TransportError
 
 log = logging.getLogger("toolkit.http")
 
-RETRY_ALWAYS = {429, 502, 503, 504}
-AMBIGUOUS = {500}
+RETRY_ALWAYS = {429, 503}  # refused before processing
+AMBIGUOUS = {500, 502, 504}  # a gateway may have passed the request on: retried only when safe
 
 
 @dataclass

@@ -78,9 +78,11 @@ class Adapter:
         return False
 
     async def find(self, job: Job) -> bool:
-        """After a create that was interrupted before its job id came back: look the job up at the provider
-        (a list endpoint, a client reference) and, if found, fill ``job.job_id``/``urls`` and return True.
-        The default cannot look, so the batch refuses to create again (SUBMISSION_UNCERTAIN)."""
+        """After a create that was interrupted before its job id came back: look the job up at the provider.
+
+        Return True when the lookup settles it: found (fill ``job.job_id``/``urls``; the job is adopted) or
+        proven absent (leave ``job.job_id`` None; the create is sent again). Return False when it cannot
+        tell: the batch then refuses to create again (SUBMISSION_UNCERTAIN). The default cannot look."""
         return False
 
     # -- helpers for subclasses ---------------------------------------------------------------------
