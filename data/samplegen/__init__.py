@@ -1,0 +1,1 @@
+"""Generators of the sample data in ``data/`` (run ``python data/generate.py``); see data/README.md."""
