@@ -1,7 +1,8 @@
 """1,000,000 Animal Detect annotations -> DataFrame: toolkit.load.detections vs pandas.json_normalize (same input,
 same run); time and peak traced memory of each."""
 import gc, random, sys, time, tracemalloc
-sys.path.insert(0, "/work/main")
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import pandas as pd
 from toolkit.load import detections
 
