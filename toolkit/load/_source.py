@@ -58,7 +58,15 @@ def _record(d: dict[str, Any]) -> dict[str, Any]:
         rec["options"], rec["meta"] = rec["options"] or {}, rec["meta"] or {}
         return rec
     rec = {k: None for k in RECORD_KEYS}
-    rec.update(job_id=_job_id(d), status="succeeded", options={}, meta={}, result=d)
+    data = d.get("data") if isinstance(d.get("data"), dict) else {}
+    word = str(d.get("status") or data.get("status") or "").lower()
+    # a raw dict is a result unless it is a failed job's status body (status failed/ERROR, or an error object)
+    failed = word in ("failed", "error") or (isinstance(d.get("error"), dict) and "annotations" not in d)
+    rec.update(job_id=_job_id(d), status="failed" if failed else "succeeded", options={}, meta={}, result=d)
+    if failed:
+        err = d.get("error") if isinstance(d.get("error"), dict) else {}
+        rec.update(error_code=err.get("code") or d.get("error_code"),
+                   error_message=err.get("message") or d.get("error_message"))
     return rec
 
 
