@@ -181,7 +181,7 @@ def test_documented_rate_limits_give_few_429s(sandbox, tmp_path):
 def test_ratelimit_reset_is_honoured_and_nested_429_envelope_parsed():
     """Claid's own 429 carries RateLimit-Reset (the sandbox always adds Retry-After too): respx provides it."""
     base = "https://claid.test/v1"
-    cfg = ProviderConfig("claid", base, "k", rate_limits=[], max_attempts=3)
+    cfg = ProviderConfig("claid", base, "k", rate_limits=[], max_attempts=3, rate_limit_budget=1.0)
     adapter = ClaidAdapter(Transport(cfg))
     job = Job(key="k1", provider="claid", operation="edit", input="x.jpg", batch_id="b", job_id="7",
               urls={"result_url": base + "/image/edit/async/7"})

@@ -426,10 +426,12 @@ class Batch:
     def _next_delay(self, job: Job, polled_once: bool, interval: float, scale: float) -> float:
         """The policy's delay, or (once this batch has seen jobs finish) the next runtime quantile."""
         gap = MIN_GAP * min(1.0, scale * 50)
+        policy = self.client.adapter.policy_for(job)
         elapsed = time.time() - (job.submitted_at or time.time())
-        policy_delay = self.client.adapter.policy_for(job).first * scale - elapsed if not polled_once else interval
+        policy_delay = policy.first * scale - elapsed if not polled_once else interval
         at = self._model.next_at(elapsed, gap)
-        delay = at - elapsed if at is not None else policy_delay
+        # the estimate may be skewed (e.g. slow first jobs): never wait longer than the policy's longest gap
+        delay = min(at - elapsed, policy.max_interval * scale) if at is not None else policy_delay
         return max(gap, delay)
 
     def _running_elapsed(self) -> list[float]:

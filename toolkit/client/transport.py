@@ -43,7 +43,8 @@ class ProviderConfig:
     max_in_flight: int = 16  # concurrent HTTP requests
     max_active_jobs: int | None = None  # jobs the provider lets one key run at once (SateAIs: 5)
     extra: dict[str, str] = field(default_factory=dict, repr=False)  # org, collection, jwt, ...
-    max_attempts: int = 8
+    max_attempts: int = 8  # for failures (5xx, lost connections); 429s have their own budget
+    rate_limit_budget: float = 900.0  # seconds one request may spend waiting out 429s before giving up
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     timeout: float = 60.0
@@ -139,9 +140,9 @@ class Transport:
         if auth and self._same_origin(target):
             headers.update(self.config.auth_headers(bearer=bearer))
         last_exc: Exception | None = None
-        for attempt in range(self.config.max_attempts):
-            if attempt:
-                self.retries += 1
+        attempt = 0  # failures so far; a 429 is not a failure (nothing was processed) and has its own budget
+        waited_429 = 0.0
+        while attempt < self.config.max_attempts:
             if auth:
                 await self._bucket.acquire()
             try:
@@ -157,15 +158,27 @@ class Transport:
                                          f"{method} {_redact_url(target)}: {type(e).__name__}; the request may "
                                          "have been processed, so it is not repeated automatically.") from None
             else:
+                if resp.status_code == 429:
+                    self.rate_limited += 1
+                    delay = self._retry_after(resp)
+                    delay = delay if delay is not None else self._backoff(min(attempt + int(waited_429 > 0), 6))
+                    self._bucket.pause(delay)
+                    charge = max(delay, 0.5)  # a "reset now" answer still costs budget: no 429 busy loop
+                    if waited_429 + charge <= self.config.rate_limit_budget:
+                        waited_429 += charge  # e.g. SateAIs' 6th active job: wait for a slot, never fail
+                        self.retries += 1
+                        await resp.aclose()
+                        await asyncio.sleep(max(delay, 0.01))
+                        continue
+                    return resp
                 if resp.status_code in RETRY_ALWAYS or (resp.status_code in AMBIGUOUS and safe_to_retry):
                     last_exc = None
-                    delay = self._retry_after(resp)
-                    if resp.status_code == 429:
-                        self.rate_limited += 1
-                        self._bucket.pause(delay if delay is not None else self._backoff(attempt))
                     if attempt + 1 < self.config.max_attempts:
+                        delay = self._retry_after(resp)
                         await resp.aclose()
-                        await asyncio.sleep(delay if delay is not None else self._backoff(attempt))
+                        attempt += 1
+                        self.retries += 1
+                        await asyncio.sleep(delay if delay is not None else self._backoff(attempt - 1))
                         continue
                     return resp
                 if follow and resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
@@ -173,7 +186,10 @@ class Transport:
                     location = urljoin(target, resp.headers["location"])
                     return await self.request("GET", location, auth=False, safe_to_retry=True)
                 return resp
-            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
+            if attempt < self.config.max_attempts:
+                self.retries += 1
+                await asyncio.sleep(self._backoff(attempt - 1))
         raise TransportError(self.config.name, "UNREACHABLE",
                              f"{method} {_redact_url(target)} failed after {self.config.max_attempts} attempts: "
                              f"{type(last_exc).__name__ if last_exc else 'server errors'}",
