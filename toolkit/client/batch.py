@@ -175,8 +175,10 @@ class Batch:
         """Block until every job is terminal (and its result cached). Ctrl-C stops waiting, not the jobs."""
         self.start()
         assert self._future is not None
-        show = sys.stderr.isatty() if progress is None else progress
+        tty = sys.stderr.isatty()
+        show = tty if progress is None else progress
         deadline = None if timeout is None else time.monotonic() + timeout
+        last = None
         try:
             while True:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -184,8 +186,11 @@ class Batch:
                     self._future.result(timeout=0.5 if left is None else min(0.5, left))
                     break
                 except concurrent.futures.TimeoutError:
-                    if show:
+                    if show and tty:  # one line, redrawn in place
                         print("\r" + self.progress_line(), end="", file=sys.stderr, flush=True)
+                    elif show and self.version != last:  # a log or a pipe: a new line when something changed
+                        last = self.version
+                        print(self.progress_line(), file=sys.stderr, flush=True)
                     if left is not None and left <= 0:
                         if cancel_on_timeout:
                             self.cancel()
@@ -195,7 +200,7 @@ class Batch:
                   f"Re-run the same cell (or call .wait() again) to re-attach.", file=sys.stderr)
             return self
         if show:
-            print("\r" + self.progress_line(), file=sys.stderr, flush=True)
+            print(("\r" if tty else "") + self.progress_line(), file=sys.stderr, flush=True)
         return self
 
     def __await__(self):
