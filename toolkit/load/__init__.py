@@ -9,14 +9,15 @@ from typing import Any
 
 from ._source import records
 from .animaldetect import detections, images_table, from_megadetector, to_camtrap_dp, to_megadetector
-from .authenta import verdicts
+from .authenta import embedding_matrix, verdicts
 from .claid import images
 from .faces import faces
 from .jobs import jobs
-from .sateais import features
+from .sateais import InvalidGeometryWarning, features, to_geojson, to_geoparquet
 
 __all__ = ["records", "results", "detections", "images_table", "to_megadetector", "from_megadetector",
-           "to_camtrap_dp", "features", "verdicts", "images", "faces", "jobs"]
+           "to_camtrap_dp", "features", "to_geoparquet", "to_geojson", "InvalidGeometryWarning", "verdicts",
+           "embedding_matrix", "images", "faces", "jobs"]
 
 _BY_PROVIDER = {"animaldetect": detections, "sateais": features, "authenta": verdicts, "claid": images,
                 "faces": faces}

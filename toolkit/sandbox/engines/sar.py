@@ -24,6 +24,7 @@ Components become pixel-exact polygons in EPSG:4326, clipped to the AOI; areas a
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -47,6 +48,30 @@ ALGORITHM = {
     "disappearbuilding": "log-ratio change detection (first vs last scene, -6 dB) on land",
     "timeseries": "per-scene mean backscatter and log-ratio change area vs previous scene",
 }
+
+
+_IMPORTS = threading.Lock()
+_imported = False
+
+
+def _import_dependencies() -> None:
+    """Import the heavy submodules once, under a lock. The runner's worker threads would otherwise import
+    them concurrently on the first jobs, and scipy.spatial / scikit-image's lazy loader then fail with
+    "ImportError: ... partially initialized module" (seen when the first jobs of a process run in parallel)."""
+    global _imported
+    if _imported:
+        return
+    with _IMPORTS:
+        if not _imported:
+            import pyproj  # noqa: F401
+            import scipy.ndimage  # noqa: F401
+            import scipy.stats  # noqa: F401
+            import shapely  # noqa: F401
+            import skimage.draw  # noqa: F401
+            import skimage.measure  # noqa: F401
+            import skimage.morphology  # noqa: F401
+
+            _imported = True
 
 
 # -- scene catalogue ----------------------------------------------------------------------------------
@@ -321,6 +346,7 @@ def _length_m(geom: Any) -> int:
 # -- the job ------------------------------------------------------------------------------------------
 def analyze(kind: str, aoi_wkt: str, scenes: list[dict[str, str]]) -> dict[str, Any]:
     """The GeoJSON FeatureCollection for one SateAIs job (``scenes`` in date order, >= 1)."""
+    _import_dependencies()
     w = world(aoi_wkt)
     features: list[dict[str, Any]] = []
     planted: dict[str, int] = {}
