@@ -147,6 +147,12 @@ class Workspace:
         modes = {p: ("sandbox" if p in self._sandboxed else "live") for p in ENV}
         return f"<Workspace {str(self.path)!r} {modes}>"
 
+    def explore(self, **filters: Any) -> Any:
+        """The jobs explorer widget over the ledger (filter by provider, status, batch)."""
+        from .widgets import explore
+
+        return explore(self, **filters)
+
     def batch(self, batch_id: str) -> "Batch":
         """A recorded batch by id, re-attached from the ledger (call ``.wait()`` to drive it to the end)."""
         spec = self.ledger.batch(batch_id)

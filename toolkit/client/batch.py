@@ -139,6 +139,12 @@ class Batch:
         extra = f", {len(self.rejected)} rejected before sending" if self.rejected else ""
         return f"<Batch {self.id} {self.client.name}: {counts or 'empty'}{extra}>"
 
+    def _ipython_display_(self) -> None:
+        """In IPython/Jupyter: show the live monitor (updated in place, final state kept in saved notebooks)."""
+        from ..widgets import display_batch
+
+        display_batch(self)
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """In Jupyter: the live monitor widget, with HTML/text of the current state for static renderers."""
         from ..widgets import batch_mimebundle
@@ -356,6 +362,8 @@ class Batch:
         """Create/upload/submit once. After an interruption ``adapter.create`` is called again with whatever
         is recorded (``job.job_id``, ``job.meta``) and continues from there; a create whose answer was lost
         is looked up (``adapter.find``) instead of being sent again, unless the API is idempotent."""
+        if job.done:  # cancelled while it waited for a slot
+            return
         item = self._items.get(job.key)
         adapter = self.client.adapter
 
@@ -468,6 +476,12 @@ class Batch:
     async def _cancel(self) -> int:
         n = 0
         for job in self.jobs:
+            if not job.done and job.job_id is None and not job.meta.get("create_sent"):
+                job.status = Status.CANCELLED  # never sent: cancelled here, and its create is skipped
+                job.finished_at = time.time()
+                self._changed(job, "status", "finished_at")
+                n += 1
+                continue
             if not job.done and job.status in (Status.DRAFT, Status.QUEUED) and job.job_id:
                 if await self.client.adapter.cancel(job):
                     job.status = Status.CANCELLED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -74,4 +75,5 @@ def _check_image(provider: str, path: Path, data: bytes) -> None:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
     except Exception as e:
-        raise PreflightError(provider, str(path), f"the image cannot be decoded ({type(e).__name__}: {e})") from None
+        detail = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the data", str(e))  # no per-run memory addresses
+        raise PreflightError(provider, str(path), f"the image cannot be decoded ({type(e).__name__}: {detail})") from None

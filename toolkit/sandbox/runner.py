@@ -85,6 +85,7 @@ class Runner:
             self._wake.clear()
 
     def _compute(self, job: Job) -> None:
+        _warm_imports()
         try:
             fields: dict[str, Any] = {"computed": 1}
             if job.will_fail:
@@ -107,3 +108,26 @@ class Runner:
             with self._lock:
                 self._in_flight -= 1
             self._wake.set()
+
+
+_warm_lock = threading.Lock()
+_warmed = False
+
+
+def _warm_imports() -> None:
+    """Import the engines' scientific stack once, in one thread: scikit-image's lazy loader is not safe when
+    several worker threads trigger the same first import at once (seen as ImportError in a fresh process)."""
+    global _warmed
+    if _warmed:
+        return
+    with _warm_lock:
+        if not _warmed:
+            import scipy.ndimage  # noqa: F401
+            import scipy.stats  # noqa: F401
+            import skimage.data  # noqa: F401
+            import skimage.draw  # noqa: F401
+            import skimage.feature  # noqa: F401
+            import skimage.filters  # noqa: F401
+            import skimage.measure  # noqa: F401
+            import skimage.morphology  # noqa: F401
+            _warmed = True
