@@ -75,5 +75,5 @@ def _check_image(provider: str, path: Path, data: bytes) -> None:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
     except Exception as e:
-        detail = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the data", str(e))  # no per-run memory addresses
+        detail = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(e))  # no per-run memory addresses
         raise PreflightError(provider, str(path), f"the image cannot be decoded ({type(e).__name__}: {detail})") from None
