@@ -11,17 +11,16 @@ Polygon features with a top-level ``id`` and ``properties`` per detection type:
 
 from __future__ import annotations
 
-import gc
 import re
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._source import records
+from .export import no_gc
 
 TYPES = ("ship", "oilslick", "newbuilding", "disappearbuilding", "timeseries")
 CLASS_TYPE = {"ship": "ship", "oilslick": "oilslick", "new_building": "newbuilding",
@@ -59,7 +58,7 @@ def features(source: Any, detection_type: str | None = None, keep_properties: bo
     the records say; ``keep_properties`` adds any other feature properties as extra columns.
     ``frame.attrs["aoi"]`` maps each AOI name to its WKT when the jobs recorded it (for ``plot.detections_map``).
     """
-    with _gc_paused():
+    with no_gc():
         return _features(source, detection_type, keep_properties)
 
 
@@ -127,20 +126,6 @@ def to_geojson(frame: Any, path: str | Path) -> Path:
     path.unlink(missing_ok=True)
     pyogrio.write_dataframe(out, path, driver="GeoJSON", layer_options={"RFC7946": "YES", **opts})
     return path
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while results are parsed and framed: parsing 100,000 features makes
-    millions of lists and dicts, and the collections this triggers took 3-5x the time of the parse itself.
-    The collector runs again afterwards, so nothing is leaked."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # -- one job ------------------------------------------------------------------------------------------
