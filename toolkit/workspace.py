@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from .client.batch import Batch
     from .client.providers.animaldetect import AnimalDetectClient
-    from .client.providers.authenta import AuthentaClient
+    from .client.providers.authenta_client import AuthentaClient
     from .client.providers.claid import ClaidClient
     from .client.providers.faces import FacesClient
     from .client.providers.sateais import SateAIsClient
@@ -44,7 +44,7 @@ DEFAULT_SANDBOX_TIME_SCALE = 0.01
 CLIENTS: dict[str, tuple[str, str]] = {
     "animaldetect": ("toolkit.client.providers.animaldetect", "AnimalDetectClient"),
     "sateais": ("toolkit.client.providers.sateais", "SateAIsClient"),
-    "authenta": ("toolkit.client.providers.authenta", "AuthentaClient"),
+    "authenta": ("toolkit.client.providers.authenta_client", "AuthentaClient"),
     "claid": ("toolkit.client.providers.claid", "ClaidClient"),
     "faces": ("toolkit.client.providers.faces", "FacesClient"),
 }

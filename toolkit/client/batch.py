@@ -228,8 +228,11 @@ class Batch:
         items = self.client.failed_items(self)
         if not items:
             return self
-        salt = "r" + hashlib.sha256("\n".join([self.id, *sorted(it.input for it in items)]).encode()).hexdigest()[:7]
-        return self.client.submit(self.jobs[0].operation, items, force=force, salt=salt)
+        return self.client.submit(self.jobs[0].operation, items, force=force, salt=self.retry_salt(items))
+
+    def retry_salt(self, items: list[Item]) -> str:
+        """The key salt of a retry of ``items``: the same retry run again gets the same jobs."""
+        return "r" + hashlib.sha256("\n".join([self.id, *sorted(it.input for it in items)]).encode()).hexdigest()[:7]
 
     # -- loaders (toolkit.load); pure functions that also accept raw dicts or files ---------------------
     def results(self) -> Any:
@@ -488,6 +491,8 @@ class Batch:
                     job.finished_at = time.time()
                     self._changed(job, "status", "finished_at")
                     n += 1
+                else:
+                    self.client.ledger.save(job, "meta")  # the adapter may have noted why it was refused
         return n
 
 

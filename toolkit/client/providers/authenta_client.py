@@ -1,0 +1,176 @@
+"""``ws.authenta``: the user-facing calls over the Authenta adapter — run one task, screen mixed media by type,
+list the account's jobs. The contract itself (create, upload, finalize, poll, find) is in ``authenta.py``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from .. import runtime
+from ..batch import Batch, ProviderClient
+from ..inputs import expand, read_media
+from ..model import PreflightError, Status, map_status
+from .authenta import FACE_CHECKS, FORMATS, IMAGES, KINDS, SCREEN, SNIFFABLE, TASKS, AuthentaAdapter, task_type
+from .base import Item
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _describe(mime: str) -> str:
+    kind = FORMATS.get(mime, ("", (), ""))[2]
+    return f"{mime} ({KINDS[kind][0]})" if kind else mime
+
+
+class ScreenBatch(Batch):
+    """A batch mixing task types (``screen``): failed inputs are retried under their own task."""
+
+    def retry_failed(self, force: bool = False) -> Batch:
+        groups: dict[str, list[Item]] = {}
+        for j in self.failed():
+            if j.key in self._items:
+                groups.setdefault(j.operation, []).append(self._items[j.key])
+        if not groups:
+            return self
+        batches = []
+        for op, items in groups.items():  # a re-run of the same retry re-attaches
+            batches.append(self.client.submit(op, items, force=force, start=False, salt=self.retry_salt(items)))
+        return self.client._merge(batches, [])
+
+
+class AuthentaClient(ProviderClient):
+    """``ws.authenta``: media -> deepfake / forgery / liveness / embedding verdicts (11 task types)."""
+
+    adapter_class = AuthentaAdapter
+
+    def run(self, task: str | int, media: str | Path | Iterable[str | Path], *, reference: str | Path | None = None,
+            parameters: dict[str, Any] | None = None, force: bool = False, start: bool = True) -> Batch:
+        """One job per file (paths, globs, folders) for ``task`` (slug or id 1..11); returns the running Batch.
+
+        ``reference`` (face-intelligence only) is an image compared with every input; it is required when
+        ``parameters={"isSimilarityCheck": True}``. Files the task does not accept are rejected before sending.
+        """
+        t = task_type(task)
+        params = dict(parameters or {})
+        if not all(isinstance(k, str) for k in params):
+            raise ValueError("parameters must be a dict with string keys")
+        for k in FACE_CHECKS:
+            if k in params and not isinstance(params[k], bool):
+                raise ValueError(f"parameters[{k!r}] must be True or False")
+        if any(k in params for k in FACE_CHECKS) and t.id != 8:
+            raise ValueError(f"{', '.join(k for k in FACE_CHECKS if k in params)} apply to face-intelligence only")
+        if reference is not None and t.id != 8:
+            raise ValueError(f"reference is an input of face-intelligence (task 8) only, not of {t.slug}")
+        if params.get("isSimilarityCheck") and reference is None:
+            raise ValueError("isSimilarityCheck needs a reference image: run(..., reference='person.jpg')")
+        options: dict[str, Any] = {"task_type_id": t.id, "parameters": params}
+        extra: dict[str, Any] = {}
+        if reference is not None:
+            ref = Path(reference).expanduser()
+            if not ref.is_file():
+                raise PreflightError(self.name, str(reference), "the reference image does not exist")
+            data, mime = read_media(self.name, ref, SNIFFABLE, None)
+            if mime not in IMAGES:
+                raise PreflightError(self.name, str(reference), f"the content is {_describe(mime)}; the reference "
+                                     f"slot accepts images (image/jpeg, image/png)")
+            options["reference_sha256"] = hashlib.sha256(data).hexdigest()  # part of the idempotency key
+            extra = {"reference": str(ref), "ref_filename": ref.name, "ref_content_type": mime,
+                     "ref_size": len(data), "reference_bytes": data}
+
+        def check(mime: str) -> str | None:
+            if mime in t.formats:
+                return None
+            return f"the content is {_describe(mime)}; {t.slug} (task {t.id}) accepts {t.accepts}"
+
+        items = [it if isinstance(it, PreflightError) else Item(it.input, it.content, meta={**it.meta, **extra})
+                 for it in self._items(media, t.formats, check)]
+        return self.submit(t.slug, items, options=options, force=force, start=start)
+
+    def screen(self, media: str | Path | Iterable[str | Path], *, force: bool = False) -> Batch:
+        """Screen mixed media for synthetic content: images -> ai-image-detection, audio -> ai-audio-detection,
+        MP4/MOV -> ai-video-detection, WebM -> faceswap-detection. One Batch over all of them; the jobs are the
+        same as ``run(task, file)`` would make, so nothing already analysed is paid for twice."""
+
+        def check(mime: str) -> str | None:
+            if mime in SCREEN:
+                return None
+            return f"the content is {_describe(mime)}; screen() takes images, audio and video (use run() with a task)"
+
+        groups: dict[int, list[Item]] = {}
+        rejected: list[PreflightError] = []
+        for it in self._items(media, frozenset(SCREEN), check):
+            if isinstance(it, PreflightError):
+                rejected.append(it)
+            else:
+                groups.setdefault(SCREEN[it.meta["content_type"]], []).append(it)
+        batches = [self.submit(TASKS[tid].slug, items, options={"task_type_id": tid, "parameters": {}}, force=force,
+                               start=False) for tid, items in sorted(groups.items())]
+        return self._merge(batches, rejected)
+
+    def _merge(self, batches: list[Batch], rejected: list[PreflightError]) -> Batch:
+        from ..ledger import idempotency_key
+
+        jobs = [j for b in batches for j in b.jobs]
+        items = {k: v for b in batches for k, v in b._items.items()}
+        keys = [j.key for j in jobs]
+        batch_id = "b-" + idempotency_key(self.name, "screen", {}, "\n".join(sorted(keys)))[:16]
+        self.ledger.save_batch(batch_id, self.name, "screen", keys, {"batches": [b.id for b in batches]})
+        return ScreenBatch(self, batch_id, jobs, items, rejected + [e for b in batches for e in b.rejected]).start()
+
+    def _items(self, media: str | Path | Iterable[str | Path], formats: Iterable[str],
+               check: Callable[[str], str | None]) -> list[Item | PreflightError]:
+        suffixes = {s for m in formats for s in FORMATS[m][1]}
+        out: list[Item | PreflightError] = []
+        for p in expand(self.name, media, suffixes):
+            if isinstance(p, PreflightError):
+                out.append(p)
+                continue
+            try:
+                data, mime = read_media(self.name, p, SNIFFABLE, None)
+            except PreflightError as e:
+                out.append(e)
+                continue
+            problem = check(mime)
+            out.append(PreflightError(self.name, str(p), problem) if problem else
+                       Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
+                                                              "size": len(data)}))
+        return out
+
+    def list_jobs(self, status: str | Status | None = None, limit: int = 100) -> "pd.DataFrame":
+        """Every job of the key at Authenta (all pages of ``limit`` <= 100), newest first, as a tidy frame."""
+        import pandas as pd
+
+        if not 1 <= limit <= 100:
+            raise ValueError(f"limit={limit}: Authenta pages hold 1..100 jobs")
+        word = None
+        if status is not None:
+            unified = {"draft": "waiting_for_finalize", "running": "processing", "succeeded": "completed"}
+            word = unified.get(str(status).lower(), str(status).lower())
+            if word not in self.adapter.statuses:
+                raise ValueError(f"status {status!r} is not an Authenta status ({', '.join(self.adapter.statuses)})")
+
+        async def collect() -> list[dict[str, Any]]:
+            return [d async for d in self.adapter.iter_jobs(status=word, page_size=limit)]
+
+        inputs = {j.job_id: j.input for j in self.ledger.jobs(provider=self.name) if j.job_id}
+        rows, seen = [], set()
+        for d in runtime.run(collect()):
+            if d["jobId"] in seen:  # a job created while paging shifts later pages by one
+                continue
+            seen.add(d["jobId"])
+            tid = d.get("taskTypeId")
+            slots = {s.get("slotName", "original"): s.get("fileName") for s in d.get("inputs") or []}
+            rows.append({"job_id": d["jobId"], "task_type_id": int(tid) if tid is not None else None,
+                         "task": d.get("taskTypeSlug") or (TASKS[int(tid)].slug if tid and int(tid) in TASKS else None),
+                         "status": getattr(map_status(d.get("status"), self.adapter.statuses), "value", None),
+                         "provider_status": d.get("status"), "file_name": slots.get("original"),
+                         "input": inputs.get(d["jobId"]), "created_at": d.get("createdAt"),
+                         "updated_at": d.get("updatedAt"), "completed_at": d.get("completedAt"),
+                         "error_message": d.get("errorMessage")})
+        cols = ["job_id", "task_type_id", "task", "status", "provider_status", "file_name", "input", "created_at",
+                "updated_at", "completed_at", "error_message"]
+        df = pd.DataFrame(rows, columns=cols)
+        for c in ("created_at", "updated_at", "completed_at"):
+            df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601")
+        return df
