@@ -27,6 +27,9 @@ sandbox: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/sandbox_polls.py --out test-output/bench/sandbox_polls.json
 	$(BIN)/python tests/benchmarks/bench_jobs.py --out test-output/bench
+	$(BIN)/python tests/benchmarks/bench_monitor.py --out test-output/bench
+	$(BIN)/python tests/benchmarks/detections.py
+	$(BIN)/python tests/benchmarks/features.py
 
 clean:
 	rm -rf $(VENV) .toolkit reports test-output

@@ -24,3 +24,12 @@ def test_benchmark_smoke(tmp_path):
     rerun = next(r for r in rows if r["scenario"] == "rerun")
     assert rerun["requests"] == 0 and rerun["client_requests"] == 0 and rerun["succeeded"] == rerun["jobs"]
     assert (tmp_path / "bench_jobs.md").read_text().startswith("Machine:")
+
+
+def test_monitor_benchmark_smoke(tmp_path):
+    script = Path(__file__).with_name("bench_monitor.py")
+    p = subprocess.run([sys.executable, str(script), "--jobs", "300", "--rate", "600", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    row = json.loads((tmp_path / "bench_monitor.json").read_text())["rows"][0]
+    assert row["final_bar"] == 300 and 0 < row["widget_updates_per_s"] <= 5

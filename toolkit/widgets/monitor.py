@@ -93,8 +93,7 @@ class Monitor:
         if not self.can_cancel:
             self._say(f"{self.batch.client.name}'s API cannot cancel jobs; they will run to the end.")
             return 0
-        waiting = sum(1 for j in self.batch.jobs if j.status in (Status.DRAFT, Status.QUEUED) and j.job_id)
-        unsent = sum(1 for j in self.batch.jobs if j.status == Status.DRAFT and not j.job_id)
+        waiting = sum(1 for j in self.batch.jobs if j.status in (Status.DRAFT, Status.QUEUED))
         try:
             n = self.batch.cancel()
         except Exception as e:  # shown in the widget: a click handler has nowhere else to report
@@ -103,8 +102,6 @@ class Monitor:
         text = f"cancelled {n} of {waiting} job{'s' if waiting != 1 else ''} that had not started"
         if n < waiting:
             text += " (the others started meanwhile)"
-        if unsent:
-            text += f"; {unsent} not yet sent to the provider will still be sent"
         self._say(text)
         self.refresh()
         return n
