@@ -75,7 +75,9 @@ class Workspace:
             key = keys.get(provider) or os.environ.get(key_var)
             url = base_urls.get(provider) or os.environ.get(url_var) or default_url
             if key:
-                self._configs[provider] = ProviderConfig(provider, url, key, **LIMITS[provider],
+                # TOOLKIT_TIME_SCALE: for keys on a separately run sandbox (`toolkit sandbox --time-scale F`)
+                scale = float(os.environ.get("TOOLKIT_TIME_SCALE", "1"))
+                self._configs[provider] = ProviderConfig(provider, url, key, time_scale=scale, **LIMITS[provider],
                                                          **_extra(provider))
             else:
                 sandboxed.append(provider)

@@ -395,7 +395,7 @@ class Batch:
     async def _poll_until_done(self, job: Job) -> None:
         adapter = self.client.adapter
         policy = adapter.policy_for(job)
-        scale = self.client.transport.config.time_scale if self.client.transport.config.sandbox else 1.0
+        scale = self.client.transport.config.time_scale
         interval = policy.interval * scale
         unknown = 0
         polled_once = False

@@ -38,7 +38,7 @@ class ProviderConfig:
     key: str = field(repr=False)
     auth_header: str = "authorization"  # or "x-api-key"
     sandbox: bool = False
-    time_scale: float = 1.0  # the sandbox's; scales poll intervals
+    time_scale: float = 1.0  # multiplies poll intervals and backoff: the sandbox's scale (1.0 for real services)
     rate_limits: list[tuple[int, float]] = field(default_factory=list)  # client-side (n, window s)
     max_in_flight: int = 16  # concurrent HTTP requests
     max_active_jobs: int | None = None  # jobs the provider lets one key run at once (SateAIs: 5)
@@ -48,6 +48,13 @@ class ProviderConfig:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     timeout: float = 60.0
+
+    def redact(self, text: str) -> str:
+        """``text`` with the key and any token of this provider replaced (an error body may echo them)."""
+        for secret in (self.key, self.extra.get("jwt")):
+            if secret and len(secret) >= 6 and secret in text:
+                text = text.replace(secret, "***")
+        return text
 
     def auth_headers(self, *, bearer: str | None = None) -> dict[str, str]:
         if self.auth_header == "x-api-key" and bearer is None:
@@ -200,7 +207,7 @@ class Transport:
         return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
     def _backoff(self, attempt: int) -> float:
-        scale = self.config.time_scale if self.config.sandbox else 1.0
+        scale = self.config.time_scale
         base = max(self.config.backoff_base * max(scale, 0.02), 0.01)
         return min(self.config.backoff_cap, base * 2 ** attempt) * random.uniform(0.5, 1.0)
 

@@ -362,7 +362,7 @@ class AuthentaAdapter(Adapter):
 
     def _scaled(self, seconds: float) -> float:
         cfg = self.t.config
-        return seconds * cfg.time_scale if cfg.sandbox else seconds
+        return seconds * cfg.time_scale
 
     async def iter_jobs(self, status: str | None = None, page_size: int = 100, stop_before: float | None = None):
         """Every job of the key, page by page (newest first); stops at a page wholly older than ``stop_before``."""

@@ -65,7 +65,7 @@ class FacesAdapter(Adapter):
         return {"bearer": jwt} if jwt else {}
 
     def _scale(self) -> float:
-        return self.t.config.time_scale if self.t.config.sandbox else 1.0
+        return self.t.config.time_scale
 
     def _job_path(self, job_id: str) -> str:
         return f"/organizations/{quote(self.org, safe='')}/batch/{quote(job_id, safe='')}"

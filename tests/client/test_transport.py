@@ -1,0 +1,47 @@
+"""Transport rules that the sandbox cannot provoke, with respx: an error body echoing the key, 429 budgets."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from toolkit.client import runtime
+from toolkit.client.model import Job, JobError
+from toolkit.client.providers.animaldetect import AnimalDetectAdapter
+from toolkit.client.transport import ProviderConfig, Transport
+
+KEY = "sk_ECHOED_a81f3c2d"
+BASE = "https://ad.test/v1"
+
+
+def job() -> Job:
+    return Job(key="k", provider="animaldetect", operation="detect", input="cam.jpg", batch_id="b", job_id="j1",
+               urls={"status_url": BASE + "/jobs/j1", "result_url": BASE + "/jobs/j1/result"})
+
+
+def test_a_key_echoed_in_an_error_body_is_redacted():
+    adapter = AnimalDetectAdapter(Transport(ProviderConfig("animaldetect", BASE, KEY)))
+    with respx.mock() as mock:
+        mock.get(BASE + "/jobs/j1/result").respond(401, json={"error": {"code": "UNAUTHORIZED",
+                                                                        "message": f"invalid key {KEY}"}})
+        with pytest.raises(JobError) as raised:
+            runtime.run(adapter.poll(job()), timeout=10)
+    err = raised.value
+    assert err.code == "UNAUTHORIZED" and err.http_status == 401
+    assert KEY not in str(err) and KEY not in err.message and "invalid key ***" in err.message
+    assert KEY not in repr(adapter.t.config) and KEY not in repr(adapter.t)
+    runtime.run(adapter.t.aclose())
+
+
+def test_429s_are_waited_out_within_their_budget_and_do_not_use_up_attempts():
+    cfg = ProviderConfig("animaldetect", BASE, KEY, max_attempts=2, rate_limit_budget=3.0)
+    adapter = AnimalDetectAdapter(Transport(cfg))
+    limited = httpx.Response(429, headers={"Retry-After": "0.05"}, json={"error": {"code": "RATE_LIMITED"}})
+    running = httpx.Response(202, json={"job_id": "j1", "status": "processing"})
+    with respx.mock() as mock:
+        route = mock.get(BASE + "/jobs/j1/result").mock(side_effect=[limited] * 5 + [running])
+        r = runtime.run(adapter.poll(job()), timeout=10)
+    assert route.call_count == 6 and r.provider_status == "processing"  # 5 x 429 > max_attempts, still fine
+    assert adapter.t.rate_limited == 5
+    runtime.run(adapter.t.aclose())
