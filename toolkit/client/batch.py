@@ -93,6 +93,8 @@ class ProviderClient:
                 job = Job(key=key, provider=self.name, operation=operation, input=it.input, batch_id=batch_id,
                           options=it.options, meta={k: v for k, v in it.meta.items() if _jsonable(v)})
                 self.ledger.insert(job)  # the intent is durable before anything is sent
+            else:
+                self._resumable(job)
             jobs.append(job)
         self.ledger.save_batch(batch_id, self.name, operation, batch_keys, {"options": options})
         batch = self.batch_class(self, batch_id, jobs, work, rejected)
@@ -107,10 +109,24 @@ class ProviderClient:
         spec = self.ledger.batch(batch_id)
         if spec is None or spec["provider"] != self.name:
             raise KeyError(f"no {self.name} batch {batch_id!r} in the ledger at {self.ledger.path}")
-        batch = self.batch_class(self, batch_id, self.ledger.jobs(keys=spec["keys"]), {}, [])
+        jobs = self.ledger.jobs(keys=spec["keys"])
+        for job in jobs:
+            self._resumable(job)
+        batch = self.batch_class(self, batch_id, jobs, {}, [])
         if start:
             batch.start()
         return batch
+
+    def _resumable(self, job: Job) -> None:
+        """A re-run resumes a create that failed without reaching the provider (UNREACHABLE: connection
+        refused or 503 throughout), or whose fate a job-list lookup can settle (SUBMISSION_UNCERTAIN)."""
+        if job.status != Status.FAILED or job.job_id is not None:
+            return
+        can_find = type(self.adapter).find is not Adapter.find
+        if job.error_code == "UNREACHABLE" or (job.error_code == "SUBMISSION_UNCERTAIN" and can_find):
+            job.status, job.error_code, job.error_message, job.http_status, job.finished_at = (
+                Status.DRAFT, None, None, None, None)
+            self.ledger.save(job, "status", "error_code", "error_message", "http_status", "finished_at")
 
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
@@ -411,7 +427,7 @@ class Batch:
             except JobError as e:
                 if e.http_status in (404, 410) and job.job_id:
                     job.status = Status.EXPIRED
-                    job.error_code, job.error_message, job.http_status = e.code, e.message, e.http_status
+                    job.error_code, job.error_message, job.http_status = e.code, _gone(e.message), e.http_status
                     job.finished_at = time.time()
                     self._changed(job, "status", "error_code", "error_message", "http_status", "finished_at")
                     return
@@ -460,7 +476,7 @@ class Batch:
         except JobError as e:
             if e.http_status in (404, 410):
                 job.status = Status.EXPIRED
-                job.error_code, job.error_message, job.http_status = e.code, e.message, e.http_status
+                job.error_code, job.error_message, job.http_status = e.code, _gone(e.message), e.http_status
                 self._changed(job, "status", "error_code", "error_message", "http_status")
                 return
             raise
@@ -502,6 +518,11 @@ ProviderClient.batch_class = Batch
 def _settled(job: Job) -> bool:
     """Nothing left to do: terminal, and a succeeded job's result is in the cache."""
     return job.done and (job.status != Status.SUCCEEDED or job.result_digest is not None)
+
+
+def _gone(message: str) -> str:
+    return (f"{message} — the job or its result is no longer at the provider (retention over, or deleted); "
+            "retry_failed() submits the input again")
 
 
 def _jsonable(v: Any) -> bool:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable
 
 from ..batch import Batch, ProviderClient
 from ..inputs import IMAGE_SUFFIXES, expand, read_media
-from ..model import Job, PreflightError, Status
+from ..model import Job, JobError, PreflightError, Status
 from .base import Adapter, Item, PollPolicy, PollResult
 
 BASE_URL = "https://api.animaldetect.com/v1"
@@ -25,9 +25,12 @@ class AnimalDetectAdapter(Adapter):
     status_polls = False  # set when the result URL cannot be polled (see poll)
 
     async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
+        """Create (replayed safely with the Idempotency-Key), upload, submit. A lapsed upload URL (403) on a
+        job that was never uploaded is safe to replace: a fresh job under a derived key, once."""
+        idem = job.meta.get("idempotency_key", job.key)
         body = {"operation": "detect", "filename": item.meta["filename"], "content_type": item.meta["content_type"],
                 "client_reference_id": job.key, "options": item.options}
-        r = await self.t.request("POST", "/jobs", json=body, headers={"Idempotency-Key": job.key}, safe_to_retry=True)
+        r = await self.t.request("POST", "/jobs", json=body, headers={"Idempotency-Key": idem}, safe_to_retry=True)
         if r.status_code not in (200, 201):
             raise self.error(r, job)
         created = r.json()
@@ -35,11 +38,22 @@ class AnimalDetectAdapter(Adapter):
         job.urls = {k: created[k] for k in ("submit_url", "status_url", "result_url") if k in created}
         job.provider_status = created.get("status")
         job.status = self.statuses.get(str(created.get("status")).lower(), Status.DRAFT)
+        if job.status.terminal:
+            job.status = Status.QUEUED  # a replay of a job that finished meanwhile: the poll reads its outcome
         record(job)
         if job.status == Status.DRAFT:
             upload = created["upload"]
             put = await self.t.request(upload.get("method", "PUT"), upload["url"], auth=False,
                                        content=item.content, headers=upload.get("headers") or {})
+            if put.status_code == 403:
+                if "idempotency_key" in job.meta:
+                    job.status = Status.EXPIRED
+                    raise JobError(self.name, "UPLOAD_EXPIRED", "the upload URL lapsed twice before the image was "
+                                   "uploaded; nothing was processed", http_status=403, job_id=job.job_id,
+                                   input=job.input, hint="re-run later or with force=True")
+                job.meta["idempotency_key"] = job.key + "-u1"  # the old draft can never run: replace it
+                job.meta["replaced_draft"] = job.job_id
+                return await self.create(job, item, record)
             if put.status_code >= 300:
                 raise self.error(put, job)
             sub = await self.t.request("POST", self.rebase(job.urls["submit_url"]), safe_to_retry=True)
@@ -48,6 +62,8 @@ class AnimalDetectAdapter(Adapter):
             body = sub.json()
             job.provider_status = body.get("status")
             job.status = self.statuses.get(str(body.get("status")).lower(), Status.QUEUED)
+            if job.status.terminal:
+                job.status = Status.QUEUED
 
     async def poll(self, job: Job) -> PollResult:
         """Poll the result URL itself (202 + status until terminal, then 200 + result): a succeeded job is
