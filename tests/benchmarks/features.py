@@ -1,5 +1,5 @@
 """100,000 GeoJSON polygon features -> GeoDataFrame: toolkit.load.features vs geopandas.read_file(engine="pyogrio")."""
-import gc, io, json, statistics, sys, tempfile, time, tracemalloc
+import gc, json, statistics, sys, tempfile, time, tracemalloc
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np, geopandas as gpd

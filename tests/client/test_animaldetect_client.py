@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import scene_image, stats
 from toolkit.client.model import Status
-from toolkit.sandbox import Sandbox, SandboxConfig
+from toolkit.sandbox import Sandbox
 from toolkit.workspace import Workspace
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from tests.helpers import stats
 from tests.reliability.chaos_run import (NON_IDEMPOTENT, audit, faults_injected, make_inputs, report, sandbox_options,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from pathlib import Path
 
 import pytest
 

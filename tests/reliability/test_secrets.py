@@ -7,7 +7,6 @@ sandbox). ``find_secrets`` is the reusable scan.
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import socket
 import subprocess
@@ -19,7 +18,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import respx
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"animaldetect": "sk_LEAKCHECK_ad_5e1f0c", "sateais": "sk_live_LEAKCHECK_sa_77b2",
