@@ -85,11 +85,14 @@ def machine() -> dict[str, Any]:
             "processor": platform.processor() or platform.machine()}
 
 
-def request_count(stats: dict[str, Any], provider: str = "animaldetect") -> dict[str, int]:
-    """Requests the sandbox served for a provider, by status code, over all tenants and routes."""
+def request_count(stats: dict[str, Any], provider: str = "animaldetect", *, api_only: bool = False) -> dict[str, int]:
+    """Requests the sandbox served for a provider, by status code, over all tenants and routes
+    (``api_only``: without the uploads to signed storage URLs, which no rate limit counts)."""
     out: dict[str, int] = {}
     for tenant in stats["providers"].get(provider, {}).get("tenants", {}).values():
-        for route in tenant["requests"].values():
+        for name, route in tenant["requests"].items():
+            if api_only and name.startswith("PUT "):
+                continue
             for status, n in route.items():
                 out[status] = out.get(status, 0) + n
     return out

@@ -144,7 +144,8 @@ class Batch:
         self.rejected = rejected
         self._items = items
         self._future: concurrent.futures.Future | None = None
-        self._model = RuntimeModel(self._running_elapsed)  # runtimes seen in this batch -> when to poll
+        prior = client.ledger.runtimes(client.name, jobs[0].operation, exclude_batch=batch_id) if jobs else []
+        self._model = RuntimeModel(self._running_elapsed, prior)  # runtimes seen (here and before) -> when to poll
         self._listeners: list[Callable[["Batch"], None]] = []
         self.version = 0  # bumps on every job change (monitors compare it)
         self.started = time.time()

@@ -110,6 +110,16 @@ class Ledger:
             out = sorted((j for j in out if j.key in order), key=lambda j: order[j.key])
         return out
 
+    def runtimes(self, provider: str, operation: str, *, exclude_batch: str | None = None,
+                 limit: int = 200) -> list[float]:
+        """Submit-to-finish seconds of the latest finished jobs of one provider and operation (the poller's prior)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT finished_at - submitted_at FROM jobs WHERE provider=? AND operation=? AND batch_id != ?"
+                " AND status IN ('succeeded', 'failed') AND submitted_at IS NOT NULL AND finished_at IS NOT NULL"
+                " ORDER BY finished_at DESC LIMIT ?", (provider, operation, exclude_batch or "", limit)).fetchall()
+        return [r[0] for r in rows]
+
     # -- batches ------------------------------------------------------------------------------------
     def save_batch(self, batch_id: str, provider: str, operation: str, keys: list[str], spec: dict[str, Any]) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
 """When to poll a job next: the provider's documented schedule, then the runtimes this batch has observed.
 
-Before a batch has seen a few jobs finish, each job follows its provider's ``PollPolicy`` (first poll, then
+Before a batch has seen a few jobs finish (and when the ledger holds no runtimes of earlier batches of the same
+provider and operation), each job follows its provider's ``PollPolicy`` (first poll, then
 interval x factor up to a cap, all scaled by the sandbox time scale). Afterwards the next poll of a job is
 placed at the next quantile of the batch's runtime distribution beyond the job's elapsed time, so a job is
 polled about when jobs like it finish rather than on a fixed clock.
@@ -26,8 +27,8 @@ REFRESH = 0.25  # seconds between re-estimates (cost is O(n log n) per estimate)
 class RuntimeModel:
     """Runtimes (submit -> terminal, seconds) of one batch, finished and still running."""
 
-    def __init__(self, running: Callable[[], Iterable[float]]) -> None:
-        self._events: list[float] = []
+    def __init__(self, running: Callable[[], Iterable[float]], prior: Iterable[float] = ()) -> None:
+        self._events: list[float] = [max(0.0, t) for t in prior]  # earlier batches of the same operation
         self._running = running  # elapsed times of jobs submitted and not yet finished
         self._quantiles: np.ndarray | None = None
         self._at = 0.0
