@@ -13,10 +13,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import openapi
 from .config import SandboxConfig, parse_faults
 from .core import ApiError, Context, ProviderSpec
+from .limits import BodyTooLarge, body_limit
 from .runner import Runner
 from .signing import Signer
 from .store import Store
@@ -52,7 +55,8 @@ def _is_loopback(request: Request) -> bool:
 
 
 class SandboxMiddleware:
-    """Pure ASGI middleware: injects faults before a request is handled and counts every answer."""
+    """Pure ASGI middleware, in this order: refuses oversized bodies (413), injects faults, refuses requests
+    without a key of the provider (401, signed storage URLs excepted), then counts every answer."""
 
     def __init__(self, app: Any, ctx: Context) -> None:
         self.app = app
@@ -76,6 +80,11 @@ class SandboxMiddleware:
             return await self.app(scope, receive, send)
         scope["sandbox.provider"] = provider
         status_box = [0]
+        limit = body_limit(scope["path"])
+        if _declared_length(scope) > limit:  # refused before a byte of it is read
+            self.ctx.stats.request(provider, "-", "(body too large)", 413)
+            return await render_error(self.ctx, too_large(provider, limit))(scope, receive, send)
+        receive = _capped(receive, limit)
         fault = self.ctx.faults.draw(provider)
         if fault:
             self.ctx.stats.fault(provider, fault)
@@ -98,8 +107,18 @@ class SandboxMiddleware:
             response = render_error(self.ctx, err)
             self.ctx.stats.request(provider, "-", f"(injected {fault})", err.status)
             return await response(scope, receive, send)
+        headers = Headers(scope=scope)
+        if not scope["path"].startswith("/storage/") and not self.ctx.knows_key(provider, headers):
+            # no valid key: 401 before the route parses a path, query or body (signed storage URLs need none)
+            self.ctx.stats.request(provider, "-", "(unauthenticated)", 401)
+            return await render_error(self.ctx, self.ctx.unauthorized(provider, headers))(scope, receive, send)
 
         async def counting_send(message: dict) -> None:
+            if receive.exceeded:  # type: ignore[attr-defined]  # a chunked body overflowed: answer 413
+                if message["type"] == "http.response.start":
+                    status_box[0] = 413
+                    return await render_error(self.ctx, too_large(provider, limit))(scope, receive, send)
+                return None
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
             await send(message)
@@ -115,6 +134,39 @@ class SandboxMiddleware:
 def render_error(ctx: Context, err: ApiError) -> JSONResponse:
     body = ctx.specs[err.provider].error_body(err)
     return JSONResponse(body, status_code=err.status, headers=err.headers)
+
+
+def too_large(provider: str, limit: int) -> ApiError:
+    code = "9000" if provider == "claid" else "PAYLOAD_TOO_LARGE"
+    return ApiError(provider, 413, code, f"The request body is larger than this route's limit of {limit} bytes.")
+
+
+def _declared_length(scope: dict) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0  # the server rejects a malformed Content-Length itself
+    return 0
+
+
+def _capped(receive: Any, limit: int) -> Any:
+    """``receive`` that raises ``BodyTooLarge`` once a body without Content-Length grows past ``limit``."""
+    seen = 0
+
+    async def wrapped() -> dict:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                wrapped.exceeded = True  # type: ignore[attr-defined]
+                raise BodyTooLarge(limit)
+        return message
+
+    wrapped.exceeded = False  # type: ignore[attr-defined]
+    return wrapped
 
 
 def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
@@ -146,7 +198,16 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         for i, prefix in enumerate(spec.prefixes):
             app.include_router(router, prefix=prefix, include_in_schema=(i == 0))
         if spec.storage_router is not None:
-            app.include_router(spec.storage_router(ctx), prefix=spec.storage_prefix, include_in_schema=False)
+            app.include_router(spec.storage_router(ctx), prefix=spec.storage_prefix)
+
+    def document() -> dict[str, Any]:
+        """FastAPI's document, completed with auth, error envelopes and bodies (``openapi.complete``)."""
+        if app.openapi_schema is None:
+            prefixes = {p: s.name for s in specs.values() for p in [*s.prefixes, s.storage_prefix]}
+            app.openapi_schema = openapi.complete(FastAPI.openapi(app), prefixes, config.authenta_envelope)
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
 
     def provider_of(request: Request) -> str | None:
         return request.scope.get("sandbox.provider")
@@ -175,8 +236,16 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         if provider is None:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         spec = specs[provider]
-        code = {404: spec.not_found_code, 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
-        return render_error(ctx, ApiError(provider, exc.status_code, code, str(exc.detail)))
+        # 400: FastAPI could not parse the body (e.g. JSON nested too deeply)
+        code = {400: spec.validation_code, 404: spec.not_found_code, 405: "METHOD_NOT_ALLOWED"}.get(
+            exc.status_code, "ERROR")
+        # keep Starlette's headers: a 405 must say what is allowed (RFC 9110 Allow)
+        return render_error(ctx, ApiError(provider, exc.status_code, code, str(exc.detail),
+                                          headers=dict(exc.headers or {})))
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return render_error(ctx, too_large(request.scope["sandbox.provider"], exc.limit))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
@@ -197,10 +266,12 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         """Change fault rates at run time: body ``{"spec": "5xx=0.1,authenta.fail=0.2"}``."""
         if not _is_loopback(request):
             return JSONResponse({"detail": "loopback only"}, status_code=403)
-        body = json.loads(await request.body() or b"{}")
         try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict) or not isinstance(body.get("spec") or "", str):
+                raise TypeError('expected {"spec": "KIND=P,..."}')
             ctx.faults.set_rates(parse_faults(body.get("spec")))
-        except ValueError as e:
+        except (ValueError, TypeError, RecursionError) as e:
             return JSONResponse({"detail": str(e)}, status_code=400)
         return JSONResponse({"faults": ctx.faults.rates})
 

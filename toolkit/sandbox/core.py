@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import threading
 import time
 from collections import defaultdict
@@ -133,6 +135,23 @@ class Context:
             self.faults = Faults(self.config.faults, self.config.seed)
 
     # -- auth and limits ----------------------------------------------------------------------------
+    def knows_key(self, provider: str, headers: Any) -> bool:
+        """Whether ``headers`` carry some key of ``provider`` (Bearer or X-API-Key). The app checks this before
+        a route parses anything, so an unauthenticated request gets 401 whatever its body or path; the route
+        then authenticates precisely (which header, rate limits)."""
+        keys = [headers.get("x-api-key", "").strip()]
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            keys.append(auth[7:].strip())
+        return any((provider, k) in self._tenants for k in keys if k)
+
+    def unauthorized(self, provider: str, headers: Any) -> ApiError:
+        """The 401 for a request without a valid key, worded as ``authenticate`` words it."""
+        spec = self.specs[provider]
+        if not headers.get("authorization") and not headers.get("x-api-key"):
+            return ApiError(provider, 401, spec.unauthorized_code, "Missing API key: send Authorization: Bearer <key>.")
+        return ApiError(provider, 401, spec.unauthorized_code, "Invalid API key.")
+
     def authenticate(self, request: Request, provider: str, *, bucket: str | None = None,
                      api_key_header: bool = False) -> Tenant:
         """The tenant whose key the request carries, or a 401 in the provider's envelope.
@@ -230,3 +249,28 @@ def iso(ts: float | None) -> str | None:
 
 def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise ValueError(f"the number {text} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads(data: bytes | str) -> Any:
+    """``json.loads`` for request bodies: ``ValueError`` for bad JSON, for what could not be written back into
+    a JSON answer (NaN, Infinity, 1e999, lone UTF-16 surrogates such as "\\ud800") and for nesting too deep to
+    parse (RecursionError)."""
+    try:
+        value = json.loads(data, parse_float=_finite, parse_constant=_no_constant)
+        json.dumps(value, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+    except UnicodeEncodeError:
+        raise ValueError("the JSON holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
+    return value

@@ -1,4 +1,4 @@
-"""Per-key rate limits (token buckets) and seeded, deterministic fault injection."""
+"""Per-key rate limits (token buckets), request body caps and seeded, deterministic fault injection."""
 
 from __future__ import annotations
 
@@ -8,6 +8,41 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache
+
+MiB = 1024 * 1024
+JSON_BODY_LIMIT = 1 * MiB  # any API call but the uploads below: JSON bodies are small
+MULTIPART_SLACK = 64 * 1024  # per file part: headers and boundaries around the file bytes
+
+
+class BodyTooLarge(Exception):
+    """A request body (sent without Content-Length) grew past its route's limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body over {limit} bytes")
+        self.limit = limit
+
+
+@cache
+def _upload_limits() -> tuple[tuple[str, str, int], ...]:
+    """(path prefix, path suffix, limit) of the routes that take files; from each provider's own caps."""
+    from .providers import animaldetect, authenta, claid, faces
+
+    return (
+        ("/storage/animaldetect/", "", animaldetect.MAX_BYTES),
+        ("/storage/authenta/", "", authenta.MAX_BYTES),
+        ("/claid/", "/storage/upload", claid.MAX_UPLOAD + MULTIPART_SLACK),
+        # a batch of the largest images; an item over the per-image cap fails alone, not the batch
+        ("/faces/", "/faces/batch-async", faces.MAX_BATCH * (faces.MAX_BYTES + MULTIPART_SLACK)),
+    )
+
+
+def body_limit(path: str) -> int:
+    """The largest request body (bytes) the sandbox reads on ``path``; larger ones are answered 413."""
+    for prefix, suffix, limit in _upload_limits():
+        if path.startswith(prefix) and path.endswith(suffix):
+            return limit
+    return JSON_BODY_LIMIT
 
 
 @dataclass

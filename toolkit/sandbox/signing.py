@@ -55,7 +55,8 @@ class Signer:
             raise SignatureError("the URL is not signed") from None
         declared_size = query.get("size", "")
         want = self._mac(method, path, expires, declared_ct, declared_size)
-        if not hmac.compare_digest(want, sig):
+        # bytes: compare_digest refuses str with non-ASCII characters (a forged ?sig=é was a 500)
+        if not hmac.compare_digest(want.encode(), sig.encode("utf-8", "replace")):
             raise SignatureError("the signature does not match this URL")
         if time.time() > expires:
             raise SignatureError("the signed URL has expired")

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS used_signatures (sig TEXT PRIMARY KEY, used_at REAL N
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 ACTIVE = frozenset({"queued", "processing"})
 _JSON_FIELDS = ("request", "data", "result")
+_SQLITE_MAX = 2**63 - 1
 
 
 @dataclass
@@ -159,6 +160,8 @@ class Store:
         self, provider: str, tenant: str, *, states: Iterator[str] | None = None, offset: int = 0, limit: int = 100
     ) -> tuple[list[Job], int]:
         """A page of the tenant's jobs, newest first, and the total count."""
+        # SQLite integers are 64-bit: a page number from a query string can overflow the OFFSET.
+        offset, limit = min(max(0, offset), _SQLITE_MAX), min(max(0, limit), _SQLITE_MAX)
         self.finalize_due()
         where = "provider=? AND tenant=?"
         args: list[Any] = [provider, tenant]
@@ -291,10 +294,11 @@ class Store:
             ).fetchall()
 
     # -- blobs --------------------------------------------------------------------------------------
-    def blob_path(self, job_id: str, name: str) -> Path:
+    def blob_path(self, job_id: str, name: str, *, create: bool = True) -> Path:
         """Where a job's named blob lives; names are sanitised so no path can leave the blob dir."""
         folder = self.blob_dir / _safe(job_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:  # only writers make folders: a read of a made-up id leaves nothing behind
+            folder.mkdir(parents=True, exist_ok=True)
         return folder / _safe(name)
 
     def write_blob(self, job_id: str, name: str, content: bytes) -> Path:
@@ -305,7 +309,7 @@ class Store:
         return path
 
     def read_blob(self, job_id: str, name: str) -> bytes | None:
-        path = self.blob_path(job_id, name)
+        path = self.blob_path(job_id, name, create=False)
         return path.read_bytes() if path.is_file() else None
 
     # -- helpers ------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import time
 import uuid
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from starlette.datastructures import UploadFile
 
 from ..config import Tenant
-from ..core import ApiError, Context, ProviderSpec, digest
+from ..core import ApiError, Context, ProviderSpec, digest, loads
 from ..engines import imaging
 from ..engines.media import sniff
 from ..runner import JobFailure
@@ -327,7 +326,7 @@ def build_router(ctx: Context) -> APIRouter:
         """Queue an edit of ``input`` (sandbox storage only) with ``operations``; poll ``result_url``."""
         tenant = auth(request)
         try:
-            payload = json.loads(await request.body())
+            payload = loads(await request.body())  # no NaN/Infinity: `request` is echoed
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(NAME, 400, "9000", f"The request body is not valid JSON ({e}).") from None
         if not isinstance(payload, dict):

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..core import ApiError, Context, ProviderSpec, digest, iso
+from ..core import ApiError, Context, ProviderSpec, digest, iso, loads
 from ..engines import sar
 from ..store import Job
 
@@ -201,7 +201,7 @@ def credits(p: Plan) -> dict[str, Any]:
 async def _parse(request: Request) -> AnalyzeRequest:
     """The body, validated after authentication (so a bad key is 401 whatever the body)."""
     try:
-        raw = await request.json()
+        raw = loads(await request.body())  # ValueError also for over-deep nesting
     except ValueError:
         raise _invalid("Request body must be a JSON object") from None
     try:

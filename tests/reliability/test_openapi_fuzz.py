@@ -1,0 +1,149 @@
+"""Property-based fuzz of the sandbox's OpenAPI document with schemathesis (issue #8).
+
+Every operation of ``/openapi.json`` is fuzzed over real HTTP with schema-valid and schema-violating data,
+once with made-up ids and once with the ids of real jobs (finished, draft) so success bodies are checked too.
+Each answer must be no 5xx, a documented status with the documented content type, headers and body schema;
+a route must refuse a request without its key; schema-valid data must be accepted and schema-invalid data
+refused wherever JSON Schema can say what is valid (see ``SEMANTIC`` and ``MULTIPART``).
+
+Size: ``TOOLKIT_FUZZ_EXAMPLES`` examples per operation, mode and job (default 6, a CI-sized run that is
+derandomised so CI cannot flake); set it, e.g. ``TOOLKIT_FUZZ_EXAMPLES=300``, for a long randomised run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi import checks as oc
+
+from tests.reliability import JPEG, World, auth, build_world, start_sandbox
+from toolkit.sandbox.config import DEFAULT_ORG
+from toolkit.sandbox.openapi import operations
+
+EXAMPLES = int(os.environ.get("TOOLKIT_FUZZ_EXAMPLES", "6"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                    derandomize="TOOLKIT_FUZZ_EXAMPLES" not in os.environ,
+                    phases=[Phase.explicit, Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
+CHECKS = [not_a_server_error, oc.status_code_conformance, oc.content_type_conformance, oc.response_headers_conformance,
+          oc.response_schema_conformance, oc.ignored_auth]
+#: Valid JSON is not enough for these: an AOI must be a valid polygon with scenes in range, a task type must take
+#: the declared media, a Claid input must exist in the sandbox's storage, a finalize needs uploads, a faces batch
+#: pairs images with ids. Schema-valid requests may be refused (400/422) there.
+SEMANTIC = {("POST", "/sateais/api/v1/analyze/{type}"), ("POST", "/sateais/api/v1/detect/{type}"),
+            ("POST", "/sateais/api/v1/analyze/{type}/preview"), ("POST", "/authenta/api/v1/jobs"),
+            ("POST", "/authenta/api/v1/jobs/{job_id}/finalize"), ("POST", "/claid/v1/image/edit/async"),
+            ("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async")}
+#: Multipart fields are text on the wire, so a "boolean" or "null" negation arrives as a valid string.
+MULTIPART = {("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async"),
+             ("POST", "/claid/v1/storage/upload")}
+# DELETE and cancel last, so the other routes still see the real jobs
+KEYS = sorted(operations(), key=lambda k: (k[0] == "DELETE" or k[1].endswith("/cancel"), k))
+RUN = {"examples": 0, "with_real_jobs": 0}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[World]:
+    w = build_world(start_sandbox(tmp_path_factory.mktemp("fuzz") / "sb"))
+    try:
+        yield w
+    finally:
+        w.close()
+        print(f"\nfuzz: {len(KEYS)} operations, {RUN['examples']} examples ({RUN['with_real_jobs']} on real jobs), "
+              f"{EXAMPLES} per operation, mode and job")
+
+
+@pytest.fixture(scope="module")
+def schema(world):
+    return schemathesis.openapi.from_url(world.sb.url + "/openapi.json")
+
+
+def test_document_describes_every_route(world):
+    """Every route of the app is in the document, with its auth and its answers in the provider's envelope."""
+    doc = httpx.get(world.sb.url + "/openapi.json").json()  # built by FastAPI from the routes, then completed
+    described = {(m.upper(), path) for path, item in doc["paths"].items() for m in item}
+    assert described == set(operations()) and len(described) == 27  # 21 keyed routes, 6 signed storage URLs
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            signed = path.startswith("/storage/")
+            assert op["security"] == [] if signed else op["security"], (method, path)
+            assert {"429", "500"} <= set(op["responses"]) and (signed or "401" in op["responses"]), (method, path)
+    assert "HTTPValidationError" not in json.dumps(doc)  # FastAPI's 422 body is never what the sandbox sends
+
+
+def _fuzz(op, strategy, headers: dict[str, str], checks: list, base_url: str, counter: str) -> None:
+    @given(case=strategy)
+    @SETTINGS
+    def run(case) -> None:
+        RUN[counter] += 1
+        case.call_and_validate(base_url=base_url, headers=headers, checks=checks, timeout=30)
+
+    run()
+
+
+def _checks(key: tuple[str, str], mode: GenerationMode) -> list:
+    extra = []
+    if mode is GenerationMode.POSITIVE and key not in SEMANTIC:
+        extra.append(oc.positive_data_acceptance)
+    if mode is GenerationMode.NEGATIVE and key not in MULTIPART:
+        extra.append(oc.negative_data_rejection)
+    return CHECKS + extra
+
+
+@pytest.mark.parametrize("key", KEYS, ids=[f"{m} {p}" for m, p in KEYS])
+def test_fuzz_operation(schema, world, key):
+    method, path = key
+    op = schema[path][method]
+    provider = path.split("/")[2 if path.startswith("/storage/") else 1]
+    headers = {} if path.startswith("/storage/") else auth(provider)
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        _fuzz(op, op.as_strategy(generation_mode=mode), headers, _checks(key, mode), world.sb.url, "examples")
+    names = [n for n in ("job_id", "task_id") if "{" + n + "}" in path]
+    if names:  # the same again on real jobs: their 200 bodies must match the document too
+        for job_id in {world.done.get(provider), world.draft.get(provider)} - {None}:
+            fixed = {names[0]: job_id, **({"org_id": DEFAULT_ORG} if "{org_id}" in path else {})}
+            strategy = op.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=fixed)
+            _fuzz(op, strategy, headers, _checks(key, GenerationMode.POSITIVE), world.sb.url, "with_real_jobs")
+
+
+@pytest.mark.parametrize("mode", ["flat", "wrapped"])
+def test_authenta_envelope_modes_match_their_document(tmp_path, mode):
+    """The other two Authenta envelope modes (drift: flat fields or ``{"job": {...}}``) have their own document,
+    and a whole job's answers match it."""
+    sb = start_sandbox(tmp_path / mode, authenta_envelope=mode)
+    try:
+        schema = schemathesis.openapi.from_url(sb.url + "/openapi.json")
+        base, jobs = "/authenta/api/v1/jobs", []
+
+        def check(method: str, path: str, r: httpx.Response) -> dict:
+            schema[base + path][method].validate_response(r)
+            return r.json() if r.content else {}
+
+        with httpx.Client(base_url=sb.base_url("authenta"), headers=auth("authenta"), timeout=15) as c:
+            inputs = [{"contentType": "image/jpeg", "fileName": "a.jpg", "sizeBytes": len(JPEG),
+                       "slotName": "original"}]
+            for _ in range(2):
+                job = check("POST", "", c.post("/jobs", params={"taskTypeId": 1}, json={"inputs": inputs}))
+                jobs.append(str(job["jobId"] if mode == "flat" else job["job"]["id"]))
+                put = httpx.put(job["inputs"][0]["uploadUrl"], content=JPEG, headers={"Content-Type": "image/jpeg"})
+                assert put.status_code == 200, put.text
+            check("POST", "/{job_id}/finalize", c.post(f"/jobs/{jobs[0]}/finalize"))
+            check("POST", "/{job_id}/cancel", c.post(f"/jobs/{jobs[1]}/cancel"))
+            for _ in range(500):
+                body = check("GET", "/{job_id}", c.get(f"/jobs/{jobs[0]}"))
+                if (body.get("status") or body["job"]["status"]) == "completed":
+                    break
+                time.sleep(0.02)
+            assert "result" in body or "result" in body.get("job", {}), body
+            check("GET", "", c.get("/jobs"))
+            check("DELETE", "/{job_id}", c.delete(f"/jobs/{jobs[0]}"))
+    finally:
+        sb.stop()
