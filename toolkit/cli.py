@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sp = sub.add_parser("sandbox", help="run the local sandbox server speaking all five provider contracts")
     _sandbox_args(sp)
-    sub.add_parser("demo", help="start the sandbox and walk one job of every provider through it")
+    sub.add_parser("demo", help="run every notebook against the embedded sandbox and write reports/index.html")
     args = parser.parse_args(argv)
 
     try:

@@ -1,131 +1,58 @@
-"""``make demo``: start the embedded sandbox and walk one job of every provider through it, saying what happens.
+"""``make demo``: execute every notebook against the embedded sandbox and write an offline HTML report.
 
-Animal Detect goes through the toolkit's client layer (ledger, retries, polling); the other four are walked
-over plain HTTP exactly as their public docs show, until their client adapters land.
+The notebooks run in ``notebooks/`` with their workspace in ``notebooks/.toolkit`` (or ``$TOOLKIT_WORKSPACE``),
+which is also what opening them in Jupyter uses: after the demo, every notebook re-runs there at once from the
+ledger. A second demo is fast for the same reason, and submits nothing.
+
+API keys in the environment are ignored: the demo always runs against the embedded sandbox (to run the
+notebooks against the real services, open them in Jupyter or use ``python -m toolkit.report build``).
+The sandbox runs at time scale 0.002 here (``$TOOLKIT_SANDBOX_TIME_SCALE`` overrides it): a 15-minute SateAIs
+ship job takes about 2 s and a 50-minute oil-slick job about 6 s, which keeps every notebook under a minute.
+Interactive sessions keep the workspace default (0.01), where the monitors have time to show progress.
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
+import os
+import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
 
-import httpx
-import numpy as np
-from PIL import Image, ImageDraw
+from . import report
+from .workspace import ENV
 
-from .sandbox import Sandbox, SandboxConfig
-from .workspace import Workspace
-
-HARBOUR_WKT = "POLYGON((139.74 35.60, 139.80 35.60, 139.80 35.64, 139.74 35.64, 139.74 35.60))"
+DEMO_TIME_SCALE = "0.002"
+#: keys and base URLs of the real services (toolkit.workspace.ENV) and the face service's extras
+_SERVICE_VARIABLES = [v for key, url, _ in ENV.values() for v in (key, url)] + ["FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT"]
 
 
-def say(provider: str, message: str) -> None:
-    print(f"  [{provider:<12}] {message}", flush=True)
+def notebooks_dir() -> Path:
+    """``notebooks/`` of the working directory (``make demo`` runs in the repository), else of the source tree."""
+    here = Path.cwd() / "notebooks"
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def camera_image(seed: int = 1) -> bytes:
-    """A synthetic camera-trap frame: a lit gradient, sensor noise, a fox-coloured animal and a person."""
-    rng = np.random.default_rng(seed)
-    base = np.linspace(60, 120, 640)[None, :, None] * np.ones((480, 1, 3)) + rng.normal(0, 6, (480, 640, 3))
-    img = Image.fromarray(base.clip(0, 255).astype("uint8"))
-    d = ImageDraw.Draw(img)
-    d.ellipse((120, 260, 260, 340), fill=(190, 90, 30))
-    d.rectangle((450, 120, 490, 250), fill=(30, 30, 30))
-    buf = io.BytesIO()
-    img.save(buf, "JPEG")
-    return buf.getvalue()
-
-
-def poll(fetch: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = fetch()
-        if done(body) or time.monotonic() > deadline:
-            return body
-        time.sleep(0.1)
-
-
-def animaldetect(ws: Workspace, folder: Path) -> None:
-    (folder / "camera-a-0001.jpg").write_bytes(camera_image(1))
-    batch = ws.animaldetect.detect(folder, threshold=0.3)
-    say("animaldetect", f"submitted {len(batch)} image(s) as batch {batch.id}")
-    batch.wait(timeout=60, progress=False)
-    for r in batch.raw():
-        labels = ", ".join(f"{a['label']} {a['score']:.2f}" for a in r["result"]["annotations"])
-        say("animaldetect", f"job {r['job_id'][:8]}…: {len(r['result']['annotations'])} detections ({labels})")
-    say("animaldetect", f"HTTP requests: {ws.animaldetect.transport.requests}; re-running the same call sends none")
-
-
-def sateais(sb: Sandbox) -> None:
-    with httpx.Client(base_url=sb.base_url("sateais"), headers={"Authorization": f"Bearer {sb.key('sateais')}"}) as c:
-        job = c.post("/analyze/ship", json={"satellite_id": "sentinel-1", "polygon": HARBOUR_WKT,
-                                            "date": "2026-06-15"}).json()
-        say("sateais", f"ship detection job {job['job_id'][:8]}… {job['status']}")
-        job = poll(lambda: c.get(f"/jobs/{job['job_id']}").json(), lambda b: b["status"] in ("completed", "failed"))
-        r = c.get(f"/jobs/{job['job_id']}/result.geojson")
-        say("sateais", f"{job['status']}; result.geojson -> {r.status_code} to signed storage")
-        fc = httpx.get(r.headers["location"]).json()  # no Authorization on the pre-signed URL
-        say("sateais", f"{len(fc['features'])} ship polygons in EPSG:4326")
-
-
-def authenta(sb: Sandbox) -> None:
-    image = camera_image(2)
-    with httpx.Client(base_url=sb.base_url("authenta"), headers={"Authorization": f"Bearer {sb.key('authenta')}"}) as c:
-        job = c.post("/jobs", params={"taskTypeId": 1}, json={"inputs": [
-            {"contentType": "image/jpeg", "fileName": "frame", "sizeBytes": len(image), "slotName": "original"}]}).json()
-        say("authenta", f"job {job['jobId']} {job['status']}; uploading to its signed URL")
-        httpx.put(job["inputs"][0]["uploadUrl"], content=image, headers={"Content-Type": "image/jpeg"})
-        c.post(f"/jobs/{job['jobId']}/finalize")
-        job = poll(lambda: c.get(f"/jobs/{job['jobId']}").json(), lambda b: b["status"] in ("completed", "failed"))
-        res = job.get("result") or {}
-        say("authenta", f"{job['status']}: isFake={res.get('isFake')} fake confidence {res.get('fakeConfidencePercent')}%")
-
-
-def claid(sb: Sandbox) -> None:
-    with httpx.Client(base_url=sb.base_url("claid"), headers={"Authorization": f"Bearer {sb.key('claid')}"}) as c:
-        up = c.post("/storage/upload", files={"file": ("product.jpg", camera_image(3), "image/jpeg")}).json()["data"]
-        task = c.post("/image/edit/async", json={"input": up["input"], "operations": {
-            "resizing": {"width": 400, "height": 400, "fit": "crop"}}, "output": {"format": "png"}}).json()["data"]
-        say("claid", f"task {task['id']} {task['status']}")
-        task = poll(lambda: c.get(task["result_url"]).json()["data"], lambda d: d["status"] in ("DONE", "ERROR"))
-        out = task["result"]["output_object"]
-        img = Image.open(io.BytesIO(httpx.get(out["tmp_url"]).content))
-        say("claid", f"{task['status']}: {task['result']['input_object']['width']}x"
-                     f"{task['result']['input_object']['height']} -> {img.width}x{img.height} {img.format}")
-
-
-def faces(sb: Sandbox) -> None:
-    from .sandbox.engines.faces import synthetic_faces
-
-    t = sb.tenant("faces")
-    pictures = synthetic_faces(3, seed=1) + [camera_image(4)]
-    files = [("images", (f"p{i}.png", b, "application/octet-stream")) for i, b in enumerate(pictures)]
-    data = {"external_ids[]": [f"employee-{i:03d}" for i in range(len(pictures))]}
-    with httpx.Client(base_url=sb.base_url("faces"), headers={"X-API-Key": sb.key("faces")}) as c:
-        job = c.post(f"/collections/{t.collection}/faces/batch-async", files=files, data=data).json()["data"]
-        say("faces", f"batch job {job['job_id'][:8]}… {job['status']} with {job['total']} images")
-        job = poll(lambda: c.get(f"/organizations/{t.org}/batch/{job['job_id']}").json()["data"],
-                   lambda d: d["status"] in ("done", "failed"))
-        for item in job.get("results", []):
-            outcome = f"face {item['face_id']}" if item["success"] else f"{item['error']['code']}"
-            say("faces", f"{item['external_id']}: {outcome}")
-
-
-def main() -> int:
-    print("toolkit demo: one job of every provider through the embedded sandbox\n", flush=True)
-    root = Path(tempfile.mkdtemp(prefix="toolkit-demo-"))
-    with Sandbox(SandboxConfig(port=0, data_dir=root / "sandbox", time_scale=0.002)) as sb:
-        print(f"sandbox on {sb.url} (time scale 0.002: a 15-minute ship job takes about 2 s)\n", flush=True)
-        ws = Workspace(root / "workspace", sandbox=sb, quiet=True)
-        folder = root / "camera_traps"
-        folder.mkdir()
-        for name, step in (("animaldetect", lambda: animaldetect(ws, folder)), ("sateais", lambda: sateais(sb)),
-                           ("authenta", lambda: authenta(sb)), ("claid", lambda: claid(sb)), ("faces", lambda: faces(sb))):
-            t0 = time.perf_counter()
-            step()
-            say(name, f"done in {time.perf_counter() - t0:.1f} s\n")
-    print(f"workspace and sandbox data: {root}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    """Run the notebooks, write ``reports/``, print where the report is; non-zero if a notebook failed."""
+    folder = notebooks_dir()
+    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        print(f"toolkit demo: no notebooks in {folder}", file=sys.stderr)
+        return 2
+    reports = Path(os.environ.get("TOOLKIT_REPORTS", "reports")).resolve()
+    workspace = Path(os.environ.get("TOOLKIT_WORKSPACE") or folder / ".toolkit").resolve()
+    env: dict[str, str | None] = {var: None for var in _SERVICE_VARIABLES}  # the demo never calls the real APIs
+    env["TOOLKIT_SANDBOX_TIME_SCALE"] = os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEMO_TIME_SCALE)
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures inline even if MPLBACKEND is set
+    print(f"toolkit demo: running {len(notebooks)} notebooks against the embedded sandbox (time scale "
+          f"{env['TOOLKIT_SANDBOX_TIME_SCALE']})\n  workspace: {workspace}", flush=True)
+    t0 = time.perf_counter()
+    runs = report.build(notebooks, reports, cwd=folder, env=env, workspace=workspace)
+    failed = [r for r in runs if not r.ok]
+    submitted = sum(r.jobs_submitted or 0 for r in runs)
+    print(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran in {time.perf_counter() - t0:.0f} s; "
+          f"{submitted} jobs submitted" + (" (everything came from the ledger)" if submitted == 0 else ""))
+    for r in failed:
+        print(f"  FAILED {r.error}", file=sys.stderr)
+    print(f"report: {(reports / 'index.html').as_uri()}")
+    return 1 if failed else 0

@@ -70,6 +70,8 @@ class ProviderClient:
         work: dict[str, Item] = {}
         rejected: list[PreflightError] = []
         salt = uuid.uuid4().hex if force else salt
+        # where the jobs run is part of their identity: sandbox jobs are never re-attached as real ones
+        target = "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
         keys_seen: set[str] = set()
         batch_keys: list[str] = []
         for it in items:
@@ -78,7 +80,7 @@ class ProviderClient:
                 continue
             opts = {**options, **it.options}
             content = it.content if it.content is not None else json.dumps(it.meta, sort_keys=True, default=str)
-            key = idempotency_key(self.name, operation, opts, content) + (f"-{salt[:8]}" if salt else "")
+            key = idempotency_key(self.name, f"{operation}@{target}", opts, content) + (f"-{salt[:8]}" if salt else "")
             if key in keys_seen:
                 continue  # the same input twice in one batch is one job
             keys_seen.add(key)
@@ -487,7 +489,7 @@ class Batch:
     async def _delete(self) -> int:
         n = 0
         for job in self.jobs:
-            if job.job_id and await self.client.adapter.delete(job):
+            if job.job_id and not job.meta.get("deleted") and await self.client.adapter.delete(job):
                 job.meta["deleted"] = True
                 self._changed(job, "meta")
                 n += 1
