@@ -45,3 +45,28 @@ def test_429s_are_waited_out_within_their_budget_and_do_not_use_up_attempts():
     assert route.call_count == 6 and r.provider_status == "processing"  # 5 x 429 > max_attempts, still fine
     assert adapter.t.rate_limited == 5
     runtime.run(adapter.t.aclose())
+
+
+def test_a_create_that_never_reached_the_provider_is_sent_on_rerun(make_sandbox, tmp_path, monkeypatch):
+    """Connection refused throughout: UNREACHABLE, nothing at the provider; the re-run creates it, once."""
+    import socket
+
+    from tests.helpers import stats
+    from toolkit.client.model import Status
+    from toolkit.workspace import Workspace
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("TOOLKIT_TIME_SCALE", "0.01")  # fast backoff against the closed port
+    keys, urls = {"sateais": "sk_live_sandbox_sateais"}, {"sateais": f"http://127.0.0.1:{port}/sateais/api/v1"}
+    ws = Workspace(tmp_path / "ws", keys=keys, base_urls=urls, quiet=True)
+    aoi = (14.50, 35.88, 14.53, 35.90)
+    first = ws.sateais.ship(aoi, date="2026-06-15").wait(timeout=60, progress=False)
+    assert [j.error_code for j in first.jobs] == ["UNREACHABLE"] and first.jobs[0].job_id is None
+    sb = make_sandbox(port=port)
+    again = Workspace(tmp_path / "ws", keys=keys, base_urls=urls, quiet=True).sateais.ship(aoi, date="2026-06-15")
+    again.wait(timeout=60, progress=False)
+    assert again.id == first.id and [j.status for j in again.jobs] == [Status.SUCCEEDED]
+    tenant = stats(sb)["providers"]["sateais"]["tenants"][sb.tenant("sateais").id]
+    assert tenant["jobs"]["created"] == 1

@@ -111,10 +111,7 @@ class ProviderClient:
         spec = self.ledger.batch(batch_id)
         if spec is None or spec["provider"] != self.name:
             raise KeyError(f"no {self.name} batch {batch_id!r} in the ledger at {self.ledger.path}")
-        jobs = self.ledger.jobs(keys=spec["keys"])
-        for job in jobs:
-            self._resumable(job)
-        batch = self.batch_class(self, batch_id, jobs, {}, [])
+        batch = self.batch_class(self, batch_id, self.ledger.jobs(keys=spec["keys"]), {}, [])
         if start:
             batch.start()
         return batch
@@ -126,9 +123,12 @@ class ProviderClient:
             return
         can_find = type(self.adapter).find is not Adapter.find
         if job.error_code == "UNREACHABLE" or (job.error_code == "SUBMISSION_UNCERTAIN" and can_find):
+            if job.error_code == "UNREACHABLE":  # the create never reached the provider: send it afresh
+                job.meta.pop("create_sent", None)
+                job.meta.pop("create_posted", None)
             job.status, job.error_code, job.error_message, job.http_status, job.finished_at = (
                 Status.DRAFT, None, None, None, None)
-            self.ledger.save(job, "status", "error_code", "error_message", "http_status", "finished_at")
+            self.ledger.save(job, "status", "error_code", "error_message", "http_status", "finished_at", "meta")
 
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
