@@ -74,6 +74,9 @@ class Workspace:
         for provider, (key_var, url_var, default_url) in ENV.items():
             key = keys.get(provider) or os.environ.get(key_var)
             url = base_urls.get(provider) or os.environ.get(url_var) or default_url
+            if key and not url:
+                raise ConfigurationError(f"{key_var} is set but {url_var} is not: the {provider} service has no "
+                                         f"public default base URL; set {url_var} (or base_urls={{'{provider}': ...}})")
             if key:
                 # TOOLKIT_TIME_SCALE: for keys on a separately run sandbox (`toolkit sandbox --time-scale F`)
                 scale = float(os.environ.get("TOOLKIT_TIME_SCALE", "1"))
