@@ -70,3 +70,34 @@ def test_a_create_that_never_reached_the_provider_is_sent_on_rerun(make_sandbox,
     assert again.id == first.id and [j.status for j in again.jobs] == [Status.SUCCEEDED]
     tenant = stats(sb)["providers"]["sateais"]["tenants"][sb.tenant("sateais").id]
     assert tenant["jobs"]["created"] == 1
+
+
+def test_no_authorization_on_a_redirect_to_another_host():
+    t = Transport(ProviderConfig("sateais", "https://api.sateais.test/api/v1", KEY))
+    with respx.mock() as mock:
+        api = mock.get("https://api.sateais.test/api/v1/jobs/7/result.geojson").respond(
+            302, headers={"Location": "https://storage.elsewhere.test/bucket/7.geojson?sig=abc"})
+        storage = mock.get("https://storage.elsewhere.test/bucket/7.geojson").respond(200, json={"features": []})
+        r = runtime.run(t.request("GET", "/jobs/7/result.geojson"), timeout=10)
+    assert r.status_code == 200 and storage.call_count == 1
+    sent = storage.calls[0].request.headers
+    assert "authorization" not in sent and "x-api-key" not in sent
+    assert api.calls[0].request.headers["authorization"] == f"Bearer {KEY}"  # the API call itself had it
+    runtime.run(t.aclose())
+
+
+def test_no_repr_shows_a_key(sandbox, tmp_path):
+    from tests.helpers import scene_image
+    from toolkit.workspace import Workspace
+
+    secret = "sk_REPRCHECK_5e1d77"
+    ws = Workspace(tmp_path / "ws", keys={"animaldetect": secret},
+                   base_urls={"animaldetect": sandbox.base_url("animaldetect")}, quiet=True)
+    img = tmp_path / "a.jpg"
+    img.write_bytes(scene_image(1, size=(160, 120)))
+    batch = ws.animaldetect.detect(img).wait(timeout=60, progress=False)  # the sandbox refuses the key: 401
+    job = batch.jobs[0]
+    assert job.error_code == "UNAUTHORIZED" and job.http_status == 401
+    texts = [repr(ws), repr(ws.animaldetect), repr(ws.animaldetect.transport), repr(ws.animaldetect.transport.config),
+             repr(batch), repr(job), str(job.error()), batch.progress_line(), batch.to_frame().to_string()]
+    assert not [t for t in texts if secret in t]
