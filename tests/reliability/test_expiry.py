@@ -83,7 +83,7 @@ def lapse_upload(make_sandbox, tmp_path, inputs, provider: str):
     kill(first, lambda j: j.job_id is not None)
     drafts = jobs_of(first)
     assert all(j.job_id and j.status == Status.DRAFT for j in drafts), [(j.job_id, j.status) for j in drafts]
-    time.sleep(WINDOWS[f"{provider}.upload_url"] * 0.0003 + 0.5)
+    time.sleep(WINDOWS[f"{provider}.upload_url"] * 0.0003 + 1.5)  # expiry is signed in whole seconds
     ws2 = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     again = submit(ws2, inputs, provider)
     for b in again:
