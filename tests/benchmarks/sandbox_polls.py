@@ -14,8 +14,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,14 +21,11 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.benchmarks.common import SandboxProcess  # noqa: E402
+
 KEY = "sk_sandbox_animaldetect"
 CREATE = {"operation": "detect", "filename": "a.jpg", "content_type": "image/jpeg"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def run(base: str, seconds: float, concurrency: int, jobs: int, provider_path: str) -> dict:
@@ -73,25 +68,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--out", type=Path, default=Path("test-output/bench/sandbox_polls.json"))
     args = ap.parse_args()
-    port = free_port()
-    data = tempfile.mkdtemp(prefix="bench-sandbox-")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "sandbox", "--port", str(port), "--data-dir", data,
-         "--rate-limit", "animaldetect=1000000/60"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(base + "/__sandbox__/health")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        result = asyncio.run(run(base, args.seconds, args.concurrency, args.jobs, "/animaldetect/v1"))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with SandboxProcess(Path(tempfile.mkdtemp(prefix="bench-sandbox-")),
+                        "--rate-limit", "animaldetect=1000000/60") as sb:
+        result = asyncio.run(run(sb.url, args.seconds, args.concurrency, args.jobs, "/animaldetect/v1"))
     result.update(concurrency=args.concurrency, machine=f"{platform.machine()} {os.cpu_count()} cores, "
                   f"Python {platform.python_version()}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

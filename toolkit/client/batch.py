@@ -124,8 +124,7 @@ class ProviderClient:
         can_find = type(self.adapter).find is not Adapter.find
         if job.error_code == "UNREACHABLE" or (job.error_code == "SUBMISSION_UNCERTAIN" and can_find):
             if job.error_code == "UNREACHABLE":  # the create never reached the provider: send it afresh
-                job.meta.pop("create_sent", None)
-                job.meta.pop("create_posted", None)
+                self.adapter.forget_create(job)
             job.status, job.error_code, job.error_message, job.http_status, job.finished_at = (
                 Status.DRAFT, None, None, None, None)
             self.ledger.save(job, "status", "error_code", "error_message", "http_status", "finished_at", "meta")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import glob
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..media import sniff
 from .model import PreflightError
+
+if TYPE_CHECKING:
+    from .providers.base import Item
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
@@ -38,6 +41,30 @@ def expand(provider: str, paths: str | Path | Iterable[str | Path], suffixes: se
             out += files
         else:
             out.append(path)
+    return out
+
+
+def media_items(provider: str, paths: str | Path | Iterable[str | Path], suffixes: set[str] | None,
+                accepted: set[str], max_bytes: int | None,
+                check: Callable[[str], str | None] | None = None) -> list["Item | PreflightError"]:
+    """Expand ``paths`` and read each file (``read_media``) into an ``Item``; every unusable one becomes a
+    PreflightError naming it. ``check(mime)`` may refuse a readable type with a reason (e.g. per task)."""
+    from .providers.base import Item
+
+    out: list[Item | PreflightError] = []
+    for p in expand(provider, paths, suffixes):
+        if isinstance(p, PreflightError):
+            out.append(p)
+            continue
+        try:
+            data, mime = read_media(provider, p, accepted, max_bytes)
+        except PreflightError as e:
+            out.append(e)
+            continue
+        problem = check(mime) if check else None
+        out.append(PreflightError(provider, str(p), problem) if problem else
+                   Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
+                                                          "size": len(data)}))
     return out
 
 

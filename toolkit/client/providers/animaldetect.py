@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..batch import Batch, ProviderClient
-from ..inputs import IMAGE_SUFFIXES, expand, read_media
-from ..model import Job, JobError, PreflightError, Status
+from ..inputs import IMAGE_SUFFIXES, media_items
+from ..model import Job, JobError, Status
 from .base import Adapter, Item, PollPolicy, PollResult
 
 BASE_URL = "https://api.animaldetect.com/v1"
@@ -118,16 +118,5 @@ class AnimalDetectClient(ProviderClient):
                      ("smooth_herd", smooth_herd)):
             if v is not None:
                 options[k] = v
-        items: list[Item | PreflightError] = []
-        for p in expand(self.name, images, IMAGE_SUFFIXES):
-            if isinstance(p, PreflightError):
-                items.append(p)
-                continue
-            try:
-                data, mime = read_media(self.name, p, ACCEPTED, MAX_BYTES)
-            except PreflightError as e:
-                items.append(e)
-                continue
-            items.append(Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
-                                                                "size": len(data)}))
+        items = media_items(self.name, images, IMAGE_SUFFIXES, ACCEPTED, MAX_BYTES)
         return self.submit("detect", items, options=options, force=force)

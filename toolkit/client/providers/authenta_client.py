@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .. import runtime
 from ..batch import Batch, ProviderClient
-from ..inputs import expand, read_media
+from ..inputs import media_items, read_media
 from ..model import PreflightError, Status, map_status
 from .authenta import FACE_CHECKS, FORMATS, IMAGES, KINDS, SCREEN, SNIFFABLE, TASKS, AuthentaAdapter, task_type
 from .base import Item
@@ -121,21 +121,7 @@ class AuthentaClient(ProviderClient):
     def _items(self, media: str | Path | Iterable[str | Path], formats: Iterable[str],
                check: Callable[[str], str | None]) -> list[Item | PreflightError]:
         suffixes = {s for m in formats for s in FORMATS[m][1]}
-        out: list[Item | PreflightError] = []
-        for p in expand(self.name, media, suffixes):
-            if isinstance(p, PreflightError):
-                out.append(p)
-                continue
-            try:
-                data, mime = read_media(self.name, p, SNIFFABLE, None)
-            except PreflightError as e:
-                out.append(e)
-                continue
-            problem = check(mime)
-            out.append(PreflightError(self.name, str(p), problem) if problem else
-                       Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
-                                                              "size": len(data)}))
-        return out
+        return media_items(self.name, media, suffixes, SNIFFABLE, None, check)
 
     def list_jobs(self, status: str | Status | None = None, limit: int = 100) -> "pd.DataFrame":
         """Every job of the key at Authenta (all pages of ``limit`` <= 100), newest first, as a tidy frame."""

@@ -77,6 +77,11 @@ class Adapter:
         """Delete the job (and its stored media) at the provider; False where the API has no delete."""
         return False
 
+    def forget_create(self, job: Job) -> None:
+        """The create never reached the provider (connection refused throughout): drop what marks it as sent,
+        so a re-run sends it afresh. Adapters that keep their own marks clear them too."""
+        job.meta.pop("create_sent", None)
+
     async def find(self, job: Job) -> bool:
         """After a create that was interrupted before its job id came back: look the job up at the provider.
 

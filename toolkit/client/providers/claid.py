@@ -208,6 +208,10 @@ class ClaidAdapter(Adapter):
                            http_status=r.status_code, input=job.input)
         return source
 
+    def forget_create(self, job: Job) -> None:
+        super().forget_create(job)
+        job.meta.pop("create_posted", None)
+
     async def find(self, job: Job) -> bool:
         """No task list to look in; but if the create request itself never went out (the interruption hit
         the upload), sending it now cannot make a duplicate."""
