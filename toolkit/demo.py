@@ -19,11 +19,9 @@ import time
 from pathlib import Path
 
 from . import report
-from .workspace import ENV
+from .workspace import service_variables
 
 DEMO_TIME_SCALE = "0.002"
-#: keys and base URLs of the real services (toolkit.workspace.ENV) and the face service's extras
-_SERVICE_VARIABLES = [v for key, url, _ in ENV.values() for v in (key, url)] + ["FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT"]
 
 
 def notebooks_dir() -> Path:
@@ -41,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     reports = Path(os.environ.get("TOOLKIT_REPORTS", "reports")).resolve()
     workspace = Path(os.environ.get("TOOLKIT_WORKSPACE") or folder / ".toolkit").resolve()
-    env: dict[str, str | None] = {var: None for var in _SERVICE_VARIABLES}  # the demo never calls the real APIs
+    env: dict[str, str | None] = {var: None for var in service_variables()}  # the demo never calls the real APIs
     env["TOOLKIT_SANDBOX_TIME_SCALE"] = os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEMO_TIME_SCALE)
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures inline even if MPLBACKEND is set
     print(f"toolkit demo: running {len(notebooks)} notebooks against the embedded sandbox (time scale "

@@ -6,8 +6,8 @@ images inline and nothing fetched from the network, and writes ``index.html`` pl
 each run cost: seconds, jobs submitted (from the ledger) and HTTP requests sent (counted in the kernel).
 
 ``python -m toolkit.report build notebooks/*.ipynb --out reports`` does the same from a shell;
-``python -m toolkit.report refresh notebooks/*.ipynb`` re-executes notebooks in place on a fresh workspace,
-which is how the outputs nbval compares against are recorded.
+``python -m toolkit.report refresh notebooks/*.ipynb`` (``make notebooks``) re-executes notebooks in place on
+a fresh workspace, which is how the outputs nbval compares against are recorded (see ``toolkit.recording``).
 """
 
 from __future__ import annotations
@@ -247,8 +247,12 @@ def build(notebooks: Iterable[Path], reports: Path, *, cwd: Path, env: dict[str,
         runs.append(run)
         cost = f"{run.jobs_submitted} jobs submitted, {run.requests} HTTP requests" if error is None else error
         print(f"  {nb_path.name}: {run.seconds:.1f} s ({cost})", flush=True, file=sys.stderr)
-    write_index(runs, reports, ws_path, live=_any_key(kernel_env(env)))
+    from .provenance import environment
+
+    ran_with = environment()
+    write_index(runs, reports, ws_path, live=_any_key(kernel_env(env)), ran_with=ran_with)
     (reports / "runs.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
+    (reports / "environment.json").write_text(json.dumps(ran_with, indent=1))
     return runs
 
 
@@ -266,8 +270,11 @@ def describe(nb: Any, default: str) -> tuple[str, str]:
     return default, ""
 
 
-def write_index(runs: list[Run], reports: Path, workspace: Path, live: bool = False) -> Path:
-    """``index.html``: one entry per notebook with its summary, time, jobs and requests; no external assets."""
+def write_index(runs: list[Run], reports: Path, workspace: Path, live: bool = False,
+                ran_with: dict[str, Any] | None = None) -> Path:
+    """``index.html``: one entry per notebook with its summary, time, jobs and requests, and in the footer what
+    it ran with (``toolkit.provenance``: version, Python, the lock's digest); no external assets."""
+    from .provenance import environment, summary
     rows = []
     for r in runs:
         state = "" if r.ok else f' <span class="bad">failed: {html.escape(r.error or "")}</span>'
@@ -292,38 +299,11 @@ def write_index(runs: list[Run], reports: Path, workspace: Path, live: bool = Fa
         f"<p>Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} against {against}, in {total:.0f} s. "
         f"{again}</p><ol>{''.join(rows)}</ol>"
         f"<footer>Workspace (ledger and result cache): <code>{html.escape(str(workspace))}</code>. "
-        "Each page is self-contained: open it offline, mail it, archive it.</footer></body></html>",
+        "Each page is self-contained: open it offline, mail it, archive it.<br>"
+        f"Ran with {html.escape(summary(ran_with or environment()))} (details: environment.json)."
+        "</footer></body></html>",
         encoding="utf-8")
     return index
-
-
-def refresh(notebooks: Iterable[Path], *, env: dict[str, str] | None = None, timeout: int = 900) -> list[str]:
-    """Re-execute notebooks in place on a fresh temporary workspace (the outputs nbval compares against).
-
-    What is kept is text: tables, printed results and the monitors' static HTML. Widget state (model ids
-    change on every run) and figures (hundreds of kB each; ``make demo`` renders them into ``reports/``) are
-    left out, so the committed notebooks stay small and their diffs readable.
-    Returns the errors (empty when every notebook ran)."""
-    import nbformat
-
-    errors = []
-    with tempfile.TemporaryDirectory(prefix="toolkit-refresh-") as tmp:
-        run_env = {"TOOLKIT_WORKSPACE": str(Path(tmp) / ".toolkit"), **(env or {})}
-        for path in [Path(p) for p in notebooks]:
-            nb, _, error = execute(path, cwd=path.parent.resolve(), env=run_env, timeout=timeout)
-            nb.metadata.pop("widgets", None)
-            for cell in nb.cells:
-                if cell.cell_type != "code":
-                    continue
-                cell.outputs = [o for o in cell.outputs
-                                if not any(k.startswith("image/") for k in o.get("data", {}))]
-                for output in cell.outputs:
-                    output.get("data", {}).pop(WIDGET_VIEW, None)
-            nbformat.write(nb, path)
-            print(f"  {path.name}: {'ok' if error is None else error}", file=sys.stderr)
-            if error:
-                errors.append(f"{path.name}: {error}")
-    return errors
 
 
 def _submitted_since(workspace: Path, t0: float) -> int | None:
@@ -365,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="build: NOTEBOOK:NAME=VALUE (VALUE is a Python literal or a string)")
     args = parser.parse_args(argv)
     if args.action == "refresh":
+        from .recording import refresh
+
         return 1 if refresh(args.notebooks) else 0
     params: dict[str, dict[str, Any]] = {}
     for p in args.param:

@@ -31,6 +31,15 @@ ENV: dict[str, tuple[str, str, str]] = {
     "claid": ("CLAID_API_KEY", "CLAID_BASE_URL", "https://api.claid.ai/v1"),
     "faces": ("FR_API_KEY", "FR_BASE_URL", ""),
 }
+#: what else configures the face service (its organisation, collection and token)
+FACES_EXTRA_ENV = ("FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT")
+
+
+def service_variables() -> list[str]:
+    """Every environment variable that points the toolkit at a real service (keys, base URLs, face extras)."""
+    return [v for key, url, _ in ENV.values() for v in (key, url)] + list(FACES_EXTRA_ENV)
+
+
 #: Client-side limits per provider, from contracts.md (the sandbox enforces the same figures).
 LIMITS: dict[str, dict[str, Any]] = {
     "animaldetect": {"rate_limits": [(1000, 60.0)]},
