@@ -16,6 +16,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any, Iterator
 
+from .inputs import file_problem
 from .model import PreflightError
 
 GEOJSON_GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
@@ -170,8 +171,10 @@ def _from_wkt(provider: str, name: str, text: str) -> Any:
 
 def _from_file(provider: str, path: Path) -> Iterator[tuple[str, Any]]:
     stem = path.stem or str(path)
-    if not path.exists():
-        yield stem, PreflightError(provider, str(path), "the AOI file does not exist")
+    problem = file_problem(path, directory_ok=True)  # by stat: a FIFO is never opened; a folder may be vector data
+    if problem:
+        yield stem, PreflightError(provider, str(path), "the AOI file does not exist"
+                                   if problem == "the path does not exist" else f"the AOI file {problem}")
         return
     if path.suffix.lower() in (".geojson", ".json"):
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..media import sniff
+from .inputs import file_problem, read_file
 from .model import PreflightError
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -75,8 +76,10 @@ def read_roster(roster: RosterSource, *, id_column: str | None = None, image_col
             id_column, image_column, base = "external_id", "image", path
         elif path.is_file():
             name, frame, base = path.name, _read_csv(path, provider), Path(base_dir) if base_dir else path.parent
-        else:
-            raise PreflightError(provider, str(roster), "the roster file or folder does not exist")
+        else:  # never opened: a FIFO or device would block or react
+            problem = file_problem(path)
+            raise PreflightError(provider, str(roster), "the roster file or folder does not exist"
+                                 if problem in (None, "the path does not exist") else f"the roster {problem}")
     elif isinstance(roster, Iterable):
         pairs = list(roster)
         bad = next((i for i, p in enumerate(pairs) if not (isinstance(p, (tuple, list)) and len(p) == 2)), None)
@@ -109,8 +112,10 @@ def _read_csv(path: Path, provider: str) -> Any:
 def _folder_frame(folder: Path, provider: str) -> Any:
     import pandas as pd
 
+    # not only regular files: a FIFO, socket, dangling link or link loop with an image name becomes a row that
+    # is rejected with its reason instead of vanishing
     files = sorted(f for f in folder.iterdir()
-                   if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in FOLDER_SUFFIXES)
+                   if not f.name.startswith(".") and f.suffix.lower() in FOLDER_SUFFIXES and not f.is_dir())
     if not files:
         raise PreflightError(provider, str(folder), "the folder holds no image files")
     return pd.DataFrame({"external_id": [f.stem for f in files], "image": [f.name for f in files]}, dtype=object)
@@ -190,19 +195,20 @@ def _check_image(index: int, ext_id: str, image: str, base: Path) -> RosterRow:
     path = Path(image).expanduser()
     if not path.is_absolute():
         path = base / path
-    if not path.exists():
+    problem = file_problem(path)  # by stat alone: a FIFO or device is never opened
+    if problem == "the path does not exist":
         raise ValueError(f"the image file {image} does not exist")
-    if not path.is_file():
-        raise ValueError(f"the image path {image} is not a file")
+    if problem:
+        raise ValueError(f"the image path {image} {problem}")
     size = path.stat().st_size
     if size == 0:
         raise ValueError(f"the image file {image} is empty")
     if size > MAX_BYTES:
         raise ValueError(f"the image file {image} is {size / 1e6:.1f} MB; at most 10 MB is accepted")
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ValueError(f"the image file {image} cannot be read ({e.strerror or e})") from None
+        data = read_file("faces", path, MAX_BYTES)
+    except PreflightError as e:
+        raise ValueError(f"the image file {image} {e.message.removeprefix('the file ')}") from None
     mime = sniff(data)
     if mime not in ACCEPTED:
         what = f"is {mime}" if mime else "is not an image (by its content)"
