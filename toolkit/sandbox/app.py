@@ -259,7 +259,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
     async def stats(request: Request) -> JSONResponse:
         if not _is_loopback(request):
             return JSONResponse({"detail": "loopback only"}, status_code=403)
-        return JSONResponse(ctx.stats.snapshot(store))
+        return JSONResponse(ctx.stats.snapshot(store, ctx.credits))
 
     @app.put("/__sandbox__/faults", include_in_schema=False)
     async def set_faults(request: Request) -> JSONResponse:
@@ -274,6 +274,23 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         except (ValueError, TypeError, RecursionError) as e:
             return JSONResponse({"detail": str(e)}, status_code=400)
         return JSONResponse({"faults": ctx.faults.rates})
+
+    @app.put("/__sandbox__/credits", include_in_schema=False)
+    async def set_credits(request: Request) -> JSONResponse:
+        """Set credits at run time: body ``{"provider": "authenta", "key": "api_...", "credits": 5}``; without
+        ``key`` every key of the provider, ``"credits": null`` unlimited. Answers the credits left per tenant."""
+        if not _is_loopback(request):
+            return JSONResponse({"detail": "loopback only"}, status_code=403)
+        try:
+            body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict) or "credits" not in body or not isinstance(body.get("key") or "", str):
+                raise TypeError('expected {"provider": "...", "key": "...", "credits": N}')
+            changed = ctx.credits.set(str(body.get("provider")), body.get("key"), body["credits"])
+        except (ValueError, TypeError, RecursionError) as e:
+            return JSONResponse({"detail": str(e)}, status_code=400)
+        if not changed:  # the key itself is never echoed
+            return JSONResponse({"detail": f"no such {body['provider']} key"}, status_code=404)
+        return JSONResponse({"credits": ctx.credits.snapshot()})
 
     @app.get("/__sandbox__/health", include_in_schema=False)
     async def health() -> dict[str, Any]:

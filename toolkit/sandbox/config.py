@@ -137,6 +137,29 @@ def parse_rate_limit(spec: str) -> tuple[str, str, list[tuple[int, float]]]:
     return provider, bucket, limits
 
 
+def check_credits(credits: dict[str, int]) -> dict[str, int]:
+    """``credits`` (provider -> credits per key, see ``credits.py``), checked: known providers, whole numbers >= 0."""
+    for provider, n in credits.items():
+        if provider not in PROVIDERS:
+            raise ConfigError(f"--credits {provider}=...: unknown provider (one of {', '.join(PROVIDERS)})")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"--credits {provider}={n!r}: credits must be a whole number >= 0")
+    return dict(credits)
+
+
+def parse_credits(spec: str) -> tuple[str, int]:
+    """Parse ``PROVIDER=N``, e.g. ``authenta=100``: each key of the provider starts with N credits."""
+    provider, sep, value = spec.partition("=")
+    if not sep or provider not in PROVIDERS:
+        raise ConfigError(f"--credits {spec!r}: expected PROVIDER=N with PROVIDER one of {', '.join(PROVIDERS)}")
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError(f"--credits {spec!r}: {value!r} is not a whole number") from None
+    check_credits({provider: n})
+    return provider, n
+
+
 @dataclass
 class SandboxConfig:
     """Everything a sandbox instance needs. All windows and runtimes are multiplied by ``time_scale``."""
@@ -156,6 +179,7 @@ class SandboxConfig:
     workers: int = 4
     slow_seconds: float = 2.0  # how long a "slow" fault delays an answer (real seconds)
     authenta_envelope: str = "both"  # "both" | "flat" | "wrapped"
+    credits: dict[str, int] = field(default_factory=dict)  # provider -> credits per key; absent: unlimited
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -166,10 +190,16 @@ class SandboxConfig:
             self.tenants = [Tenant(p, k) for p, k in DEMO_KEYS.items()]
         if isinstance(self.faults, str):
             self.faults = parse_faults(self.faults)
+        self.credits = check_credits(self.credits)
 
     def window(self, name: str) -> float:
         """A documented time window (``WINDOWS``) in real seconds after scaling."""
         return WINDOWS[name] * self.time_scale
+
+    def set_credits(self, spec: str) -> None:
+        """Apply one ``--credits PROVIDER=N`` option."""
+        provider, n = parse_credits(spec)
+        self.credits[provider] = n
 
     def set_rate_limit(self, spec: str) -> None:
         provider, bucket, limits = parse_rate_limit(spec)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from fastapi import Request
 
 from .config import SandboxConfig, Tenant
+from .credits import Credits
 from .limits import Faults, RateLimiter, draw_runtime
 from .runner import Runner
 from .signing import SignatureError, Signer
@@ -84,7 +85,7 @@ class Stats:
         with self._lock:
             self.auth_on_signed_urls[provider] += 1
 
-    def snapshot(self, store: Store) -> dict[str, Any]:
+    def snapshot(self, store: Store, credits: Credits | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"started_at": self.started_at, "providers": {}}
 
         def tenant_entry(provider: str, tenant: str) -> dict[str, Any]:
@@ -112,6 +113,9 @@ class Stats:
         for column, key in (("idem_key", "jobs_per_idempotency_key"), ("input_digest", "jobs_per_input_digest")):
             for row in store.duplicate_counts(column):
                 tenant_entry(row["provider"], row["tenant"])[key][row["value"]] = row["n"]
+        for provider, tenants in (credits.snapshot() if credits else {}).items():
+            for tenant, left in tenants.items():  # only keys with a credit limit (--credits)
+                tenant_entry(provider, tenant)["credits_left"] = left
         return out
 
 
@@ -128,11 +132,14 @@ class Context:
     faults: Faults | None = None
     runner: Runner | None = None
     app: Any = None  # the inner FastAPI app (for its OpenAPI document)
+    credits: Credits | None = None
 
     def __post_init__(self) -> None:
         self._tenants = {(t.provider, t.key): t for t in self.config.tenants}
         if self.faults is None:
             self.faults = Faults(self.config.faults, self.config.seed)
+        if self.credits is None:
+            self.credits = Credits(self.config.credits, self.config.tenants)
 
     # -- auth and limits ----------------------------------------------------------------------------
     def knows_key(self, provider: str, headers: Any) -> bool:

@@ -73,7 +73,8 @@ ENVELOPES: dict[str, dict[str, Any]] = {
 RATE_LIMITED = {**ENVELOPES, "claid": obj({"detail": _CLAID_ERROR})}  # Claid nests its 429 body
 SERVER_ERRORS = {"animaldetect": (500, 503)}  # 503 UPSTREAM_UNAVAILABLE; the others answer 500
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 302: "Found", 400: "Bad request",
-           401: "Missing or invalid API key", 403: "Forbidden (signed URL refused)", 404: "Not found",
+           401: "Missing or invalid API key", 402: "No credits left (sandbox --credits)",
+           403: "Forbidden (signed URL refused)", 404: "Not found",
            409: "Conflict", 410: "Gone (past retention)", 413: "Body too large", 422: "Unprocessable request",
            429: "Rate limited (Retry-After)", 500: "Internal error", 503: "Service unavailable"}
 SIGNED_QUERY = [
@@ -123,6 +124,7 @@ _SA_PREVIEW = obj({"endpoint_id": STR, "area_sqkm": NUM,
                    "credits": obj({"estimated": INT}), "warnings": arr(STR)})
 _SA_TYPE = enum("ship", "oilslick", "newbuilding", "disappearbuilding", "timeseries")
 _SA_ERRORS = (400, 404, 413)
+_SA_CREATE_ERRORS = (*_SA_ERRORS, 402)  # a create costs a credit; the preview is free
 
 _AU_STATUSES = ("created", "initiated", "waiting_for_finalize", "queued", "processing", "completed", "failed",
                 "cancelled")
@@ -176,13 +178,15 @@ def operations(authenta_mode: str = "both") -> dict[tuple[str, str], Op]:
     ad, sa, au_p, cl, fa = "/animaldetect/v1", "/sateais/api/v1", "/authenta/api/v1", "/claid/v1", "/faces/api/v1"
     location = {302: {"Location": {"required": True, "schema": URL}}}
     return {
-        ("POST", f"{ad}/jobs"): Op({201: _AD_CREATE, 200: _AD_CREATE}, (400, 409, 413), body=_AD_CREATE_BODY),
+        ("POST", f"{ad}/jobs"): Op({201: _AD_CREATE, 200: _AD_CREATE}, (400, 402, 409, 413), body=_AD_CREATE_BODY),
         ("POST", f"{ad}/jobs/{{job_id}}/submit"): Op({202: _AD_STATUS}, (404, 409)),
         ("GET", f"{ad}/jobs/{{job_id}}"): Op({200: _AD_STATUS}, (404,)),
         ("GET", f"{ad}/jobs/{{job_id}}/result"): Op({200: {"anyOf": [_AD_RESULT, _AD_STATUS]}, 202: _AD_STATUS},
                                                    (404,)),
-        ("POST", f"{sa}/analyze/{{type}}"): Op({202: _SA_JOB}, _SA_ERRORS, body=sa_body, params={"type": _SA_TYPE}),
-        ("POST", f"{sa}/detect/{{type}}"): Op({202: _SA_JOB}, _SA_ERRORS, body=sa_body, params={"type": _SA_TYPE}),
+        ("POST", f"{sa}/analyze/{{type}}"): Op({202: _SA_JOB}, _SA_CREATE_ERRORS, body=sa_body,
+                                               params={"type": _SA_TYPE}),
+        ("POST", f"{sa}/detect/{{type}}"): Op({202: _SA_JOB}, _SA_CREATE_ERRORS, body=sa_body,
+                                              params={"type": _SA_TYPE}),
         ("POST", f"{sa}/analyze/{{type}}/preview"): Op({200: _SA_PREVIEW}, _SA_ERRORS, body=sa_body,
                                                         params={"type": _SA_TYPE}),
         ("GET", f"{sa}/jobs/{{job_id}}"): Op({200: _SA_JOB}, (404,)),
@@ -191,7 +195,7 @@ def operations(authenta_mode: str = "both") -> dict[tuple[str, str], Op]:
                                                    "createdAt": TIME, "updatedAt": TIME,
                                                    "inputs": arr(obj({**_AU_SLOT["properties"],
                                                                       "uploadUrl": URL}))}))},
-                                     (400, 413)),
+                                     (400, 402, 413)),
         ("GET", f"{au_p}/jobs"): Op({200: obj({"data": arr(_AU_DETAIL), "pagination": obj(
             {"page": INT, "limit": INT, "total": INT, "pages": INT})})}, (400,),
             params={"status": any_case(*_AU_STATUSES, empty=True)}),  # "" or absent: every status
@@ -199,13 +203,13 @@ def operations(authenta_mode: str = "both") -> dict[tuple[str, str], Op]:
         ("GET", f"{au_p}/jobs/{{job_id}}"): Op({200: au(_AU_DETAIL)}, (404,)),
         ("DELETE", f"{au_p}/jobs/{{job_id}}"): Op({204: None}, (404, 409)),
         ("POST", f"{au_p}/jobs/{{job_id}}/cancel"): Op({200: au(obj(au_job))}, (404, 409, 422)),
-        ("POST", f"{cl}/image/edit/async"): Op({200: _CL_CREATED}, (400, 413, 422), body=claid_body,
+        ("POST", f"{cl}/image/edit/async"): Op({200: _CL_CREATED}, (400, 402, 413, 422), body=claid_body,
                                                schemas=claid_defs),
         ("GET", f"{cl}/image/edit/async/{{task_id}}"): Op({200: obj({"data": _CL_TASK})}, (404,)),
         ("POST", f"{cl}/storage/upload"): Op({200: obj({"data": obj({"input": STR, "url": URL})})},
                                              (400, 413, 422)),
         ("POST", f"{fa}/collections/{{collection_id}}/faces/batch-async"): Op(
-            {202: obj({"success": {"const": True}, "data": _FA_JOB})}, (400, 413), body=_FA_BATCH_BODY),
+            {202: obj({"success": {"const": True}, "data": _FA_JOB})}, (400, 402, 413), body=_FA_BATCH_BODY),
         ("GET", f"{fa}/organizations/{{org_id}}/batch/{{job_id}}"): Op(
             {200: obj({"success": {"const": True}, "data": {**_FA_JOB, "required": [*_FA_JOB["required"], "results"],
                                                             "properties": {**_FA_JOB["properties"],

@@ -102,7 +102,8 @@ def serve(config: SandboxConfig) -> None:
     print(f"toolkit sandbox on http://{config.host}:{config.port}  (data: {config.data_dir}, "
           f"time scale {config.time_scale:g}, seed {config.seed})", flush=True)
     for name, spec in ctx.specs.items():
-        print(f"  {name:<13} http://{config.host}:{config.port}{spec.prefixes[0]}", flush=True)
+        limit = f"  ({config.credits[name]} credits per key)" if name in config.credits else ""
+        print(f"  {name:<13} http://{config.host}:{config.port}{spec.prefixes[0]}{limit}", flush=True)
     try:
         uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
                     lifespan="off", timeout_keep_alive=30)

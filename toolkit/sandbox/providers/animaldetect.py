@@ -91,7 +91,7 @@ def build_router(ctx: Context) -> APIRouter:
     @r.post("/jobs", status_code=201)
     async def create_job(request: Request, body: CreateJob,
                          idempotency_key: str | None = Header(None, max_length=255)) -> JSONResponse:
-        """Create one job per image; the image goes to the returned signed upload URL."""
+        """Create one job per image (one credit; 402 when none is left); the image goes to the signed upload URL."""
         tenant = ctx.authenticate(request, NAME, bucket="inference")
         if body.content_type.lower() not in IMAGE_TYPES:
             raise ApiError(NAME, 400, "VALIDATION_ERROR",
@@ -106,10 +106,12 @@ def build_router(ctx: Context) -> APIRouter:
                     raise ApiError(NAME, 409, "IDEMPOTENCY_CONFLICT",
                                    "This Idempotency-Key was used with a different request body.")
                 return JSONResponse(create_response(request, prior), status_code=200)
-        job = ctx.store.create_job(
-            NAME, tenant.id, body.operation, request=canonical, idem_key=idempotency_key, idem_hash=body_hash,
-            data={"upload_expires_at": time.time() + ctx.config.window("animaldetect.upload_url")},
-        )
+        # after the replay check (a replay is free); a 402 stores nothing, so the key is not used up
+        with ctx.credits.charge(NAME, tenant.id):
+            job = ctx.store.create_job(
+                NAME, tenant.id, body.operation, request=canonical, idem_key=idempotency_key, idem_hash=body_hash,
+                data={"upload_expires_at": time.time() + ctx.config.window("animaldetect.upload_url")},
+            )
         return JSONResponse(create_response(request, job), status_code=201)
 
     @r.post("/jobs/{job_id}/submit", status_code=202)

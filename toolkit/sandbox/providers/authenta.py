@@ -197,8 +197,9 @@ def build_router(ctx: Context) -> APIRouter:
         if params.get("isSimilarityCheck") and "reference" not in names:
             raise _bad("VALIDATION_ERROR", "isSimilarityCheck needs a 'reference' input slot")
         request_doc = {"taskTypeId": tid, "inputs": [s.model_dump() for s in body.inputs], "parameters": params}
-        job = ctx.store.create_job(NAME, tenant.id, task.slug, numeric_id=True, request=request_doc,
-                                   data={"upload_expires_at": time.time() + ctx.config.window(UPLOAD_WINDOW)})
+        with ctx.credits.charge(NAME, tenant.id):  # PC: charged at create, so a 402 comes before any upload
+            job = ctx.store.create_job(NAME, tenant.id, task.slug, numeric_id=True, request=request_doc,
+                                       data={"upload_expires_at": time.time() + ctx.config.window(UPLOAD_WINDOW)})
         ttl = ctx.config.window(UPLOAD_WINDOW)
         slots = [{**s, "uploadUrl": ctx.signed_url(request, "PUT", f"{storage}/jobs/{job.id}/{s['slotName']}", ttl,
                                                    content_type=s["contentType"], size=s["sizeBytes"])}

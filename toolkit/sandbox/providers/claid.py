@@ -344,10 +344,12 @@ def build_router(ctx: Context) -> APIRouter:
                 raise _refuse(f"output.destination: only storage://{STORAGE}/<path> is supported in the sandbox.")
             _storage_path(body.output.destination, "output.destination")
         prefix = _prefix(request)
-        job = ctx.store.create_job(
-            NAME, tenant.id, "image_edit", numeric_id=True, request=payload, input_digest=digest(data),
-            data={"prefix": prefix, "edit": body.model_dump(exclude_none=True), "input_object": imaging.probe(data)},
-        )
+        with ctx.credits.charge(NAME, tenant.id):
+            job = ctx.store.create_job(
+                NAME, tenant.id, "image_edit", numeric_id=True, request=payload, input_digest=digest(data),
+                data={"prefix": prefix, "edit": body.model_dump(exclude_none=True),
+                      "input_object": imaging.probe(data)},
+            )
         ctx.store.write_blob(job.id, "input", data)
         ctx.enqueue(job)
         job = load(tenant, job.id)

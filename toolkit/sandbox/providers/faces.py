@@ -115,12 +115,13 @@ def build_router(ctx: Context) -> APIRouter:
             blobs.append(data if len(data) <= MAX_BYTES else None)
             whole.update(hashlib.sha256(data).digest())
             items.append({"external_id": external_id, "filename": upload.filename, "size": size})
-        job = ctx.store.create_job(
-            NAME, tenant.id, "batch_enroll",
-            request={"collection_id": collection_id, "org_id": tenant.org, "total": len(items)},
-            data={"items": items, "collection_found": collection_id == tenant.collection},
-            input_digest="sha256:" + whole.hexdigest(),
-        )
+        with ctx.credits.charge(NAME, tenant.id):  # PC: one credit per batch job, whatever its size
+            job = ctx.store.create_job(
+                NAME, tenant.id, "batch_enroll",
+                request={"collection_id": collection_id, "org_id": tenant.org, "total": len(items)},
+                data={"items": items, "collection_found": collection_id == tenant.collection},
+                input_digest="sha256:" + whole.hexdigest(),
+            )
         for i, data in enumerate(blobs):
             if data is not None:
                 ctx.store.write_blob(job.id, f"image-{i}", data)

@@ -257,11 +257,12 @@ def build_router(ctx: Context) -> APIRouter:
         if ctx.store.count_active(NAME, tenant_id) >= MAX_CONCURRENT_JOBS:
             raise too_many(tenant_id)
         canonical = {"type": kind, **body.model_dump(exclude_none=True)}
-        job = ctx.store.create_job(
-            NAME, tenant_id, kind, request=canonical,
-            input_digest=digest(json.dumps(canonical, sort_keys=True).encode()),
-            data={"aoi": p.aoi_wkt, "area_sqkm": p.area_sqkm, "scenes": [s.as_dict() for s in p.scenes]},
-        )
+        with ctx.credits.charge(NAME, tenant_id):  # after validation: "before any credits are consumed"
+            job = ctx.store.create_job(
+                NAME, tenant_id, kind, request=canonical,
+                input_digest=digest(json.dumps(canonical, sort_keys=True).encode()),
+                data={"aoi": p.aoi_wkt, "area_sqkm": p.area_sqkm, "scenes": [s.as_dict() for s in p.scenes]},
+            )
         ctx.enqueue(job, RUNTIMES[kind])
         return JSONResponse(job_body(ctx.store.get(NAME, tenant_id, job.id) or job), status_code=202)
 
