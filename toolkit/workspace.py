@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .client.ledger import Ledger
 from .client.model import ConfigurationError, Status
@@ -68,31 +69,31 @@ class Workspace:
 
     Keys and base URLs come from arguments or the environment (``AD_API_KEY``/``AD_API_BASE_URL``, ...).
     Providers with no key run against the embedded sandbox, which the workspace starts (on first use) and
-    announces once.
+    announces once. They are checked before anything is created or sent: a base URL must be http(s) with a
+    host, a key has no whitespace, and a variable that is set but empty is an error, never "no key".
     """
 
     def __init__(self, path: str | Path | None = None, *, keys: dict[str, str] | None = None,
                  base_urls: dict[str, str] | None = None, sandbox_time_scale: float | None = None,
                  sandbox: "Sandbox | None" = None, quiet: bool = False) -> None:
         self.path = Path(path if path is not None else os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"))
-        self.ledger = Ledger(self.path)
-        keys = dict(keys or {})
-        base_urls = dict(base_urls or {})
+        keys = {p: k for p, k in (keys or {}).items() if k is not None}
+        base_urls = {p: u for p, u in (base_urls or {}).items() if u is not None}
         self._configs: dict[str, ProviderConfig] = {}
         sandboxed = []
         for provider, (key_var, url_var, default_url) in ENV.items():
-            key = keys.get(provider) or os.environ.get(key_var)
-            url = base_urls.get(provider) or os.environ.get(url_var) or default_url
-            if key and not url:
-                raise ConfigurationError(f"{key_var} is set but {url_var} is not: the {provider} service has no "
-                                         f"public default base URL; set {url_var} (or base_urls={{'{provider}': ...}})")
-            if key:
-                # TOOLKIT_TIME_SCALE: for keys on a separately run sandbox (`toolkit sandbox --time-scale F`)
-                scale = float(os.environ.get("TOOLKIT_TIME_SCALE", "1"))
-                self._configs[provider] = ProviderConfig(provider, url, key, time_scale=scale, **LIMITS[provider],
-                                                         **_extra(provider))
-            else:
+            if provider in base_urls:
+                _check_url(base_urls[provider], f"base_urls[{provider!r}]")
+            key = _key(provider, key_var, keys)
+            if key is None:
                 sandboxed.append(provider)
+                continue
+            url, source = _live_url(provider, key_var, url_var, default_url, base_urls)
+            # TOOLKIT_TIME_SCALE: for keys on a separately run sandbox (`toolkit sandbox --time-scale F`)
+            scale = float(os.environ.get("TOOLKIT_TIME_SCALE", "1"))
+            self._configs[provider] = ProviderConfig(provider, url, key, time_scale=scale, url_var=source,
+                                                     **LIMITS[provider], **_extra(provider))
+        self.ledger = Ledger(self.path)
         self.sandbox: Sandbox | None = sandbox
         self._sandboxed = sandboxed
         # a base URL given for a keyless provider points into the sandbox (same origin as the sandbox's)
@@ -115,9 +116,10 @@ class Workspace:
                           f"{self.sandbox.url} (simulated results, time scale {scale:g}).", file=sys.stderr)
             for name in self._sandboxed:
                 url = self._sandbox_urls.get(name)  # e.g. the sandbox's /claid/v1-beta1 instead of /v1
+                source = f"base_urls[{name!r}], embedded sandbox" if url else "embedded sandbox"
                 self._configs[name] = ProviderConfig(
                     name, url or self.sandbox.base_url(name), self.sandbox.key(name), sandbox=True,
-                    time_scale=scale, **LIMITS[name], **_extra(name, self.sandbox))
+                    time_scale=scale, url_var=source, **LIMITS[name], **_extra(name, self.sandbox))
         return self._configs[provider]
 
     def client(self, provider: str) -> Any:
@@ -203,16 +205,102 @@ class Workspace:
         return df
 
 
+_SPACES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+
+
+def _flaw(value: str, *, ascii_only: bool) -> str | None:
+    """What makes ``value`` unusable in a header or URL (whitespace, control characters), or None."""
+    for where, c in (("ends with", value[-1:]), ("starts with", value[:1])):
+        if c.isspace():
+            return f"{where} {_SPACES.get(c, 'whitespace')}"
+    for c in value:
+        if c.isspace():
+            return f"contains {_SPACES.get(c, 'whitespace')}"
+        if not c.isprintable():
+            return "contains a control character"
+        if ascii_only and not c.isascii():
+            return "contains a non-ASCII character (an HTTP header takes ASCII only)"
+    return None
+
+
+def _key(provider: str, var: str, keys: dict[str, str]) -> str | None:
+    """The provider's key (argument, else environment), None for the sandbox; never shown in an error."""
+    if provider in keys:
+        key, source = keys[provider], f"keys[{provider!r}]"
+        if key == "":
+            raise ConfigurationError(f"{source} is empty: leave it out to use the embedded sandbox, or give the key")
+    elif var in os.environ:
+        key, source = os.environ[var], var
+        if key == "":
+            raise ConfigurationError(f"{var} is set but empty: unset it to use the embedded sandbox, or give the key")
+    else:
+        return None
+    flaw = _flaw(key, ascii_only=True)
+    if flaw:
+        where = " (read from a file with its line end?)" if flaw.endswith("newline") else ""
+        raise ConfigurationError(f"{source} {flaw}{where}: an API key has no whitespace or control characters; "
+                                 "strip it")
+    return key
+
+
+def _live_url(provider: str, key_var: str, url_var: str, default: str,
+              base_urls: dict[str, str]) -> tuple[str, str]:
+    """The base URL of a provider with a key, and where it came from (named in later errors)."""
+    if provider in base_urls:  # already checked
+        return base_urls[provider], f"base_urls[{provider!r}]"
+    if url_var in os.environ:
+        url = os.environ[url_var]
+        if url == "":
+            instead = f"unset it to use the default {default}, or" if default else "set it to the service's URL, or"
+            raise ConfigurationError(f"{url_var} is set but empty: {instead} give the base URL")
+        return _check_url(url, url_var), url_var
+    if not default:
+        raise ConfigurationError(f"{key_var} is set but {url_var} is not: the {provider} service has no "
+                                 f"public default base URL; set {url_var} (or base_urls={{'{provider}': ...}})")
+    return default, f"default; {url_var} is not set"
+
+
+def _check_url(url: str, source: str) -> str:
+    """``url`` if it is an http(s) URL with a host; otherwise a ConfigurationError naming ``source``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError unless a number from 0 to 65535
+    except ValueError:
+        parts = None
+    shown = url
+    if parts is not None and parts.password:  # credentials in the URL are not for messages
+        shown = url.replace(f":{parts.password}@", ":***@", 1)
+    flaw = _flaw(url, ascii_only=False)
+    if not url:
+        reason = "it is empty"
+    elif flaw:
+        reason = f"it {flaw}"
+    elif parts is None:
+        reason = "it is not a valid URL (the port must be a number from 0 to 65535; an IPv6 host needs [ ])"
+    elif parts.scheme not in ("http", "https"):
+        reason = "the scheme must be http or https (e.g. https://api.example.com/v1)"
+    elif not parts.hostname:
+        reason = "it has no host (e.g. https://api.example.com/v1)"
+    else:
+        return url
+    raise ConfigurationError(f"{source}={shown!r}: {reason}")
+
+
 def _extra(provider: str, sandbox: "Sandbox | None" = None) -> dict[str, Any]:
     if provider != "faces":
         return {}
     if sandbox is not None:
         t = sandbox.tenant("faces")
         return {"auth_header": "x-api-key", "extra": {"org": t.org, "collection": t.collection}}
-    return {"auth_header": "x-api-key",
-            "extra": {k: v for k, v in (("org", os.environ.get("FR_ORG_ID")),
-                                        ("collection", os.environ.get("FR_COLLECTION_ID")),
-                                        ("jwt", os.environ.get("FR_JWT"))) if v}}
+    extra = {}
+    for name, var in (("org", "FR_ORG_ID"), ("collection", "FR_COLLECTION_ID"), ("jwt", "FR_JWT")):
+        value = os.environ.get(var)
+        if value:
+            flaw = _flaw(value, ascii_only=name == "jwt")
+            if flaw:  # the value is not shown: FR_JWT is a credential
+                raise ConfigurationError(f"{var} {flaw}: strip it")
+            extra[name] = value
+    return {"auth_header": "x-api-key", "extra": extra}
 
 
 def _start_sandbox(data_dir: Path, time_scale: float) -> "Sandbox":

@@ -6,14 +6,22 @@ before the request left, and 503, are retried for any method; a POST is retried 
 (read error, 500, and the gateway errors 502/504, after which the upstream may have processed it) only when
 the caller says it is safe (an idempotency key, or the job id is known).
 Signed URLs and redirect targets are called without the Authorization header.
+
+Circuit breaker: after ``breaker_threshold`` consecutive failures to connect to the provider's own origin
+(refused, DNS, connect timeout, TLS, unsupported protocol), requests there fail at once with UNREACHABLE
+instead of each retrying for a minute; one probe is let through every ``breaker_probe_interval`` (times the
+time scale) and any HTTP answer, even a 5xx, closes the breaker again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import logging
 import random
+import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +35,11 @@ log = logging.getLogger("toolkit.http")
 
 RETRY_ALWAYS = {429, 503}  # refused before processing
 AMBIGUOUS = {500, 502, 504}  # a gateway may have passed the request on: retried only when safe
+#: the request never reached a server: always safe to repeat, and what the circuit breaker counts
+NEVER_REACHED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)
+#: the shortest gap between two probes of an open breaker, whatever the time scale (no probe storm)
+PROBE_FLOOR = 0.25
+UNREACHABLE_HINT = "check the service status or the base URL, then re-run: the ledger resumes"
 
 
 @dataclass
@@ -48,6 +61,9 @@ class ProviderConfig:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     timeout: float = 60.0
+    breaker_threshold: int = 3  # consecutive connection failures that open the circuit breaker
+    breaker_probe_interval: float = 5.0  # s between probes while it is open (times time_scale, >= PROBE_FLOOR)
+    url_var: str = ""  # where base_url came from (e.g. "AD_API_BASE_URL"), named in error messages
 
     def redact(self, text: str) -> str:
         """``text`` with the key and any token of this provider replaced (an error body may echo them)."""
@@ -107,6 +123,12 @@ class Transport:
         self.requests = 0  # every request actually sent (for tests and benchmarks)
         self.retries = 0
         self.rate_limited = 0
+        self.breaker_reason: str | None = None  # why the last connection to the provider failed
+        self.breaker_trips = 0  # times the breaker opened
+        self._streak = 0  # consecutive connection failures, across requests
+        self._open = False
+        self._next_probe = 0.0
+        self._probing = False
 
     def __repr__(self) -> str:
         return f"Transport({self.config.name!r}, {self.config.base_url!r})"
@@ -127,6 +149,60 @@ class Transport:
             await self._client.aclose()
             self._client = None
 
+    @property
+    def breaker_open(self) -> bool:
+        """Whether requests to the provider currently fail at once (it could not be connected to)."""
+        return self._open
+
+    @property
+    def unreachable_message(self) -> str:
+        """What an UNREACHABLE failure says: the base URL, where it came from, and the last reason."""
+        source = f" ({self.config.url_var})" if self.config.url_var else ""
+        reason = self.breaker_reason or "no connection"
+        return f"cannot reach {_redact_url(self.config.base_url)}{source}: {reason}"
+
+    def probe_now(self) -> None:
+        """Let the next request probe an open breaker at once (a re-run: the user may have fixed the cause)."""
+        if self._open and not self._probing:
+            self._next_probe = 0.0
+
+    def _unreachable(self) -> TransportError:
+        return TransportError(self.config.name, "UNREACHABLE", self.unreachable_message, hint=UNREACHABLE_HINT)
+
+    def _probe_interval(self) -> float:
+        return max(self.config.breaker_probe_interval * self.config.time_scale, PROBE_FLOOR)
+
+    def _denied(self) -> bool:
+        """Whether the open breaker turns a request away now (it is not the time for a probe)."""
+        return self._open and (self._probing or time.monotonic() < self._next_probe)
+
+    def _admit(self) -> bool:
+        """Raise UNREACHABLE while the breaker is open; True when this request is the breaker's probe."""
+        if not self._open:
+            return False
+        if self._denied():
+            raise self._unreachable()
+        self._probing = True
+        self._next_probe = time.monotonic() + self._probe_interval()
+        return True
+
+    def _connect_failed(self, e: Exception) -> None:
+        self._streak += 1
+        self.breaker_reason = self.config.redact(_reason(e))
+        if not self._open and self._streak >= self.config.breaker_threshold:
+            self._open = True
+            self.breaker_trips += 1
+            self._next_probe = time.monotonic() + self._probe_interval()
+            log.warning("%s: %s; failing requests at once, one probe every %.2f s", self.config.name,
+                        self.unreachable_message, self._probe_interval())
+
+    def _reached(self) -> None:
+        self._streak = 0
+        if self._open:
+            self._open = False
+            log.info("%s: %s answers again; the circuit breaker is closed", self.config.name,
+                     _redact_url(self.config.base_url))
+
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
@@ -137,6 +213,7 @@ class Transport:
         """Send with retries; returns the final response (callers map error statuses to JobError).
 
         ``auth=False`` for signed URLs. ``safe_to_retry`` defaults to True for GET/PUT/DELETE/HEAD.
+        Raises TransportError UNREACHABLE at once while the circuit breaker is open.
         """
         self._setup()
         assert self._client and self._bucket and self._sem
@@ -144,20 +221,43 @@ class Transport:
             safe_to_retry = method.upper() != "POST"
         target = self.url(url)
         headers = dict(kw.pop("headers", None) or {})
-        if auth and self._same_origin(target):
+        # the breaker guards the provider's own origin: a storage host's trouble says nothing about it
+        guarded = self._same_origin(target)
+        if auth and guarded:
             headers.update(self.config.auth_headers(bearer=bearer))
         last_exc: Exception | None = None
         attempt = 0  # failures so far; a 429 is not a failure (nothing was processed) and has its own budget
         waited_429 = 0.0
         while attempt < self.config.max_attempts:
+            while guarded and self._open and self._probing:
+                await asyncio.sleep(0.01)  # a probe is out: its answer decides for this request too
+            if guarded and self._denied():
+                raise self._unreachable()
             if auth:
                 await self._bucket.acquire()
             try:
                 async with self._sem:
-                    self.requests += 1
-                    resp = await self._client.request(method, target, headers=headers, **kw)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+                    while guarded and self._open and self._probing:
+                        await asyncio.sleep(0.01)
+                    probe = self._admit() if guarded else False  # checked again: the wait may have been long
+                    try:
+                        self.requests += 1
+                        resp = await self._client.request(method, target, headers=headers, **kw)
+                    finally:
+                        if probe:
+                            self._probing = False
+            except NEVER_REACHED as e:
                 last_exc = e  # never reached the server: always safe
+                if guarded:
+                    self._connect_failed(e)
+                    if self._open or isinstance(e, httpx.UnsupportedProtocol):  # no retry can fix the URL
+                        raise self._unreachable() from None
+                elif isinstance(e, httpx.UnsupportedProtocol):
+                    raise TransportError(self.config.name, "UNREACHABLE",
+                                         f"{method} {_redact_url(target)}: {_reason(e)}",
+                                         hint=UNREACHABLE_HINT) from None
+            except httpx.PoolTimeout as e:
+                last_exc = e  # never left this process
             except httpx.TransportError as e:
                 last_exc = e
                 if not safe_to_retry:
@@ -165,6 +265,8 @@ class Transport:
                                          f"{method} {_redact_url(target)}: {type(e).__name__}; the request may "
                                          "have been processed, so it is not repeated automatically.") from None
             else:
+                if guarded:
+                    self._reached()
                 if resp.status_code == 429:
                     self.rate_limited += 1
                     delay = self._retry_after(resp)
@@ -199,8 +301,7 @@ class Transport:
                 await asyncio.sleep(self._backoff(attempt - 1))
         raise TransportError(self.config.name, "UNREACHABLE",
                              f"{method} {_redact_url(target)} failed after {self.config.max_attempts} attempts: "
-                             f"{type(last_exc).__name__ if last_exc else 'server errors'}",
-                             hint="check the service status or the base URL, then re-run: the ledger resumes")
+                             f"{type(last_exc).__name__ if last_exc else 'server errors'}", hint=UNREACHABLE_HINT)
 
     def _same_origin(self, url: str) -> bool:
         a, b = urlsplit(url), urlsplit(self.config.base_url)
@@ -226,6 +327,49 @@ class Transport:
                 except (TypeError, ValueError):
                     continue
         return None
+
+
+def _reason(e: Exception) -> str:
+    """A short, stable reason for a failure to connect (the same for every request that meets it)."""
+    if isinstance(e, httpx.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(e, httpx.UnsupportedProtocol):
+        return f"unsupported protocol ({e})"
+    if isinstance(e, httpx.ProxyError):
+        return f"the proxy failed ({e})"
+    causes = _causes(e)  # e.g. httpx -> httpcore -> "All connection attempts failed" -> ConnectionRefusedError
+    for c in causes:
+        if isinstance(c, ssl.SSLError):
+            return f"TLS handshake failed ({getattr(c, 'verify_message', None) or c.reason or c})"
+    for c in causes:
+        if isinstance(c, socket.gaierror):
+            return "the host name does not resolve (DNS)"
+        if isinstance(c, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(c, TimeoutError):
+            return "the connection timed out"
+        if isinstance(c, OSError) and c.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return "the network or host is unreachable"
+    text = str(e)
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "name or service not known" in low or "name resolution" in low or "nodename nor servname" in low:
+        return "the host name does not resolve (DNS)"
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+
+def _causes(e: BaseException) -> list[BaseException]:
+    """``e`` and what it was raised from or during, exception groups included (bounded)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [e]
+    while todo and len(seen) < 20:
+        x = todo.pop(0)
+        if x is None or any(x is s for s in seen):
+            continue
+        seen.append(x)
+        todo += [x.__cause__, x.__context__, *getattr(x, "exceptions", ())]
+    return seen
 
 
 def _redact_url(url: str) -> str:
