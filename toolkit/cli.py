@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .client.model import ToolkitError
+from .client.model import Status, ToolkitError
 
 
 def _sandbox_args(p: argparse.ArgumentParser) -> None:
@@ -30,6 +30,8 @@ def _sandbox_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime-spread", type=float, default=0.5,
                    help="sigma of the lognormal runtime distribution around each median (default 0.5)")
     p.add_argument("--workers", type=int, default=4, help="engine worker threads (default 4)")
+    p.add_argument("--credits", action="append", default=[], metavar="PROVIDER=N",
+                   help="each key of PROVIDER gets N credits, one per job created; then 402 (repeatable)")
 
 
 def _sandbox_config(args: argparse.Namespace):
@@ -43,6 +45,8 @@ def _sandbox_config(args: argparse.Namespace):
         )
         for spec in args.rate_limit:
             cfg.set_rate_limit(spec)
+        for spec in args.credits:
+            cfg.set_credits(spec)
         for spec in args.runtime:
             name, _, secs = spec.partition("=")
             cfg.runtimes[name] = float(secs)
@@ -142,6 +146,12 @@ def _jobs(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     batch = ws.batch(args.batch)
+    if not batch.done:  # e.g. results lost from the cache: fetched again while the provider still has them
+        batch.start().wait(progress=False)
+    missing = sum(j.status == Status.SUCCEEDED and not ws.ledger.has_result(j.result_digest or "") for j in batch.jobs)
+    if missing:
+        raise SystemExit(f"toolkit results export: {missing} succeeded job(s) of batch {batch.id} have no result in the "
+                         f"cache at {ws.ledger.cache_dir} and the provider no longer has them; nothing was written")
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix == ".json":
@@ -159,7 +169,9 @@ def _results(args: argparse.Namespace) -> int:
             frame.to_file(out, driver="GeoJSON" if suffix == ".geojson" else "GPKG")
         else:
             raise SystemExit(f"toolkit results export: unknown format {suffix!r} (.parquet, .csv, .geojson, .gpkg, .json)")
-    print(f"wrote {out} ({len(batch.raw())} result(s) of batch {batch.id})", file=sys.stderr)
+    without = sum(j.status != Status.SUCCEEDED for j in batch.jobs)
+    note = f"; {without} job(s) have no result (failed, cancelled or expired: `toolkit jobs show`)" if without else ""
+    print(f"wrote {out} ({len(batch.raw())} result(s) of batch {batch.id}{note})", file=sys.stderr)
     return 0
 
 

@@ -16,11 +16,13 @@ import logging
 import sys
 import time
 import uuid
+import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import runtime
-from .ledger import Ledger, idempotency_key
+from .ledger import DiskFullError, Ledger, idempotency_key, process_owner
 from .model import Job, JobError, PreflightError, Status, TransportError
+from .resume import create_never_processed, resume_status, stop_summary
 from .poller import RuntimeModel
 from .providers.base import Adapter, Item
 
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("toolkit.batch")
 MIN_GAP = 0.02  # seconds: never poll one job more often than this
+CLAIM_WAIT = 300.0  # seconds (scaled): how long to follow another process's create before giving up
+#: a create answered with one of these stops the provider's other creates at once (they would meet the same)
+HALT_CREATES = frozenset({401, 402})
 
 
 class ProviderClient:
@@ -43,6 +48,7 @@ class ProviderClient:
         self.adapter = self.adapter_class(transport, store=ledger.put_result)
         self._active: asyncio.Semaphore | None = None
         self._submit_slots: asyncio.Semaphore | None = None
+        self.halted: JobError | None = None  # a 401/402 on a create: the others wait for a re-run, unsent
 
     @property
     def name(self) -> str:
@@ -88,15 +94,19 @@ class ProviderClient:
             it.options = opts
             work[key] = it
         batch_id = "b-" + idempotency_key(self.name, operation, options, "\n".join(sorted(batch_keys)))[:16]
+        self.try_again()
+        sent_before = self.ledger.sent_keys()
         for key in batch_keys:
             job = self.ledger.get(key)
             if job is None:
                 it = work[key]
                 job = Job(key=key, provider=self.name, operation=operation, input=it.input, batch_id=batch_id,
                           options=it.options, meta={k: v for k, v in it.meta.items() if _jsonable(v)})
-                self.ledger.insert(job)  # the intent is durable before anything is sent
-            else:
-                self._resumable(job)
+                if key in sent_before:  # the ledger that recorded it was lost: reconcile before creating
+                    job.meta.update(create_sent=True, recovered=True)
+                job = self.ledger.insert(job)  # the intent is durable before anything is sent
+            if job.status == Status.FAILED:
+                self._resumable(job, have_input=key in work)
             jobs.append(job)
         self.ledger.save_batch(batch_id, self.name, operation, batch_keys, {"options": options})
         batch = self.batch_class(self, batch_id, jobs, work, rejected)
@@ -116,18 +126,28 @@ class ProviderClient:
             batch.start()
         return batch
 
-    def _resumable(self, job: Job) -> None:
-        """A re-run resumes a create that failed without reaching the provider (UNREACHABLE: connection
-        refused or 503 throughout), or whose fate a job-list lookup can settle (SUBMISSION_UNCERTAIN)."""
-        if job.status != Status.FAILED or job.job_id is not None:
-            return
-        can_find = type(self.adapter).find is not Adapter.find
-        if job.error_code == "UNREACHABLE" or (job.error_code == "SUBMISSION_UNCERTAIN" and can_find):
-            if job.error_code == "UNREACHABLE":  # the create never reached the provider: send it afresh
-                self.adapter.forget_create(job)
-            job.status, job.error_code, job.error_message, job.http_status, job.finished_at = (
-                Status.DRAFT, None, None, None, None)
-            self.ledger.save(job, "status", "error_code", "error_message", "http_status", "finished_at", "meta")
+    def _resumable(self, job: Job, have_input: bool = True) -> bool:
+        """A re-run resumes a job that stopped for a reason outside it (``toolkit.client.resume``): an
+        unreachable service, a refused key, no credits, an overload, a create whose fate a job-list lookup
+        can settle. It continues on the same provider job where one exists. Returns whether it was reopened."""
+        status = self.resume_status(job, have_input)
+        if status is None:
+            return False
+        if create_never_processed(job):  # refused or never reached: send the create afresh
+            self.adapter.forget_create(job)
+        job.meta.pop("create_owner", None)
+        return self.ledger.reopen(job, status)
+
+    def try_again(self) -> None:
+        """A re-run or a retry is the user's "I fixed it": lift the stop a refused create put on the others,
+        and let the next request probe an unreachable service at once."""
+        self.halted = None
+        self.transport.probe_now()
+
+    def resume_status(self, job: Job, have_input: bool = True) -> Status | None:
+        """Where a re-run takes a failed job (None: it stays failed); see ``toolkit.client.resume``."""
+        return resume_status(job, have_input=have_input, can_find=type(self.adapter).find is not Adapter.find,
+                             idempotent=self.adapter.idempotent_create)
 
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
@@ -174,7 +194,12 @@ class Batch:
 
     @property
     def done(self) -> bool:
-        return all(_settled(j) for j in self.jobs)
+        return all(self._settled(j) for j in self.jobs)
+
+    def _settled(self, job: Job) -> bool:
+        """Nothing left to do: terminal, and a succeeded job's result is in the cache (a lost or corrupt
+        cache file is fetched again while the provider still has it)."""
+        return _settled(job) and (job.status != Status.SUCCEEDED or self.client.ledger.has_result(job.result_digest))
 
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -225,6 +250,9 @@ class Batch:
             return self
         if show:
             print(("\r" if tty else "") + self.progress_line(), file=sys.stderr, flush=True)
+        for line in stop_summary(self.client.name, self.jobs,
+                                 lambda j: self.client.resume_status(j, j.key in self._items) is not None):
+            print(line, file=sys.stderr, flush=True)
         return self
 
     def __await__(self):
@@ -243,9 +271,14 @@ class Batch:
         """Submit the failed inputs again as new jobs (the failed ones stay in the ledger).
 
         Running the same retry again (a re-run cell) re-attaches to the retry's jobs; ``force`` sends anew."""
+        self.client.try_again()
+        resumed = [j for j in self.failed() if self.client._resumable(j, have_input=j.key in self._items)]
+        if resumed:  # not the provider's verdict: the same jobs continue, no new job is paid for
+            self.start()
         items = self.client.failed_items(self)
         if not items:
             return self
+        runtime.run(self._delete_drafts())  # a failed job's draft at the provider is never left behind
         return self.client.submit(self.jobs[0].operation, items, force=force, salt=self.retry_salt(items))
 
     def retry_salt(self, items: list[Item]) -> str:
@@ -295,16 +328,22 @@ class Batch:
         "processed, nothing found" and "not processed" stay distinct.
         """
         out = []
+        missing = 0
         for j in self.jobs:
             result = None
             if j.result_digest:
                 data = self.client.ledger.get_result(j.result_digest)
                 result = json.loads(data) if data is not None else None
+                missing += data is None and j.status == Status.SUCCEEDED
             out.append({"job_id": j.job_id, "input": j.input, "key": j.key, "provider": j.provider,
                         "operation": j.operation, "status": j.status.value, "error_code": j.error_code,
                         "error_message": j.error_message, "options": j.options, "meta": j.meta,
                         "submitted_at": j.submitted_at, "started_at": j.started_at, "finished_at": j.finished_at,
                         "result": result})
+        if missing:
+            warnings.warn(f"{missing} of {len(self.jobs)} succeeded job(s) of batch {self.id} have no result in the "
+                          f"cache at {self.client.ledger.cache_dir} (deleted or damaged): they are left out. "
+                          ".wait() fetches them again while the provider still has them.", stacklevel=3)
         return out
 
     def to_frame(self) -> "pd.DataFrame":
@@ -340,7 +379,18 @@ class Batch:
                 pass
 
     async def _run(self) -> "Batch":
-        await asyncio.gather(*(self._drive(j) for j in self.jobs if not _settled(j)))
+        tasks = [asyncio.ensure_future(self._drive(j)) for j in self.jobs if not self._settled(j)]
+        try:
+            await asyncio.gather(*tasks)
+        except DiskFullError:  # nothing can be recorded: stop all of this batch's work, resumable later
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        try:
+            self.client.ledger.checkpoint()  # settled: ledger.sqlite3 alone now holds every row
+        except DiskFullError:
+            pass
         return self
 
     async def _drive(self, job: Job) -> None:
@@ -357,8 +407,10 @@ class Batch:
             if holding and active is not None:
                 active.release()
                 holding = False
-            if job.status == Status.SUCCEEDED and not job.result_digest:
+            if job.status == Status.SUCCEEDED and not self._settled(job):
                 await self._fetch(job)
+        except DiskFullError:
+            raise
         except JobError as e:
             self._fail(job, e.code, e.message, e.http_status, e.hint)
         except asyncio.CancelledError:
@@ -385,6 +437,48 @@ class Batch:
         is looked up (``adapter.find``) instead of being sent again, unless the API is idempotent."""
         if job.done:  # cancelled while it waited for a slot
             return
+        if self.client.halted is not None:  # a create was refused for the key (401) or credits (402)
+            h = self.client.halted
+            raise JobError(h.provider, h.code, h.message, http_status=h.http_status, input=job.input,
+                           hint=f"not sent: an earlier create was refused so{'; ' + h.hint if h.hint else ''}")
+        if not await self._claim(job):
+            return  # another process created it; this one follows the job it recorded
+        try:
+            await self._create_claimed(job)
+        except JobError as e:
+            if e.http_status in HALT_CREATES and job.job_id is None:
+                self.client.halted = e
+            raise
+        finally:
+            if job.meta.pop("create_owner", None):
+                self.client.ledger.save(job, "meta")
+
+    async def _claim(self, job: Job) -> bool:
+        """One process at a time sends a job's create. While another live process holds it, follow the row
+        it writes; returns False when that process got the job created (``job`` then mirrors its row)."""
+        ledger, owner = self.client.ledger, process_owner()
+        step = max(0.02, 0.5 * min(1.0, self.client.transport.config.time_scale * 50))
+        deadline = time.monotonic() + CLAIM_WAIT * max(self.client.transport.config.time_scale, 0.01)
+        while (holder := ledger.claim_create(job, owner)) is not None:
+            fresh = ledger.get(job.key)
+            if fresh is not None and (fresh.meta.get("submitted") or fresh.status.terminal):
+                job.__dict__.update(fresh.__dict__)
+                return False
+            if time.monotonic() > deadline:
+                raise JobError(self.client.name, "CREATE_IN_OTHER_PROCESS", f"another process ({holder}) has "
+                               "been creating this job for too long", input=job.input,
+                               hint="re-run once that process has finished")
+            await asyncio.sleep(step)
+        fresh = ledger.get(job.key)
+        if fresh is not None and (fresh.meta.get("submitted") or fresh.status.terminal):
+            fresh.meta.pop("create_owner", None)
+            job.__dict__.update(fresh.__dict__)
+            return False
+        if fresh is not None and fresh.job_id and not job.job_id:  # another process got as far as the id
+            job.job_id, job.urls, job.meta = fresh.job_id, fresh.urls, {**fresh.meta, **job.meta}
+        return True
+
+    async def _create_claimed(self, job: Job) -> None:
         item = self._items.get(job.key)
         adapter = self.client.adapter
 
@@ -404,6 +498,7 @@ class Batch:
             raise JobError(adapter.name, "INPUT_UNAVAILABLE", "the input is needed to create this job again",
                            input=job.input, hint="re-run the submitting call with the same inputs")
         if job.job_id is None:
+            self.client.ledger.mark_sent(job.key)  # survives a lost ledger (see Ledger.sent_keys)
             job.meta["create_sent"] = True
             self.client.ledger.save(job, "meta")
         await adapter.create(job, item, record)
@@ -424,7 +519,9 @@ class Batch:
             polled_once = True
             try:
                 r = await adapter.poll(job)
-            except TransportError:
+            except TransportError as e:
+                if e.code == "UNREACHABLE":  # the service is down past every retry: stop, a re-run follows it again
+                    raise
                 continue  # transient trouble never ends the wait; the transport already backed off
             except JobError as e:
                 if e.http_status in (404, 410) and job.job_id:
@@ -484,6 +581,17 @@ class Batch:
             raise
         job.result_digest = self.client.ledger.put_result(content)
         self._changed(job, "result_digest")
+
+    async def _delete_drafts(self) -> None:
+        """Delete the provider-side drafts of failed jobs that never ran (before they are sent as new jobs)."""
+        for job in self.failed():
+            if job.job_id and not job.meta.get("submitted") and not job.meta.get("deleted"):
+                try:
+                    if await self.client.adapter.delete(job):
+                        job.meta["deleted"] = True
+                        self._changed(job, "meta")
+                except (JobError, TransportError) as e:
+                    log.info("could not delete the draft %s of %s: %s", job.job_id, job.input, e)
 
     async def _delete(self) -> int:
         n = 0

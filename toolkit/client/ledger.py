@@ -6,17 +6,25 @@ after a kernel restart possible, and re-runs of finished work free (results come
 
 from __future__ import annotations
 
+import atexit
+import errno
 import hashlib
 import json
+import os
+import shutil
+import socket
 import sqlite3
 import threading
 import time
+import uuid
+import warnings
+import weakref
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..sqlite import open_db
-from .model import Job, Status
+from .model import Job, Status, ToolkitError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -30,6 +38,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs(batch_id);
 CREATE INDEX IF NOT EXISTS jobs_provider ON jobs(provider, status);
+CREATE TABLE IF NOT EXISTS stamp (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
   id TEXT PRIMARY KEY, provider TEXT NOT NULL, operation TEXT NOT NULL, created_at REAL NOT NULL,
   keys TEXT NOT NULL, spec TEXT NOT NULL DEFAULT '{}'
@@ -37,6 +46,44 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 _JSON = ("urls", "options", "meta")
 _COLUMNS = [f.name for f in fields(Job)]
+#: the states a row may move to each state from. A row never moves backwards: a process that lags behind
+#: (another kernel already submitted, or finished, the same job) adopts the row instead of overwriting it.
+#: Moving a finished job back to work is ``reopen``'s, never ``save``'s.
+_LIVE = (Status.DRAFT, Status.QUEUED, Status.RUNNING)
+_FROM: dict[Status, tuple[Status, ...]] = {
+    Status.DRAFT: (Status.DRAFT,),
+    Status.QUEUED: (Status.DRAFT, Status.QUEUED),
+    Status.RUNNING: _LIVE,
+    Status.SUCCEEDED: tuple(Status),  # the provider's word on success settles any earlier local verdict
+    Status.FAILED: (*_LIVE, Status.FAILED),
+    Status.CANCELLED: (*_LIVE, Status.CANCELLED),
+    Status.EXPIRED: (*_LIVE, Status.SUCCEEDED, Status.FAILED, Status.EXPIRED),
+}
+#: fields that travel with a status: written only when the status write is allowed
+_STATUS_FIELDS = ("status", "provider_status", "error_code", "error_message", "http_status", "finished_at")
+SENT_KEYS = "sent-keys"  # in the cache folder: every key whose create was ever about to be sent
+PART_MAX_AGE = 600.0  # seconds: an older .part file is a write that died (another process may be writing newer)
+
+
+class LedgerError(ToolkitError):
+    """The ledger file is unreadable, or does not belong with the workspace's cache."""
+
+
+class DiskFullError(ToolkitError):
+    """The workspace's disk is full: nothing more can be recorded until space is freed."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            free = f"{shutil.disk_usage(path).free / 1e6:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        super().__init__(f"the disk holding the workspace {path} is full ({free}): the batch stopped sending and "
+                         "recording. Free some space, then re-run the same call: the ledger resumes every job.")
+
+
+def _disk_full(e: BaseException) -> bool:
+    return (isinstance(e, sqlite3.OperationalError) and "full" in str(e)) or \
+        (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 def idempotency_key(provider: str, operation: str, options: dict[str, Any], content: bytes | str) -> str:
@@ -55,11 +102,118 @@ class Ledger:
         self.path.mkdir(parents=True, exist_ok=True)
         self.cache_dir = self.path / "cache"
         self._lock = threading.RLock()
-        self._db = open_db(self.path / "ledger.sqlite3", SCHEMA)
+        db_path = self.path / "ledger.sqlite3"
+        try:
+            self._db = open_db(db_path, SCHEMA)
+            self._db.execute("SELECT count(*) FROM jobs").fetchone()
+        except sqlite3.DatabaseError as e:
+            if _disk_full(e):
+                raise DiskFullError(self.path) from None
+            raise LedgerError(f"{db_path} is not a readable ledger ({e}). Move it aside and restore it from a "
+                              "backup, or move it aside to start a new ledger: results already in the cache stay, "
+                              "and jobs recorded as sent are reconciled with the provider before anything is sent "
+                              "again.") from None
+        self._sent_keys: set[str] | None = None
+        self._verified: set[str] = set()  # result digests read back intact in this process
+        self.recovered_from: str | None = None  # the id of a ledger this one replaced, if it was lost
+        self._check_identity()
+        self._clean_parts()
+        atexit.register(_checkpoint_at_exit, weakref.ref(self))
 
     def close(self) -> None:
+        """Fold the write-ahead log into ``ledger.sqlite3`` (the file alone then holds every row) and close."""
         with self._lock:
-            self._db.close()
+            try:
+                self.checkpoint()
+            finally:
+                self._db.close()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into ``ledger.sqlite3``: copying that file alone then loses nothing."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.DatabaseError as e:  # another process reading: the next checkpoint catches up
+                if _disk_full(e):
+                    raise DiskFullError(self.path) from None
+
+    # -- identity: a ledger and its cache belong together ----------------------------------------------
+    def _check_identity(self) -> None:
+        """Stamp a new ledger, and notice when it replaced a lost one (the cache still names the old one).
+
+        A lost ledger (deleted, or copied without its ``-wal`` file) would make every input look new. The
+        cache keeps the list of keys whose create was ever sent (``sent-keys``); the batch treats those as
+        possibly sent and reconciles them with the provider (idempotency key, job list) before creating."""
+        stamp_file = self.cache_dir / "LEDGER"
+        with self._lock:
+            row = self._db.execute("SELECT v FROM stamp WHERE k='id'").fetchone()
+            ledger_id = row[0] if row else None
+            if ledger_id is None:
+                ledger_id = uuid.uuid4().hex
+                self._db.execute("INSERT OR IGNORE INTO stamp VALUES ('id', ?)", (ledger_id,))
+                ledger_id = self._db.execute("SELECT v FROM stamp WHERE k='id'").fetchone()[0]
+            recovered = self._db.execute("SELECT v FROM stamp WHERE k='recovered_from'").fetchone()
+        cached_id = stamp_file.read_text().strip() if stamp_file.is_file() else None
+        if cached_id and cached_id != ledger_id:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO stamp VALUES ('recovered_from', ?)", (cached_id,))
+            sent = len(self.sent_keys())
+            warnings.warn(f"the ledger {self.path / 'ledger.sqlite3'} is not the one this workspace's cache was "
+                          f"written with (it was lost, or copied without its -wal file). {sent} input(s) recorded "
+                          "as sent are reconciled with the provider before anything is sent again; where a provider "
+                          "cannot tell, the job stops with SUBMISSION_UNCERTAIN (force=True sends anew).",
+                          stacklevel=3)
+            recovered = (cached_id,)
+        self.recovered_from = recovered[0] if recovered else None
+        if cached_id != ledger_id:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = stamp_file.with_name(f"LEDGER.{os.getpid()}.part")
+            tmp.write_text(ledger_id)
+            tmp.replace(stamp_file)
+
+    def sent_keys(self) -> set[str]:
+        """Keys whose create was ever about to be sent from this workspace (survives a lost ledger)."""
+        if self._sent_keys is None:
+            path = self.cache_dir / SENT_KEYS
+            self._sent_keys = set(path.read_text().split()) if path.is_file() else set()
+        return self._sent_keys
+
+    def mark_sent(self, key: str) -> None:
+        """Append ``key`` to the cache's sent-keys list, durably, before its create request goes out."""
+        keys = self.sent_keys()
+        if key in keys:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(self.cache_dir / SENT_KEYS, "a") as f:  # O_APPEND: lines from several processes interleave whole
+                f.write(key + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            if _disk_full(e):
+                raise DiskFullError(self.path) from None
+            raise
+        keys.add(key)
+
+    def _clean_parts(self) -> None:
+        """Remove result files whose write died (``.part`` left by a crash or a full disk)."""
+        if not self.cache_dir.is_dir():
+            return
+        now = time.time()
+        for part in self.cache_dir.glob("*/*.part"):
+            try:
+                if now - part.stat().st_mtime > PART_MAX_AGE:
+                    part.unlink()
+            except OSError:
+                pass
+
+    def _write(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.OperationalError as e:
+            if _disk_full(e):
+                raise DiskFullError(self.path) from None
+            raise
 
     # -- jobs ---------------------------------------------------------------------------------------
     def get(self, key: str) -> Job | None:
@@ -67,27 +221,95 @@ class Ledger:
             row = self._db.execute("SELECT * FROM jobs WHERE key=?", (key,)).fetchone()
         return _job(row) if row else None
 
-    def insert(self, job: Job) -> None:
-        """Record the intent to submit. Written (and committed) before any create request is sent."""
+    def insert(self, job: Job) -> Job:
+        """Record the intent to submit, before any create request is sent. Returns the ledger's row: ``job``,
+        or the row another process inserted first for the same key (an insert race is not an error)."""
         d = asdict(job)
         d["status"] = job.status.value
         for k in _JSON:
             d[k] = json.dumps(d[k], default=str)
         with self._lock:
-            self._db.execute(
-                f"INSERT INTO jobs ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})",
+            cur = self._write(
+                f"INSERT OR IGNORE INTO jobs ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})",
                 [d[c] for c in _COLUMNS],
             )
+        if cur.rowcount == 0:
+            return self.get(job.key) or job
+        return job
 
-    def save(self, job: Job, *names: str) -> None:
-        """Persist the named fields of ``job`` (all fields when none are named)."""
+    def save(self, job: Job, *names: str) -> bool:
+        """Persist the named fields of ``job`` (all fields when none are named).
+
+        A status is compared and set: when the row has moved on (another process submitted or finished the
+        job), the status fields are not written and ``job`` adopts the row's. Returns whether the status (if
+        named) was written."""
         names = names or tuple(c for c in _COLUMNS if c != "key")
+        with self._lock:
+            if "status" in names:
+                allowed = [s.value for s in _FROM[job.status]]
+                cur = self._write(f"UPDATE jobs SET {self._set(job, names)} WHERE key=? AND status IN "
+                                  f"({','.join('?' * len(allowed))})", [*self._args(job, names), job.key, *allowed])
+                if cur.rowcount:
+                    return True
+                row = self._db.execute("SELECT * FROM jobs WHERE key=?", (job.key,)).fetchone()
+                if row is None:
+                    return False
+                truth = _job(row)
+                for n in (*_STATUS_FIELDS, "result_digest", "job_id", "urls", "started_at", "submitted_at"):
+                    if n in _STATUS_FIELDS or getattr(job, n) in (None, {}):
+                        setattr(job, n, getattr(truth, n))
+                job.meta = {**truth.meta, **job.meta}
+                names = tuple(n for n in names if n not in _STATUS_FIELDS)
+                if not names:
+                    return False
+                self._write(f"UPDATE jobs SET {self._set(job, names)} WHERE key=?", [*self._args(job, names), job.key])
+                return False
+            self._write(f"UPDATE jobs SET {self._set(job, names)} WHERE key=?", [*self._args(job, names), job.key])
+            return True
+
+    def reopen(self, job: Job, status: Status) -> bool:
+        """Move a failed job back to work (a re-run resumes it), only if no other process has done so first."""
+        was = job.status
+        with self._lock:
+            cur = self._write("UPDATE jobs SET status=?, error_code=NULL, error_message=NULL, http_status=NULL, "
+                              "finished_at=NULL, meta=? WHERE key=? AND status=?",
+                              (status.value, json.dumps(job.meta, default=str), job.key, was.value))
+        if cur.rowcount:
+            job.status, job.error_code, job.error_message, job.http_status, job.finished_at = (
+                status, None, None, None, None)
+            return True
+        fresh = self.get(job.key)
+        if fresh is not None:
+            job.__dict__.update(fresh.__dict__)
+        return False
+
+    def claim_create(self, job: Job, owner: str) -> str | None:
+        """Take the right to send ``job``'s create (one process at a time per key). Returns None when taken,
+        else the live owner that holds it. A claim of a process that is gone is taken over."""
+        with self._lock:
+            row = self._db.execute("SELECT json_extract(meta, '$.create_owner') FROM jobs WHERE key=?",
+                                   (job.key,)).fetchone()
+            holder = row[0] if row else None
+            if holder not in (None, owner) and _owner_alive(holder):
+                return holder
+            self._write("UPDATE jobs SET meta=json_set(meta, '$.create_owner', ?) WHERE key=? AND "
+                        "coalesce(json_extract(meta, '$.create_owner'), '') = ?", (owner, job.key, holder or ""))
+            now = self._db.execute("SELECT json_extract(meta, '$.create_owner') FROM jobs WHERE key=?",
+                                   (job.key,)).fetchone()
+        if now and now[0] == owner:
+            job.meta["create_owner"] = owner
+            return None
+        return now[0] if now else None
+
+    def _set(self, job: Job, names: tuple[str, ...]) -> str:
+        return ", ".join(f"{n}=?" for n in names)
+
+    def _args(self, job: Job, names: tuple[str, ...]) -> list[Any]:
         args = []
         for n in names:
             v = getattr(job, n)
             args.append(v.value if isinstance(v, Status) else json.dumps(v, default=str) if n in _JSON else v)
-        with self._lock:
-            self._db.execute(f"UPDATE jobs SET {', '.join(f'{n}=?' for n in names)} WHERE key=?", [*args, job.key])
+        return args
 
     def jobs(self, *, batch_id: str | None = None, provider: str | None = None,
              statuses: Iterable[Status] | None = None, keys: Iterable[str] | None = None) -> list[Job]:
@@ -123,7 +345,7 @@ class Ledger:
     # -- batches ------------------------------------------------------------------------------------
     def save_batch(self, batch_id: str, provider: str, operation: str, keys: list[str], spec: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute(
+            self._write(
                 "INSERT OR REPLACE INTO batches VALUES (?,?,?,?,?,?)",
                 (batch_id, provider, operation, time.time(), json.dumps(keys), json.dumps(spec, default=str)),
             )
@@ -149,11 +371,26 @@ class Ledger:
         digest = hashlib.sha256(content).hexdigest()
         path = self.result_path(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + f".{threading.get_ident()}.part")
-            tmp.write_bytes(content)
-            tmp.replace(path)
+            tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.part")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(content)
+                tmp.replace(path)
+                self._verified.add(digest)
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                if _disk_full(e):
+                    raise DiskFullError(self.path) from None
+                raise
         return digest
+
+    def has_result(self, digest: str) -> bool:
+        """Whether the cache holds ``digest`` intact: verified once per process (a damaged file is removed, so
+        the job's result is fetched again), then only checked to exist."""
+        path = self.result_path(digest)
+        if digest in self._verified:
+            return path.is_file()
+        return self.get_result(digest) is not None
 
     def result_path(self, digest: str) -> Path:
         return self.cache_dir / digest[:2] / digest
@@ -163,11 +400,50 @@ class Ledger:
         path = self.result_path(digest)
         if not path.is_file():
             return None
-        content = path.read_bytes()
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return None
         if hashlib.sha256(content).hexdigest() != digest:
             path.unlink(missing_ok=True)
             return None
+        self._verified.add(digest)
         return content
+
+
+def _checkpoint_at_exit(ref: "weakref.ref[Ledger]") -> None:
+    """At interpreter exit: leave ``ledger.sqlite3`` complete without its ``-wal`` file."""
+    ledger = ref()
+    if ledger is not None:
+        try:
+            ledger.checkpoint()
+        except Exception:  # closed already, or the disk is full: the WAL still holds the rows
+            pass
+
+
+def process_owner() -> str:
+    """This process, as a create claim names it: host, pid and start time (a reused pid is another owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_STARTED}"
+
+
+_STARTED = f"{time.time():.3f}"
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the process named by a claim still runs (on another host: assume it does)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if int(pid) == os.getpid():
+        return owner == process_owner()
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -54,6 +54,9 @@ class AnimalDetectAdapter(Adapter):
                 job.meta["idempotency_key"] = job.key + "-u1"  # the old draft can never run: replace it
                 job.meta["replaced_draft"] = job.job_id
                 return await self.create(job, item, record)
+            if put.status_code == 409:  # another process (same key) uploaded and submitted it: follow the job
+                job.status = Status.QUEUED
+                return
             if put.status_code >= 300:
                 raise self.error(put, job)
             sub = await self.t.request("POST", self.rebase(job.urls["submit_url"]), safe_to_retry=True)

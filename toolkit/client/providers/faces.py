@@ -325,14 +325,10 @@ class FacesClient(ProviderClient):
             if job.status != Status.FAILED or job.error_code not in RESUMABLE:
                 continue
             if job.job_id:
-                job.status = Status.QUEUED
+                self.ledger.reopen(job, Status.QUEUED)
             elif job.meta.get("create_sent"):
-                job.status = Status.DRAFT
                 job.meta.pop("submitted", None)
-            else:
-                continue
-            job.error_code = job.error_message = job.http_status = job.finished_at = None
-            self.ledger.save(job, "status", "error_code", "error_message", "http_status", "finished_at", "meta")
+                self.ledger.reopen(job, Status.DRAFT)
 
 
 def _item(roster: Roster, label: str, rows: list[RosterRow], collection: str) -> Item:
