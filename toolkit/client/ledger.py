@@ -7,11 +7,9 @@ after a kernel restart possible, and re-runs of finished work free (results come
 from __future__ import annotations
 
 import atexit
-import errno
 import hashlib
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import threading
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..sqlite import open_db
+from .cache import DiskFullError, ResultCache, _disk_full
 from .model import Job, Status, ToolkitError
 
 SCHEMA = """
@@ -61,29 +60,10 @@ _FROM: dict[Status, tuple[Status, ...]] = {
 }
 #: fields that travel with a status: written only when the status write is allowed
 _STATUS_FIELDS = ("status", "provider_status", "error_code", "error_message", "http_status", "finished_at")
-SENT_KEYS = "sent-keys"  # in the cache folder: every key whose create was ever about to be sent
-PART_MAX_AGE = 600.0  # seconds: an older .part file is a write that died (another process may be writing newer)
 
 
 class LedgerError(ToolkitError):
     """The ledger file is unreadable, or does not belong with the workspace's cache."""
-
-
-class DiskFullError(ToolkitError):
-    """The workspace's disk is full: nothing more can be recorded until space is freed."""
-
-    def __init__(self, path: Path) -> None:
-        try:
-            free = f"{shutil.disk_usage(path).free / 1e6:.1f} MB free"
-        except OSError:
-            free = "free space unknown"
-        super().__init__(f"the disk holding the workspace {path} is full ({free}): the batch stopped sending and "
-                         "recording. Free some space, then re-run the same call: the ledger resumes every job.")
-
-
-def _disk_full(e: BaseException) -> bool:
-    return (isinstance(e, sqlite3.OperationalError) and "full" in str(e)) or \
-        (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT))
 
 
 def idempotency_key(provider: str, operation: str, options: dict[str, Any], content: bytes | str) -> str:
@@ -94,7 +74,7 @@ def idempotency_key(provider: str, operation: str, options: dict[str, Any], cont
     return h.hexdigest()[:32]
 
 
-class Ledger:
+class Ledger(ResultCache):
     """Thread-safe ledger in ``{path}/ledger.sqlite3`` with results under ``{path}/cache``."""
 
     def __init__(self, path: Path) -> None:
@@ -170,42 +150,6 @@ class Ledger:
             tmp = stamp_file.with_name(f"LEDGER.{os.getpid()}.part")
             tmp.write_text(ledger_id)
             tmp.replace(stamp_file)
-
-    def sent_keys(self) -> set[str]:
-        """Keys whose create was ever about to be sent from this workspace (survives a lost ledger)."""
-        if self._sent_keys is None:
-            path = self.cache_dir / SENT_KEYS
-            self._sent_keys = set(path.read_text().split()) if path.is_file() else set()
-        return self._sent_keys
-
-    def mark_sent(self, key: str) -> None:
-        """Append ``key`` to the cache's sent-keys list, durably, before its create request goes out."""
-        keys = self.sent_keys()
-        if key in keys:
-            return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(self.cache_dir / SENT_KEYS, "a") as f:  # O_APPEND: lines from several processes interleave whole
-                f.write(key + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            if _disk_full(e):
-                raise DiskFullError(self.path) from None
-            raise
-        keys.add(key)
-
-    def _clean_parts(self) -> None:
-        """Remove result files whose write died (``.part`` left by a crash or a full disk)."""
-        if not self.cache_dir.is_dir():
-            return
-        now = time.time()
-        for part in self.cache_dir.glob("*/*.part"):
-            try:
-                if now - part.stat().st_mtime > PART_MAX_AGE:
-                    part.unlink()
-            except OSError:
-                pass
 
     def _write(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
         try:
@@ -364,52 +308,6 @@ class Ledger:
         with self._lock:
             rows = self._db.execute("SELECT id, provider, operation, created_at FROM batches ORDER BY created_at").fetchall()
         return [dict(r) for r in rows]
-
-    # -- result cache -------------------------------------------------------------------------------
-    def put_result(self, content: bytes) -> str:
-        """Store bytes content-addressed (write ``.part``, then rename); return their digest."""
-        digest = hashlib.sha256(content).hexdigest()
-        path = self.result_path(digest)
-        if not path.exists():
-            tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.part")
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp.write_bytes(content)
-                tmp.replace(path)
-                self._verified.add(digest)
-            except OSError as e:
-                tmp.unlink(missing_ok=True)
-                if _disk_full(e):
-                    raise DiskFullError(self.path) from None
-                raise
-        return digest
-
-    def has_result(self, digest: str) -> bool:
-        """Whether the cache holds ``digest`` intact: verified once per process (a damaged file is removed, so
-        the job's result is fetched again), then only checked to exist."""
-        path = self.result_path(digest)
-        if digest in self._verified:
-            return path.is_file()
-        return self.get_result(digest) is not None
-
-    def result_path(self, digest: str) -> Path:
-        return self.cache_dir / digest[:2] / digest
-
-    def get_result(self, digest: str) -> bytes | None:
-        """Cached bytes, verified against their digest (a corrupt file is treated as missing)."""
-        path = self.result_path(digest)
-        if not path.is_file():
-            return None
-        try:
-            content = path.read_bytes()
-        except OSError:
-            return None
-        if hashlib.sha256(content).hexdigest() != digest:
-            path.unlink(missing_ok=True)
-            return None
-        self._verified.add(digest)
-        return content
-
 
 def _checkpoint_at_exit(ref: "weakref.ref[Ledger]") -> None:
     """At interpreter exit: leave ``ledger.sqlite3`` complete without its ``-wal`` file."""

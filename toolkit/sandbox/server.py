@@ -6,7 +6,6 @@ import logging
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import uvicorn
