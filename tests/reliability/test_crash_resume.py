@@ -161,3 +161,52 @@ def test_kill_9_client_and_sandbox_at_random_points_then_resume(tmp_path):
         assert sum(o["succeeded"] for o in a.outcomes.values()) >= 0.7 * sum(n.values())
     finally:
         sb.stop()
+
+
+def test_two_processes_on_one_workspace_and_a_long_outage_under_faults_then_resume(tmp_path):
+    """The chaos run's "two processes" and "long outage" phases: two clients share one workspace and the same
+    inputs under the chaos faults; the sandbox goes down for longer than any retry budget while they run;
+    after it is back, both re-run the same calls. Every guarantee holds, and nothing is left unreachable."""
+    import json
+
+    n = sizes(0.04)
+    inp = make_inputs(tmp_path / "inputs", n)
+    sb = SandboxProcess(tmp_path / "sandbox", seed=11)
+    sb.start()
+    args = [sys.executable, "-c", CLIENT, str(ROOT), str(tmp_path / "ws"), sb.url, str(inp.root), json.dumps(n),
+            str(SCALE), json.dumps(PREFIXES), json.dumps(DEMO_KEYS)]
+    env = {**os.environ, "FR_ORG_ID": DEFAULT_ORG, "FR_COLLECTION_ID": DEFAULT_COLLECTION}
+    try:
+        procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                 for _ in range(2)]
+        for proc in procs:
+            line = proc.stdout.readline().strip()
+            assert line == "submitted", line + proc.stderr.read()
+        time.sleep(0.5)
+        sb.kill()
+        time.sleep(4.0)  # far past the breaker's threshold and every retry: jobs stop as UNREACHABLE
+        outcomes = [proc.communicate(timeout=240) for proc in procs]
+        for out, err in outcomes:
+            assert "DONE" in out, out + err[-3000:]
+        stopped = sum(json.loads(out.split("DONE", 1)[1]).get("failed", 0) for out, _ in outcomes)
+        sb.start()
+        again = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                 for _ in range(2)]
+        for proc in again:
+            out, err = proc.communicate(timeout=240)
+            assert "DONE" in out, out + err[-3000:]
+        ws = Workspace(tmp_path / "ws", keys=DEMO_KEYS, base_urls={p: sb.url + PREFIXES[p] for p in PREFIXES},
+                       quiet=True)
+        a = audit(ws, n, sb.data_dir)
+        print(f"two processes, outage: {stopped} job outcomes stopped by the outage across both processes")
+        print(report(a, {}, 0.0))
+        assert stopped > 0, "the outage should have stopped jobs"
+        assert a.problems == []
+        assert a.duplicates == a.orphans == a.lost == 0
+        left = [j for j in ws.ledger.jobs() if j.error_code in ("UNREACHABLE", "CONNECTION_LOST")]
+        assert left == [], [(j.provider, j.input, j.error_code) for j in left]
+        uncertain = sum(o["uncertain"] for o in a.outcomes.values())
+        assert all(a.outcomes[p]["uncertain"] == 0 for p in n if p not in NON_IDEMPOTENT)
+        assert a.server_jobs == sum(n.values()) - uncertain + a.uncertain_orphans
+    finally:
+        sb.stop()
