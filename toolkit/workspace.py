@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .client.ledger import Ledger
-from .client.model import ConfigurationError, Status
+from .client.model import ConfigurationError, Status, UnknownBatch
 from .client.transport import ProviderConfig, Transport
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class Workspace:
         """A recorded batch by id, re-attached from the ledger (call ``.wait()`` to drive it to the end)."""
         spec = self.ledger.batch(batch_id)
         if spec is None:
-            raise KeyError(f"no batch {batch_id!r} in {self.ledger.path}; see ws.batches()")
+            raise UnknownBatch(f"no batch {batch_id!r} in {self.ledger.path}; see ws.batches()")
         return self.client(spec["provider"]).attach(batch_id)
 
     def batches(self) -> "pd.DataFrame":

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from . import runtime
 from .driver import JobDriver
 from .ledger import Ledger, idempotency_key
-from .model import Job, JobError, PreflightError, Status
+from .model import Job, JobError, PreflightError, Status, UnknownBatch, WaitTimeout
 from .poller import RuntimeModel
 from .resume import create_never_processed, resume_status, stop_summary
 from .providers.base import Adapter, Item
@@ -114,7 +114,7 @@ class ProviderClient:
         Jobs whose create was never sent need their inputs: re-run the submitting call for those."""
         spec = self.ledger.batch(batch_id)
         if spec is None or spec["provider"] != self.name:
-            raise KeyError(f"no {self.name} batch {batch_id!r} in the ledger at {self.ledger.path}")
+            raise UnknownBatch(f"no {self.name} batch {batch_id!r} in the ledger at {self.ledger.path}")
         batch = self.batch_class(self, batch_id, self.ledger.jobs(keys=spec["keys"]), {}, [])
         if start:
             batch.start()
@@ -232,7 +232,8 @@ class Batch(JobDriver):
                     if left is not None and left <= 0:
                         if cancel_on_timeout:
                             self.cancel()
-                        raise TimeoutError(f"batch {self.id} not finished after {timeout} s: {self.progress_line()}") from None
+                        raise WaitTimeout(f"batch {self.id} not finished after {timeout} s: {self.progress_line()}; "
+                                          "the jobs keep running: wait again, or re-run the call later") from None
         except KeyboardInterrupt:
             print(f"\nStopped waiting; the jobs keep running and are recorded in {self.client.ledger.path}.\n"
                   f"Re-run the same cell (or call .wait() again) to re-attach.", file=sys.stderr)

@@ -78,6 +78,17 @@ class ConfigurationError(ToolkitError):
     """A key, base URL or option is missing or malformed."""
 
 
+class UnknownBatch(ToolkitError, KeyError):
+    """No batch with that id in the workspace's ledger."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class WaitTimeout(ToolkitError, TimeoutError):
+    """``Batch.wait(timeout=...)`` ran out before every job finished (the jobs keep running)."""
+
+
 class JobError(ToolkitError):
     """A provider refused or failed a job; carries the provider's code and message, the job id and the input."""
 
