@@ -29,6 +29,11 @@ class Status(str, Enum):
 
 _TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.EXPIRED})
 
+#: the one status vocabulary of every table the toolkit builds, outcomes first; ``rejected`` is an input refused
+#: before anything was sent. Every loader's status column uses these categories, so frames concatenate as such.
+STATUS_CATEGORIES: tuple[str, ...] = ("succeeded", "failed", "expired", "cancelled", "running", "queued", "draft",
+                                      "rejected")
+
 
 def map_status(value: Any, table: dict[str, Status]) -> Status | None:
     """Map a provider status word case-insensitively; None for an unknown word (non-terminal, bounded)."""

@@ -16,11 +16,12 @@ from ._capture import NOTHING, Capture, capture
 from ._source import records
 from .export import RawResults, categorical, naive_times, no_gc, utc
 from .interop import from_megadetector, to_camtrap_dp, to_megadetector
+from ..client.model import STATUS_CATEGORIES
 
 __all__ = ["detections", "images_table", "to_megadetector", "from_megadetector", "to_camtrap_dp"]
 
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
-STATUSES = ("succeeded", "failed", "expired", "cancelled", "running", "queued", "draft", "rejected")
+STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
 _PROVIDER_STATUS = {"created": "draft", "queued": "queued", "processing": "running", "succeeded": "succeeded",
                     "success": "succeeded", "failed": "failed"}
 

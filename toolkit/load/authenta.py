@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ._source import records
+from ..client.model import STATUS_CATEGORIES
 
 TASKS = ("ai-image-detection", "ai-audio-detection", "ai-video-detection", "faceswap-detection",
          "image-forgery-detection", "document-intelligence", "face-liveness-detection", "face-intelligence",
@@ -26,7 +27,7 @@ TASK_IDS = {i: slug for i, slug in enumerate(TASKS, 1)}
 MODEL_CODES = {"AC-1": "ai-image-detection", "AF-1": "ai-audio-detection", "VF-1": "ai-video-detection",
                "DF-1": "faceswap-detection", "FD-1": "image-forgery-detection", "FL-1": "face-liveness-detection",
                "FI-1": "face-intelligence", "FE-1": "face-embedding", "DI-1": "document-intelligence"}
-STATUSES = ("draft", "queued", "running", "succeeded", "failed", "cancelled", "expired")
+STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
 STATUS_MAP = {"created": "draft", "initiated": "draft", "waiting_for_finalize": "draft", "processing": "running",
               "completed": "succeeded", "processed": "succeeded", "error": "failed",
               **{s: s for s in STATUSES}}

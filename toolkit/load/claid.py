@@ -14,11 +14,12 @@ import pandas as pd
 
 from ._source import records
 from .export import RawResults, categorical, utc
+from ..client.model import STATUS_CATEGORIES
 
 __all__ = ["images"]
 
 _STATUS = {"accepted": "queued", "processing": "running", "done": "succeeded", "error": "failed"}
-STATUSES = ("succeeded", "failed", "expired", "cancelled", "running", "queued", "draft")
+STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
 _SIDES = ("width", "height")
 
 

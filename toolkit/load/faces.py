@@ -13,10 +13,11 @@ from typing import Any
 import pandas as pd
 
 from ._source import records
+from ..client.model import STATUS_CATEGORIES
 
 COLUMNS = ["index", "external_id", "file", "face_id", "success", "error_code", "error_message", "job_id",
            "job_index", "job_status", "collection_id"]
-STATUSES = ("draft", "queued", "running", "succeeded", "failed", "cancelled", "expired")
+STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
 STATUS_MAP = {"queued": "queued", "processing": "running", "done": "succeeded", "failed": "failed",
               **{s: s for s in STATUSES}}
 

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from .export import categorical, utc
+from ..client.model import STATUS_CATEGORIES
 
 __all__ = ["jobs", "COLUMNS"]
 
-STATUSES = ("succeeded", "failed", "expired", "cancelled", "running", "queued", "draft")
+STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
 TIMES = ("created_at", "submitted_at", "started_at", "finished_at")
 COLUMNS = ["provider", "operation", "batch", "input", "job_id", "status", "provider_status", "error_code",
            "error_message", *TIMES, "queue_s", "run_s", "total_s", "cached"]
