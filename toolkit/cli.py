@@ -157,16 +157,22 @@ def _results(args: argparse.Namespace) -> int:
     if suffix == ".json":
         out.write_text(json.dumps(batch.raw(), indent=1, default=str))
     else:
+        from .load import export
+
         frame = batch.results()
         if suffix == ".parquet":
-            frame.to_parquet(out)
+            export.to_parquet(frame, out)  # the raw JSON stays in the cache, not in the file's metadata
         elif suffix == ".csv":
-            frame.drop(columns=["geometry"], errors="ignore").to_csv(out, index=False)
+            export.to_csv(frame, out)  # geometry as WKT, timestamps as ISO 8601
         elif suffix in (".geojson", ".gpkg"):
             if not hasattr(frame, "geometry"):
                 raise SystemExit(f"toolkit results export: {batch.client.name} results have no geometry; "
                                  "use .parquet, .csv or .json")
-            frame.to_file(out, driver="GeoJSON" if suffix == ".geojson" else "GPKG")
+            if suffix == ".geojson":
+                export.to_geojson(frame, out)  # RFC 7946: no crs member
+            else:
+                frame.attrs = {}
+                frame.to_file(out, driver="GPKG")
         else:
             raise SystemExit(f"toolkit results export: unknown format {suffix!r} (.parquet, .csv, .geojson, .gpkg, .json)")
     without = sum(j.status != Status.SUCCEEDED for j in batch.jobs)

@@ -71,3 +71,34 @@ def test_submit_rerun_inspect_and_export(make_sandbox, tmp_path):
     for f in (tmp_path / "ws").rglob("*"):
         if f.is_file():
             assert KEY.encode() not in f.read_bytes(), f
+
+
+def test_export_writes_rfc7946_geojson_and_fetches_lost_results_again(make_sandbox, tmp_path):
+    import shutil
+
+    from toolkit.workspace import Workspace
+
+    sb = make_sandbox()
+    key, base = sb.key("sateais"), sb.base_url("sateais")
+    ws = Workspace(tmp_path / "ws", keys={"sateais": key}, base_urls={"sateais": base}, quiet=True)
+    ws._config("sateais").time_scale = sb.config.time_scale
+    b = ws.sateais.ship((14.50, 35.88, 14.53, 35.90), date="2026-06-15").wait(timeout=120, progress=False)
+    n = len(b.features())
+    assert n > 0
+    env = {**os.environ, "SATEAIS_API_KEY": key, "SATEAIS_BASE_URL": base, "TOOLKIT_TIME_SCALE": str(sb.config.time_scale),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    def export(out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), "results", "export", b.id,
+                               "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    done = export(tmp_path / "ships.geojson")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "ships.geojson").read_text())
+    assert "crs" not in doc and len(doc["features"]) == n  # RFC 7946 dropped the crs member
+    lon, lat = doc["features"][0]["geometry"]["coordinates"][0][0][:2]
+    assert 14.4 < lon < 14.6 and 35.8 < lat < 36.0
+    shutil.rmtree(tmp_path / "ws" / "cache")  # lost: the export fetches the results again, never writes 0 rows
+    done = export(tmp_path / "again.geojson")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads((tmp_path / "again.geojson").read_text())["features"]) == n

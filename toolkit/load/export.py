@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-__all__ = ["RawResults", "no_gc", "categorical", "utc", "naive_times", "to_parquet", "to_csv"]
+__all__ = ["RawResults", "no_gc", "categorical", "utc", "naive_times", "to_parquet", "to_csv", "to_geojson"]
 
 
 class RawResults(dict):
@@ -121,6 +121,23 @@ def to_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
             out[name] = col.map(lambda v: json.dumps(v, default=str) if isinstance(v, (list, dict, tuple)) else v)
     kwargs.setdefault("index", False)
     out.to_csv(path, **kwargs)
+    return path
+
+
+def to_geojson(gdf: Any, path: str | Path) -> Path:
+    """Write a GeoDataFrame as RFC 7946 GeoJSON: WGS 84 longitude/latitude, no ``crs`` member, timestamps as
+    ISO 8601 text, the raw results left out."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = _without_raw(gdf, False)
+    if out.crs is not None and not out.crs.equals("EPSG:4326"):
+        out = out.to_crs(4326)
+    out = out.copy()
+    for name in out.columns:
+        if isinstance(out[name].dtype, pd.DatetimeTZDtype):
+            out[name] = out[name].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    path.unlink(missing_ok=True)  # the GeoJSON driver does not overwrite
+    out.to_file(path, driver="GeoJSON", engine="pyogrio", RFC7946="YES")
     return path
 
 
