@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import openapi
 from .config import SandboxConfig, parse_faults
-from .core import ApiError, Context, ProviderSpec
-from .limits import BodyTooLarge, body_limit
+from .core import ApiError, Context
+from .limits import BodyLimits, BodyTooLarge
 from .runner import Runner
 from .signing import Signer
 from .store import Store
@@ -35,15 +35,6 @@ class _QuietDrops(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-
-
-def provider_specs() -> dict[str, ProviderSpec]:
-    from .providers import animaldetect, authenta, claid, faces, sateais
-
-    specs = [m.SPEC for m in (animaldetect, sateais, authenta, claid, faces)]
-    for s in specs:
-        s.storage_prefix = f"/storage/{s.name}"
-    return {s.name: s for s in specs}
 
 
 def _is_loopback(request: Request) -> bool:
@@ -65,6 +56,7 @@ class SandboxMiddleware:
             ((p, s.name) for s in ctx.specs.values() for p in [*s.prefixes, s.storage_prefix]),
             key=lambda x: -len(x[0]),
         )
+        self.body_limit = BodyLimits(ctx.specs.values())
 
     def provider_for(self, path: str) -> str | None:
         for prefix, name in self._prefixes:
@@ -80,10 +72,10 @@ class SandboxMiddleware:
             return await self.app(scope, receive, send)
         scope["sandbox.provider"] = provider
         status_box = [0]
-        limit = body_limit(scope["path"])
+        limit = self.body_limit(scope["path"])
         if _declared_length(scope) > limit:  # refused before a byte of it is read
             self.ctx.stats.request(provider, "-", "(body too large)", 413)
-            return await render_error(self.ctx, too_large(provider, limit))(scope, receive, send)
+            return await render_error(self.ctx, too_large(self.ctx, provider, limit))(scope, receive, send)
         receive = _capped(receive, limit)
         fault = self.ctx.faults.draw(provider)
         if fault:
@@ -99,11 +91,11 @@ class SandboxMiddleware:
             fault = "5xx"  # no transport to abort (e.g. an in-memory test client): fail loudly instead
         if fault in ("5xx", "429"):
             spec = self.ctx.specs[provider]
-            err = (ApiError(provider, 503, "UPSTREAM_UNAVAILABLE" if provider == "animaldetect" else "INTERNAL_ERROR",
+            err = (ApiError(provider, spec.fault_status, spec.fault_code,
                             "Service temporarily unavailable (injected fault).")
                    if fault == "5xx" else
                    ApiError(provider, 429, spec.rate_limited_code, "Too Many Requests. Rate limit exceeded.",
-                            headers={"Retry-After": "1", **({"RateLimit-Reset": "1"} if provider == "claid" else {})}))
+                            headers={"Retry-After": "1", **(spec.retry_headers(1) if spec.retry_headers else {})}))
             response = render_error(self.ctx, err)
             self.ctx.stats.request(provider, "-", f"(injected {fault})", err.status)
             return await response(scope, receive, send)
@@ -117,7 +109,7 @@ class SandboxMiddleware:
             if receive.exceeded:  # type: ignore[attr-defined]  # a chunked body overflowed: answer 413
                 if message["type"] == "http.response.start":
                     status_box[0] = 413
-                    return await render_error(self.ctx, too_large(provider, limit))(scope, receive, send)
+                    return await render_error(self.ctx, too_large(self.ctx, provider, limit))(scope, receive, send)
                 return None
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
@@ -136,9 +128,9 @@ def render_error(ctx: Context, err: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=err.status, headers=err.headers)
 
 
-def too_large(provider: str, limit: int) -> ApiError:
-    code = "9000" if provider == "claid" else "PAYLOAD_TOO_LARGE"
-    return ApiError(provider, 413, code, f"The request body is larger than this route's limit of {limit} bytes.")
+def too_large(ctx: Context, provider: str, limit: int) -> ApiError:
+    return ApiError(provider, 413, ctx.specs[provider].too_large_code,
+                    f"The request body is larger than this route's limit of {limit} bytes.")
 
 
 def _declared_length(scope: dict) -> int:
@@ -170,14 +162,15 @@ def _capped(receive: Any, limit: int) -> Any:
 
 
 def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
-    """Build the app and its context (store, signer, runner). Call ``ctx.runner.start()`` to process jobs."""
+    """Build the app and its context (store, signer, runner) for the providers of ``config.specs`` (the registered
+    ones and ``config.extra_providers``). Call ``ctx.runner.start()`` to process jobs."""
     config = config or SandboxConfig()
     if config.data_dir is None:
         config.data_dir = Path(tempfile.mkdtemp(prefix="toolkit-sandbox-"))
     config.data_dir = Path(config.data_dir)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(config.data_dir)
-    specs = provider_specs()
+    specs = config.specs
     ctx = Context(config=config, store=store, signer=Signer(config.data_dir), specs=specs)
     ctx.runner = Runner(
         store,
@@ -186,11 +179,9 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         workers=config.workers,
     )
 
-    app = FastAPI(
-        title="toolkit sandbox",
-        version="1",
-        description="Local stand-in speaking the Animal Detect, SateAIs, Authenta, Claid and face-enrollment contracts.",
-    )
+    titles = [s.title or s.name for s in specs.values()]
+    named = f"{', '.join(titles[:-1])} and {titles[-1]}" if len(titles) > 1 else "".join(titles)
+    app = FastAPI(title="toolkit sandbox", version="1", description=f"Local stand-in speaking the {named} contracts.")
     app.state.ctx = ctx
     ctx.app = app
     for spec in specs.values():
@@ -203,8 +194,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
     def document() -> dict[str, Any]:
         """FastAPI's document, completed with auth, error envelopes and bodies (``openapi.complete``)."""
         if app.openapi_schema is None:
-            prefixes = {p: s.name for s in specs.values() for p in [*s.prefixes, s.storage_prefix]}
-            app.openapi_schema = openapi.complete(FastAPI.openapi(app), prefixes, config.authenta_envelope)
+            app.openapi_schema = openapi.complete(FastAPI.openapi(app), config, specs.values())
         return app.openapi_schema
 
     app.openapi = document  # type: ignore[method-assign]
@@ -245,7 +235,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return render_error(ctx, too_large(request.scope["sandbox.provider"], exc.limit))
+        return render_error(ctx, too_large(ctx, request.scope["sandbox.provider"], exc.limit))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
@@ -270,7 +260,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
             body = json.loads(await request.body() or b"{}")
             if not isinstance(body, dict) or not isinstance(body.get("spec") or "", str):
                 raise TypeError('expected {"spec": "KIND=P,..."}')
-            ctx.faults.set_rates(parse_faults(body.get("spec")))
+            ctx.faults.set_rates(parse_faults(body.get("spec"), specs))
         except (ValueError, TypeError, RecursionError) as e:
             return JSONResponse({"detail": str(e)}, status_code=400)
         return JSONResponse({"faults": ctx.faults.rates})

@@ -10,7 +10,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import Request
 
@@ -19,48 +19,10 @@ from .credits import Credits
 from .limits import Faults, RateLimiter, draw_runtime
 from .runner import Runner
 from .signing import SignatureError, Signer
+from .spec import ApiError, ProviderSpec
 from .store import Job, Store
 
-
-class ApiError(Exception):
-    """An error answer; the app renders it in the envelope of ``provider``."""
-
-    def __init__(
-        self,
-        provider: str,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        headers: dict[str, str] | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(f"{provider} {status} {code}: {message}")
-        self.provider = provider
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-        self.details = details or {}
-
-
-@dataclass
-class ProviderSpec:
-    """How the app mounts one provider: its prefixes, router factory, error envelope and engine."""
-
-    name: str
-    prefixes: list[str]
-    build_router: Callable[["Context"], Any]
-    error_body: Callable[[ApiError], Any]  # -> JSON body in the provider's envelope
-    engine: Callable[["Context"], Callable[[Job], Any]]  # -> function computing a job's result
-    fail_code: str = "INTERNAL_ERROR"
-    unauthorized_code: str = "UNAUTHORIZED"
-    rate_limited_code: str = "RATE_LIMITED"
-    validation_code: str = "VALIDATION_ERROR"
-    validation_status: int = 400
-    not_found_code: str = "NOT_FOUND"
-    storage_router: Callable[["Context"], Any] | None = None  # signed-URL routes, mounted at storage_prefix
-    storage_prefix: str = ""  # set by the app: /storage/{name}
+__all__ = ["ApiError", "Context", "ProviderSpec", "Stats", "digest", "iso", "loads"]
 
 
 class Stats:
@@ -139,7 +101,7 @@ class Context:
         if self.faults is None:
             self.faults = Faults(self.config.faults, self.config.seed)
         if self.credits is None:
-            self.credits = Credits(self.config.credits, self.config.tenants)
+            self.credits = Credits(self.config.credits, self.config.tenants, self.specs)
 
     # -- auth and limits ----------------------------------------------------------------------------
     def knows_key(self, provider: str, headers: Any) -> bool:
@@ -189,17 +151,12 @@ class Context:
             bucket = next(iter(buckets), "api")
         limits = buckets.get(bucket) or []
         d = self.limiter.check(tenant.id, bucket, limits)
-        headers: dict[str, str] = {}
-        if provider == "claid" and limits:
-            policy = ", ".join(f"{n};w={int(w) if w == int(w) else w}" for n, w in limits)
-            headers = {"RateLimit-Limit": f"{d.limit}, {policy}", "RateLimit-Remaining": str(d.remaining),
-                       "RateLimit-Reset": str(max(1, round(d.reset)))}
+        spec = self.specs[provider]
+        headers = spec.limit_headers(limits, d) if spec.limit_headers and limits else {}
         if not d.allowed:
             retry = max(1, int(d.retry_after + 0.999))
             headers["Retry-After"] = str(retry)
-            if provider == "claid":
-                headers["RateLimit-Reset"] = str(retry)
-            spec = self.specs[provider]
+            headers.update(spec.retry_headers(retry) if spec.retry_headers else {})
             raise ApiError(provider, 429, spec.rate_limited_code, "Too Many Requests. Rate limit exceeded.",
                            headers=headers)
         return headers
@@ -208,9 +165,7 @@ class Context:
     def enqueue(self, job: Job, median_runtime: float | None = None, *, from_states: tuple[str, ...] = ("created",)) -> bool:
         """Queue a job for processing with a seeded runtime; False if it was not in ``from_states``."""
         if median_runtime is None:
-            from .config import TYPICAL_RUNTIMES
-
-            median_runtime = TYPICAL_RUNTIMES[job.provider]
+            median_runtime = self.specs[job.provider].runtime
         median = self.config.runtimes.get(job.provider, median_runtime)
         runtime = draw_runtime(self.config.seed, job.id, median, self.config.runtime_spread) * self.config.time_scale
         ok = self.store.update(
@@ -222,7 +177,7 @@ class Context:
         return ok
 
     def expired(self, job: Job, window: str) -> bool:
-        """Whether a finished job is past a documented retention window (``config.WINDOWS`` name)."""
+        """Whether a finished job is past a retention window (``"provider.window"``, see ``config.window``)."""
         return job.completed_at is not None and time.time() > job.completed_at + self.config.window(window)
 
     # -- URLs ---------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Prepaid credits per key (``--credits PROVIDER=N``): every job a key creates costs one credit; with none left
-the job-creating route answers 402 in the provider's envelope and creates nothing (contracts.md, "Credits").
+the job-creating route answers 402 in the provider's envelope and creates nothing (docs/contracts.md, "Credits").
 
 Balances live in memory: a restarted sandbox starts again from the configured values. A provider without a
 ``--credits`` option is unlimited.
@@ -10,30 +10,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-from .config import PROVIDERS, Tenant
-
-if TYPE_CHECKING:
-    from .core import ApiError
-
-#: provider -> (error code, message) of its 402. Documented: Authenta INSUFFICIENT_BALANCE, SateAIs
-#: INSUFFICIENT_CREDITS, Claid "No API calls left" (its code 3000/billing is PC); Animal Detect documents only
-#: "Credit limit exceeded" (code PC); the face service documents no 402 (PC).
-PAYMENT_REQUIRED: dict[str, tuple[str, str]] = {
-    "animaldetect": ("CREDIT_LIMIT_EXCEEDED", "Credit limit exceeded: this API key has no credits left."),
-    "sateais": ("INSUFFICIENT_CREDITS", "Insufficient credits: this API key has no credits left."),
-    "authenta": ("INSUFFICIENT_BALANCE", "Insufficient balance: this API key has no credits left."),
-    "claid": ("3000", "No API calls left."),
-    "faces": ("INSUFFICIENT_CREDITS", "Insufficient credits: this API key has no credits left."),
-}
+from .config import Tenant
+from .spec import ApiError, ProviderSpec
 
 
 class Credits:
     """Credits left per (provider, tenant id); a pair without an entry is unlimited."""
 
-    def __init__(self, per_key: dict[str, int], tenants: list[Tenant]) -> None:
+    def __init__(self, per_key: dict[str, int], tenants: list[Tenant], specs: dict[str, ProviderSpec]) -> None:
         self._lock = threading.Lock()
+        self._specs = specs
         self._tenants = tenants
         self._left: dict[tuple[str, str], int] = {
             (t.provider, t.id): per_key[t.provider] for t in tenants if t.provider in per_key}
@@ -52,7 +39,7 @@ class Credits:
             n = self._left.get(key)
             if n is not None:
                 if n <= 0:
-                    raise payment_required(provider)
+                    raise self.payment_required(provider)
                 self._left[key] = n - 1
         try:
             yield
@@ -65,8 +52,8 @@ class Credits:
     def set(self, provider: str, key: str | None, credits: int | None) -> int:
         """Give ``credits`` (None: unlimited) to the tenant with API key ``key``, or to every key of ``provider``
         when ``key`` is None; how many tenants changed (0: no such key)."""
-        if provider not in PROVIDERS:
-            raise ValueError(f"unknown provider {provider!r} (one of {', '.join(PROVIDERS)})")
+        if provider not in self._specs:
+            raise ValueError(f"unknown provider {provider!r} (one of {', '.join(self._specs)})")
         if credits is not None and (isinstance(credits, bool) or not isinstance(credits, int) or credits < 0):
             raise ValueError("credits must be a whole number >= 0, or null for unlimited")
         targets = [t for t in self._tenants if t.provider == provider and (key is None or t.key == key)]
@@ -78,6 +65,11 @@ class Credits:
                     self._left[(provider, t.id)] = credits
         return len(targets)
 
+    def payment_required(self, provider: str) -> ApiError:
+        """The 402 in the provider's words (``ProviderSpec.payment_required``)."""
+        code, message = self._specs[provider].payment_required
+        return ApiError(provider, 402, code, message)
+
     def snapshot(self) -> dict[str, dict[str, int]]:
         """provider -> tenant id -> credits left, for the limited tenants only."""
         out: dict[str, dict[str, int]] = {}
@@ -85,10 +77,3 @@ class Credits:
             for (provider, tenant_id), n in sorted(self._left.items()):
                 out.setdefault(provider, {})[tenant_id] = n
         return out
-
-
-def payment_required(provider: str) -> "ApiError":
-    from .core import ApiError  # core builds a Credits: imported here, not at the top
-
-    code, message = PAYMENT_REQUIRED[provider]
-    return ApiError(provider, 402, code, message)

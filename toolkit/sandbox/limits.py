@@ -7,11 +7,14 @@ import math
 import random
 import threading
 import time
-from dataclasses import dataclass
-from functools import cache
+from typing import Iterable
+
+from .spec import Decision, ProviderSpec
+
+__all__ = ["BodyLimits", "BodyTooLarge", "Decision", "Faults", "RateLimiter", "draw_runtime"]
 
 MiB = 1024 * 1024
-JSON_BODY_LIMIT = 1 * MiB  # any API call but the uploads below: JSON bodies are small
+JSON_BODY_LIMIT = 1 * MiB  # a route without a BodyLimit in its spec: JSON bodies are small
 MULTIPART_SLACK = 64 * 1024  # per file part: headers and boundaries around the file bytes
 
 
@@ -23,35 +26,19 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-@cache
-def _upload_limits() -> tuple[tuple[str, str, int], ...]:
-    """(path prefix, path suffix, limit) of the routes that take files; from each provider's own caps."""
-    from .providers import animaldetect, authenta, claid, faces
+class BodyLimits:
+    """The largest request body (bytes) the sandbox reads on a path, from the specs' ``body_limits``; larger
+    ones are answered 413. Built once at app creation from the providers it serves."""
 
-    return (
-        ("/storage/animaldetect/", "", animaldetect.MAX_BYTES),
-        ("/storage/authenta/", "", authenta.MAX_BYTES),
-        ("/claid/", "/storage/upload", claid.MAX_UPLOAD + MULTIPART_SLACK),
-        # a batch of the largest images; an item over the per-image cap fails alone, not the batch
-        ("/faces/", "/faces/batch-async", faces.MAX_BATCH * (faces.MAX_BYTES + MULTIPART_SLACK)),
-    )
+    def __init__(self, specs: Iterable[ProviderSpec]) -> None:
+        self._rules = [(prefix, rule.suffix, rule.limit) for s in specs for rule in s.body_limits
+                       for prefix in ([s.storage_prefix] if rule.storage else s.prefixes)]
 
-
-def body_limit(path: str) -> int:
-    """The largest request body (bytes) the sandbox reads on ``path``; larger ones are answered 413."""
-    for prefix, suffix, limit in _upload_limits():
-        if path.startswith(prefix) and path.endswith(suffix):
-            return limit
-    return JSON_BODY_LIMIT
-
-
-@dataclass
-class Decision:
-    allowed: bool
-    retry_after: float  # seconds until one request is allowed again
-    limit: int  # the tightest limit's size
-    remaining: int
-    reset: float  # seconds until the tightest bucket is full again
+    def __call__(self, path: str) -> int:
+        for prefix, suffix, limit in self._rules:
+            if path.startswith(prefix + "/") and path.endswith(suffix):
+                return limit
+        return JSON_BODY_LIMIT
 
 
 class RateLimiter:

@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
-from .config import DEMO_KEYS, SandboxConfig, Tenant
+from .config import SandboxConfig, Tenant
 from .core import Context
 
 log = logging.getLogger("toolkit.sandbox")
@@ -52,7 +52,7 @@ class Sandbox:
         for t in self.config.tenants:
             if t.provider == provider:
                 return t.key
-        return DEMO_KEYS[provider]
+        return self.config.specs[provider].demo_key
 
     def tenant(self, provider: str) -> Tenant:
         return next(t for t in self.config.tenants if t.provider == provider)

@@ -1,4 +1,4 @@
-"""Animal Detect async jobs: create -> PUT to signed URL -> submit -> poll -> result (contracts.md §1)."""
+"""Animal Detect async jobs: create -> PUT to signed URL -> submit -> poll -> result (docs/contracts.md §1)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import DAY, SandboxConfig
 from ..core import ApiError, Context, ProviderSpec, digest, iso
 from ..engines.media import sniff
+from ..openapi import INT, NSTR, NTIME, NUM, OBJ, RAW_UPLOAD, STR, TIME, URL, Op, any_case, arr, code_message, enum, obj
 from ..runner import JobFailure
+from ..spec import BodyLimit, register
 from ..store import Job
 
 NAME = "animaldetect"
@@ -195,15 +198,56 @@ def make_engine(ctx: Context):
     return run
 
 
-SPEC = ProviderSpec(
+# -- OpenAPI facts ---------------------------------------------------------------------------------------
+_STATUS = obj(
+    {"job_id": STR, "status": enum("created", "queued", "processing", "succeeded", "failed"), "operation": STR,
+     "client_reference_id": NSTR, "created_at": TIME, "result_url": URL},
+    {"updated_at": TIME, "completed_at": NTIME, "expires_at": NTIME, "error": code_message()},
+)
+_CREATE = obj({"job_id": STR, "status": STR, "operation": STR, "client_reference_id": NSTR, "created_at": TIME,
+               "upload": obj({"url": URL, "method": {"const": "PUT"}, "headers": obj({"Content-Type": STR}),
+                              "expires_at": TIME}),
+               "submit_url": URL, "status_url": URL, "result_url": URL})
+_RESULT = obj({"id": STR, "job_id": STR, "expires_at": TIME,
+               "annotations": arr(obj({"id": INT, "bbox": {**arr(NUM), "minItems": 4, "maxItems": 4},
+                                       "score": NUM, "label": STR, "taxonomy": OBJ})),
+               "info": OBJ})
+
+
+def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
+    """The routes' answers, by (METHOD, path under the first prefix; signed: under the storage prefix)."""
+    create_body = {"properties": {"content_type": any_case("image/jpeg", "image/png", "image/webp")}}
+    return {
+        ("POST", "/jobs"): Op({201: _CREATE, 200: _CREATE}, (400, 402, 409, 413), body=create_body),
+        ("POST", "/jobs/{job_id}/submit"): Op({202: _STATUS}, (404, 409)),
+        ("GET", "/jobs/{job_id}"): Op({200: _STATUS}, (404,)),
+        ("GET", "/jobs/{job_id}/result"): Op({200: {"anyOf": [_RESULT, _STATUS]}, 202: _STATUS}, (404,)),
+        ("PUT", "/{job_id}/image"): Op({200: None}, (403, 404, 409, 413), signed=True, body=RAW_UPLOAD),
+    }
+
+
+SPEC = register(ProviderSpec(
     name=NAME,
+    title="Animal Detect",
     prefixes=["/animaldetect/v1", "/animaldetect/api/v1"],
     build_router=build_router,
     error_body=error_body,
+    error_schema=obj({"error": code_message()}),
     engine=make_engine,
+    storage_router=build_storage_router,
+    demo_key="sk_sandbox_animaldetect",
+    runtime=4.0,
+    windows={"upload_url": 3600.0, "retention": 30 * DAY, "idempotency": DAY},
+    # the Growth plan figures; override with --rate-limit
+    rate_limits={"inference": [(1000, 60.0)], "reference": [(1000, 60.0)]},
+    body_limits=(BodyLimit(MAX_BYTES, storage=True),),
     fail_code="PROCESSING_FAILED",
     unauthorized_code="UNAUTHORIZED",
     rate_limited_code="RATE_LIMITED",
     not_found_code="JOB_NOT_FOUND",
-    storage_router=build_storage_router,
-)
+    fault_status=503,
+    fault_code="UPSTREAM_UNAVAILABLE",
+    # documented: only "Credit limit exceeded" (the code is PC)
+    payment_required=("CREDIT_LIMIT_EXCEEDED", "Credit limit exceeded: this API key has no credits left."),
+    operations=operations,
+))

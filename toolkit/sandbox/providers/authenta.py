@@ -1,4 +1,4 @@
-"""Authenta Jobs API: create -> PUT each input slot to its signed URL -> finalize -> poll (contracts.md §3).
+"""Authenta Jobs API: create -> PUT each input slot to its signed URL -> finalize -> poll (docs/contracts.md §3).
 
 PC choices where the docs are silent: finalize on an unknown job is 400 ``JOB_NOT_FOUND`` (the documented
 "Job not found or already finalized" message); delete of a queued job is allowed (it is cancelled first);
@@ -10,55 +10,25 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import DAY, ConfigError, SandboxConfig
 from ..core import ApiError, Context, ProviderSpec, digest, iso
 from ..engines import authenticity as engine
 from ..engines.media import sniff
+from ..openapi import INT, NSTR, NTIME, OBJ, RAW_UPLOAD, STR, TIME, URL, Op, any_case, arr, enum, obj
 from ..runner import JobFailure
+from ..spec import BodyLimit, register
 from ..store import TERMINAL, Job
+from .authenta_tasks import SLOT_FORMATS, TASKS, canonical, compute
 
 NAME = "authenta"
 MAX_BYTES = 500 * 1024 * 1024  # PC: no documented cap; keeps the sandbox's memory bounded
 UPLOAD_WINDOW, RETENTION, ARTIFACT_WINDOW = "authenta.upload_url", "authenta.retention", "authenta.artifact_url"
-
-JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
-MP3, WAV, M4A = "audio/mpeg", "audio/wav", "audio/mp4"
-MP4, MOV, WEBM = "video/mp4", "video/quicktime", "video/webm"
-IMAGES, AUDIO, VIDEOS = frozenset({JPEG, PNG}), frozenset({MP3, WAV, M4A}), frozenset({MP4, MOV, WEBM})
-#: Other spellings clients send for the same formats.
-ALIASES = {"image/jpg": JPEG, "image/pjpeg": JPEG, "audio/mp3": MP3, "audio/x-wav": WAV, "audio/wave": WAV,
-           "audio/vnd.wave": WAV, "audio/x-m4a": M4A, "audio/m4a": M4A}
-
-
-@dataclass(frozen=True)
-class TaskType:
-    slug: str
-    formats: frozenset[str]
-    median: float  # typical runtime in seconds (PC), before time_scale
-    timeout: float = 600.0  # documented
-    slots: tuple[str, ...] = ("original",)  # the first is required
-
-
-TASKS: dict[int, TaskType] = {
-    1: TaskType("ai-image-detection", IMAGES, 20, 300),
-    2: TaskType("ai-audio-detection", AUDIO, 30),
-    3: TaskType("ai-video-detection", frozenset({MP4, MOV}), 90),
-    4: TaskType("faceswap-detection", VIDEOS, 180, 1800),
-    5: TaskType("image-forgery-detection", IMAGES, 20, 300),
-    6: TaskType("document-intelligence", IMAGES | {PDF}, 20, 300),
-    7: TaskType("face-liveness-detection", IMAGES, 20),
-    8: TaskType("face-intelligence", IMAGES | VIDEOS, 60, slots=("original", "reference")),
-    9: TaskType("face-embedding", IMAGES, 20),
-    10: TaskType("audio-splitter", AUDIO, 30),
-    11: TaskType("ekyc-deepfake", VIDEOS, 90),
-}
-SLOT_FORMATS = {"reference": IMAGES}  # slot -> formats, when narrower than the task's
 
 #: internal lifecycle -> Authenta status; status filter words -> internal states
 STATUS = {"created": "waiting_for_finalize", "queued": "queued", "processing": "processing",
@@ -66,11 +36,6 @@ STATUS = {"created": "waiting_for_finalize", "queued": "queued", "processing": "
 FILTER = {"created": "created", "initiated": "created", "waiting_for_finalize": "created", "queued": "queued",
           "processing": "processing", "completed": "succeeded", "failed": "failed", "cancelled": "cancelled"}
 CANCELLABLE = ("created", "queued")
-
-
-def canonical(content_type: str) -> str:
-    ct = content_type.split(";")[0].strip().lower()
-    return ALIASES.get(ct, ct)
 
 
 class InputSlot(BaseModel):
@@ -344,39 +309,71 @@ def make_engine(ctx: Context):
     return run
 
 
-def compute(slug: str, data: bytes, mime: str, reference: bytes | None, params: dict[str, Any]) -> dict[str, Any]:
-    """The engine function of each task type."""
-    match slug:
-        case "ai-image-detection":
-            return engine.ai_image(data)
-        case "image-forgery-detection":
-            return engine.image_forgery(data)
-        case "face-liveness-detection":
-            return engine.liveness(data)
-        case "face-embedding":
-            return engine.face_embedding(data)
-        case "document-intelligence":
-            return engine.document(data, mime)
-        case "ai-audio-detection":
-            return engine.ai_audio(data, mime)
-        case "audio-splitter":
-            return engine.audio_split(data, mime)
-        case "face-intelligence":
-            return engine.face_intelligence(data, mime, reference, params)
-        case _:
-            return engine.video(data, slug)
+# -- OpenAPI facts ---------------------------------------------------------------------------------------
+_STATUSES = tuple(FILTER)  # every status word a client may see or filter by
+_SLOT = obj({"slotName": STR, "contentType": STR, "fileName": STR, "sizeBytes": INT})
+_DETAIL = obj({"jobId": INT, "taskTypeId": INT, "taskTypeSlug": STR, "status": enum(*_STATUSES),
+               "createdAt": TIME, "updatedAt": TIME, "inputs": arr(_SLOT)},
+              {"completedAt": NTIME, "result": OBJ, "errorMessage": NSTR,
+               "artifacts": arr(obj({"kind": STR, "downloadUrl": URL}))})
+ENVELOPES = ("both", "flat", "wrapped")
 
 
-SPEC = ProviderSpec(
+def envelope_schema(mode: str, flat: dict[str, Any]) -> dict[str, Any]:
+    """Flat fields, ``{"job": {id, status}}`` or both, as ``SandboxConfig.authenta_envelope`` says."""
+    job = obj({"id": STR, "status": enum(*_STATUSES)})
+    props = {**flat["properties"], "job": job}
+    required = {"flat": flat["required"], "wrapped": ["job"], "both": [*flat["required"], "job"]}[mode]
+    return {"type": "object", "required": required, "properties": props}
+
+
+def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
+    """The routes' answers, by (METHOD, path under the prefix; signed: under the storage prefix)."""
+    def au(flat: dict[str, Any]) -> dict[str, Any]:
+        return envelope_schema(config.authenta_envelope, flat)
+
+    job = {"jobId": INT, "taskTypeId": INT, "status": STR, "updatedAt": TIME, "message": STR}
+    created = obj({"jobId": INT, "taskTypeId": INT, "status": STR, "createdAt": TIME, "updatedAt": TIME,
+                   "inputs": arr(obj({**_SLOT["properties"], "uploadUrl": URL}))})
+    page = obj({"page": INT, "limit": INT, "total": INT, "pages": INT})
+    return {
+        ("POST", "/jobs"): Op({200: au(created)}, (400, 402, 413)),
+        ("GET", "/jobs"): Op({200: obj({"data": arr(_DETAIL), "pagination": page})}, (400,),
+                             params={"status": any_case(*_STATUSES, empty=True)}),  # "" or absent: every status
+        ("POST", "/jobs/{job_id}/finalize"): Op({200: au(obj({**job, "queuedAt": TIME}))}, (400,)),
+        ("GET", "/jobs/{job_id}"): Op({200: au(_DETAIL)}, (404,)),
+        ("DELETE", "/jobs/{job_id}"): Op({204: None}, (404, 409)),
+        ("POST", "/jobs/{job_id}/cancel"): Op({200: au(obj(job))}, (404, 409, 422)),
+        ("PUT", "/jobs/{job_id}/{slot}"): Op({200: None}, (403, 404, 413), signed=True, body=RAW_UPLOAD),
+        ("GET", "/jobs/{job_id}/artifacts/result"): Op({200: OBJ}, (403, 404), signed=True),
+    }
+
+
+def check_config(config: SandboxConfig) -> None:
+    if config.authenta_envelope not in ENVELOPES:
+        raise ConfigError("authenta_envelope must be both, flat or wrapped")
+
+
+SPEC = register(ProviderSpec(
     name=NAME,
+    title="Authenta",
     prefixes=["/authenta/api/v1"],
     build_router=build_router,
     error_body=error_body,
+    error_schema=obj({"code": STR, "statusCode": INT, "message": STR}),
     engine=make_engine,
+    storage_router=build_storage_router,
+    demo_key="api_apikey_sandbox_authenta",
+    runtime=30.0,  # per task type: TASKS
+    windows={"upload_url": 3600.0, "retention": 30 * DAY, "artifact_url": 3600.0},
+    rate_limits={},  # "No API call quotas"
+    body_limits=(BodyLimit(MAX_BYTES, storage=True),),
     fail_code="PROCESSING_FAILED",
     unauthorized_code="INVALID_API_KEY",
     rate_limited_code="RATE_LIMITED",
     validation_code="VALIDATION_ERROR",
     not_found_code="JOB_NOT_FOUND",
-    storage_router=build_storage_router,
-)
+    payment_required=("INSUFFICIENT_BALANCE", "Insufficient balance: this API key has no credits left."),  # documented
+    operations=operations,
+    check_config=check_config,
+))

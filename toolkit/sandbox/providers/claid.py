@@ -1,4 +1,4 @@
-"""Claid.ai async image edit: POST /image/edit/async -> poll result_url -> GET output_object.tmp_url (contracts.md §4).
+"""Claid.ai async image edit: POST /image/edit/async -> poll result_url -> GET output_object.tmp_url (docs/contracts.md §4).
 
 Served on ``/claid/v1`` and ``/claid/v1-beta1`` (drift); ``result_url`` reuses the prefix of the create call.
 PC (sandbox only): ``POST {prefix}/storage/upload`` stores a local file so it can be the ``input``; the
@@ -12,21 +12,25 @@ import hashlib
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Annotated, Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from ..config import Tenant
+from ..config import DAY, SandboxConfig, Tenant
 from ..core import ApiError, Context, ProviderSpec, digest, loads
 from ..engines import imaging
 from ..engines.media import sniff
+from ..limits import MULTIPART_SLACK, Decision
+from ..openapi import BINARY, BYTES, INT, JSON, OBJ, STR, TIME, URL, Op, any_case_enums, arr, enum, obj
 from ..runner import JobFailure
 from ..signing import SignatureError
+from ..spec import BodyLimit, Limits, register
 from ..store import Job
+from .claid_models import EditRequest, validation_details
 
 NAME = "claid"
 PREFIXES = ["/claid/v1", "/claid/v1-beta1"]
@@ -40,148 +44,6 @@ ALIASES = {"FORBIDDEN": "1003", "METHOD_NOT_ALLOWED": "1005", "INTERNAL_ERROR": 
 INPUT_CODE = "4000"  # 400: input refused or not found in the sandbox's storage (PC)
 STORAGE = "sandbox"  # the only storage connector name: storage://sandbox/<path>
 MAX_UPLOAD = 25 * 1024 * 1024  # PC
-MAX_SIDE = 10_000  # PC: width/height in px
-
-
-def _lower(v: Any) -> Any:
-    return v.lower() if isinstance(v, str) else v
-
-
-def Enum(*values: str) -> Any:  # noqa: N802  (reads like a type)
-    """A string enum compared case-insensitively (docs list "jpeg", examples say "JPEG")."""
-    return Annotated[Literal[values], BeforeValidator(_lower)]
-
-
-Level = Annotated[float, Field(ge=-100, le=100)]
-Percent = Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")]
-Dim = Annotated[int, Field(ge=1, le=MAX_SIDE)] | Percent
-
-
-Color = Annotated[str, BeforeValidator(_lower), Field(pattern=r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|transparent)$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Restorations(Strict):
-    upscale: Enum("smart_enhance", "smart_resize", "faces", "digital_art", "photo") | None = None
-    decompress: Enum("moderate", "strong", "auto") | None = None
-    polish: bool = False
-
-
-class CropFit(Strict):
-    crop: Enum("center", "smart")
-
-
-class Resizing(Strict):
-    width: Dim | None = None
-    height: Dim | None = None
-    fit: Enum("crop", "bounds", "cover", "canvas", "outpaint") | CropFit = "crop"
-
-    @field_validator("width", "height")
-    @classmethod
-    def _percent_range(cls, v: Any) -> Any:
-        if isinstance(v, str) and not 0 < float(v[:-1]) <= 1000:
-            raise ValueError("a percentage must be within (0%, 1000%]")
-        return v
-
-
-class Hdr(Strict):
-    intensity: float = Field(100, ge=0, le=100)
-    stitching: bool = False
-
-
-class Adjustments(Strict):
-    hdr: Annotated[float, Field(ge=0, le=100)] | Hdr | None = None
-    exposure: Level = 0
-    saturation: Level = 0
-    contrast: Level = 0
-    sharpness: Level = 0
-
-
-class Remove(Strict):
-    category: Enum("general", "products", "cars") = "general"
-    clipping: bool = False
-
-
-class Blur(Strict):
-    category: Enum("general", "products", "cars") = "general"
-    type: Enum("regular", "lens") = "regular"
-    level: Enum("low", "medium", "high") = "medium"
-
-
-class Background(Strict):
-    remove: bool | Remove = False
-    color: Color | None = None
-    blur: Blur | None = None
-
-
-class Privacy(Strict):
-    blur_car_plate: bool = False  # accepted, no-op (no plate detector in the sandbox)
-
-
-class Operations(Strict):
-    restorations: Restorations | None = None
-    resizing: Resizing | None = None
-    adjustments: Adjustments | None = None
-    background: Background | None = None
-    padding: str | int | None = None
-    privacy: Privacy | None = None
-    generative: dict[str, Any] | None = None  # accepted and echoed, no-op
-
-    @field_validator("padding")
-    @classmethod
-    def _padding(cls, v: Any) -> Any:
-        if v is not None:
-            imaging.parse_padding(v)
-        return v
-
-
-class Format(Strict):
-    type: Enum("jpeg", "png", "webp", "avif")
-    quality: int = Field(90, ge=1, le=100)
-    progressive: bool = False
-    compression: Enum("optimal", "fast") | None = None
-
-
-class Output(Strict):
-    format: Enum("jpeg", "png", "webp", "avif") | Format = "jpeg"
-    destination: str | None = Field(None, max_length=4096)  # PC: only storage://sandbox/<path>
-
-
-class EditRequest(Strict):
-    input: str = Field(min_length=1, max_length=4096)
-    operations: Operations
-    output: Output = Field(default_factory=Output)
-
-
-def _field_names(model: type[BaseModel], seen: set[str] | None = None) -> set[str]:
-    seen = seen if seen is not None else set()
-    for name, f in model.model_fields.items():
-        seen.add(name)
-        for t in getattr(f.annotation, "__args__", ()) or (f.annotation,):
-            if isinstance(t, type) and issubclass(t, BaseModel):
-                _field_names(t, seen)
-    return seen
-
-
-FIELDS = _field_names(EditRequest)
-
-
-def validation_details(e: ValidationError) -> dict[str, list[str]]:
-    """Pydantic errors -> ``{"operations.resizing.fit": ["msg", ...]}`` (union branch tags dropped)."""
-    out: dict[str, list[str]] = {}
-    for err in e.errors():
-        *path, last = err["loc"] or ("body",)
-        keep = [x for x in path if isinstance(x, int) or x in FIELDS]
-        if isinstance(last, int) or last in FIELDS or err["type"] == "extra_forbidden":
-            keep.append(last)  # an unknown key names itself
-        loc = ".".join(str(x) for x in keep) or "body"
-        msgs = out.setdefault(loc, [])
-        if err["msg"] not in msgs:
-            msgs.append(err["msg"])
-    return out
 
 
 def error_body(err: ApiError) -> dict[str, Any]:
@@ -443,8 +305,56 @@ def make_engine(ctx: Context) -> Callable[[Job], dict[str, Any]]:
     return run
 
 
-SPEC = ProviderSpec(
-    name=NAME, prefixes=PREFIXES, build_router=build_router, error_body=error_body, engine=make_engine,
+# -- rate-limit headers ---------------------------------------------------------------------------------
+def limit_headers(limits: Limits, d: Decision) -> dict[str, str]:
+    """RateLimit-* (IETF draft) on every answer of an authenticated route: the tightest limit and the policy."""
+    policy = ", ".join(f"{n};w={int(w) if w == int(w) else w}" for n, w in limits)
+    return {"RateLimit-Limit": f"{d.limit}, {policy}", "RateLimit-Remaining": str(d.remaining),
+            "RateLimit-Reset": str(max(1, round(d.reset)))}
+
+
+def retry_headers(retry_after: int) -> dict[str, str]:
+    return {"RateLimit-Reset": str(retry_after)}
+
+
+# -- OpenAPI facts ---------------------------------------------------------------------------------------
+_STATES = enum("ACCEPTED", "PROCESSING", "DONE", "ERROR")
+_TASK = obj({"id": INT, "status": _STATES, "created_at": TIME, "request": OBJ,
+             "errors": arr(obj({"error": STR, "created_at": INT})), "result": {"type": ["object", "null"]}})
+_CREATED = obj({"data": obj({"id": INT, "status": _STATES, "result_url": URL, "created_at": TIME, "request": OBJ})})
+_ERROR = obj({"error_code": STR, "error_type": STR, "error_message": STR})
+
+
+def edit_body() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The edit request as the sandbox validates it (its pydantic models), and their component schemas."""
+    schema = any_case_enums(EditRequest.model_json_schema(ref_template="#/components/schemas/Claid{model}"))
+    defs = {f"Claid{name}": d for name, d in schema.pop("$defs", {}).items()}
+    return {"required": True, "content": {JSON: {"schema": schema}}}, defs
+
+
+def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
+    """The routes' answers, by (METHOD, path under the first prefix; signed: under the storage prefix)."""
+    body, defs = edit_body()
+    return {
+        ("POST", "/image/edit/async"): Op({200: _CREATED}, (400, 402, 413, 422), body=body, schemas=defs),
+        ("GET", "/image/edit/async/{task_id}"): Op({200: obj({"data": _TASK})}, (404,)),
+        ("POST", "/storage/upload"): Op({200: obj({"data": obj({"input": STR, "url": URL})})}, (400, 413, 422)),
+        ("GET", "/objects/{tenant_id}/{path}"): Op({200: BINARY}, (403, 404), signed=True, content=BYTES),
+        ("GET", "/tmp/{job_id}/{name}"): Op({200: BINARY}, (403, 404), signed=True, content=BYTES),
+    }
+
+
+SPEC = register(ProviderSpec(
+    name=NAME, title="Claid", prefixes=PREFIXES, build_router=build_router, error_body=error_body,
+    error_schema=obj({**_ERROR["properties"], "error_details": OBJ}),
+    rate_limited_schema=obj({"detail": _ERROR}),  # Claid nests its 429 body
+    engine=make_engine, storage_router=build_storage_router, demo_key="claid_sandbox_key",
+    runtime=3.0, windows={"retention": DAY, "upload_url": 3600.0},
+    rate_limits={"api": [(120, 60.0), (4, 1.0)]},
+    body_limits=(BodyLimit(MAX_UPLOAD + MULTIPART_SLACK, suffix="/storage/upload"),),
     fail_code="5000", unauthorized_code="111", rate_limited_code="2001", validation_code="9000",
-    validation_status=422, not_found_code="1004", storage_router=build_storage_router,
-)
+    validation_status=422, not_found_code="1004", too_large_code="9000",
+    # documented: "No API calls left"; the code 3000/billing is PC
+    payment_required=("3000", "No API calls left."),
+    limit_headers=limit_headers, retry_headers=retry_headers, operations=operations,
+))

@@ -1,4 +1,4 @@
-"""Face batch enrollment (FR-APIaaS): multipart batch -> poll the organisation's batch job (contracts.md §5).
+"""Face batch enrollment (FR-APIaaS): multipart batch -> poll the organisation's batch job (docs/contracts.md §5).
 
 POST /collections/{collection_id}/faces/batch-async   X-API-Key (or Bearer)   202 {success, data: job counters}
 GET  /organizations/{org_id}/batch/{job_id}            Bearer JWT (PC: or the API key)   200 job + results[]
@@ -19,10 +19,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from ..config import Tenant
+from ..config import DAY, SandboxConfig, Tenant
 from ..core import ApiError, Context, ProviderSpec, iso
 from ..engines import faces as engine
+from ..limits import MULTIPART_SLACK
+from ..openapi import BINARY, BOOL, INT, NSTR, STR, Op, arr, code_message, enum, obj
 from ..runner import JobFailure
+from ..spec import BodyLimit, register
 from ..store import Job
 
 NAME = "faces"
@@ -171,16 +174,51 @@ def make_engine(ctx: Context):
     return run
 
 
-SPEC = ProviderSpec(
+# -- OpenAPI facts ---------------------------------------------------------------------------------------
+_JOB = obj({"job_id": STR, "status": enum("queued", "processing", "done", "failed"), "total": INT,
+            "processed": INT, "succeeded": INT, "failed": INT}, {"error": code_message()})
+_RESULT = obj({"index": INT, "external_id": STR, "face_id": NSTR, "success": BOOL}, {"error": code_message()})
+_BATCH_BODY = {"required": True, "content": {"multipart/form-data": {"schema": obj(
+    {"images": {**arr(BINARY), "minItems": 1, "maxItems": MAX_BATCH}, "external_ids[]": {**arr(STR), "minItems": 1}})}}}
+
+
+def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
+    """The routes' answers, by (METHOD, path under the prefix)."""
+    ok = {"success": {"const": True}}
+    with_results = {**_JOB, "required": [*_JOB["required"], "results"],
+                    "properties": {**_JOB["properties"], "results": arr(_RESULT)}}
+    return {
+        ("POST", "/collections/{collection_id}/faces/batch-async"): Op(
+            {202: obj({**ok, "data": _JOB})}, (400, 402, 413), body=_BATCH_BODY),
+        ("GET", "/organizations/{org_id}/batch/{job_id}"): Op({200: obj({**ok, "data": with_results})}, (404,)),
+        ("GET", "/organizations/{org_id}/batch"): Op(
+            {200: obj({**ok, "data": arr(_JOB), "pagination": obj({"page": INT, "limit": INT, "total": INT})})},
+            (400, 404)),
+    }
+
+
+SPEC = register(ProviderSpec(
     name=NAME,
+    title="face-enrollment",
     prefixes=["/faces/api/v1"],
     build_router=build_router,
     error_body=error_body,
+    error_schema=obj({"success": {"const": False}, "error": code_message()}),
     engine=make_engine,
+    demo_key="fr_live_sandbox_faces",
+    scoped_keys=True,  # faces:KEY@ORG/COLLECTION
+    api_key_header=True,
+    runtime=5.0,  # per batch size: median_runtime()
+    windows={"retention": 7 * DAY},
+    rate_limits={"api": [(600, 60.0)]},
+    # a batch of the largest images; an item over the per-image cap fails alone, not the batch
+    body_limits=(BodyLimit(MAX_BATCH * (MAX_BYTES + MULTIPART_SLACK), suffix="/faces/batch-async"),),
     fail_code="INTERNAL_ERROR",
     unauthorized_code="UNAUTHORIZED",
     rate_limited_code="RATE_LIMITED",
     validation_code="VALIDATION_ERROR",
     validation_status=400,
     not_found_code="NOT_FOUND",
-)
+    payment_required=("INSUFFICIENT_CREDITS", "Insufficient credits: this API key has no credits left."),  # PC
+    operations=operations,
+))

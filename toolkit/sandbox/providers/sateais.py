@@ -1,4 +1,4 @@
-"""SateAIs (Space Shift): create an analysis job -> poll -> 302 to the GeoJSON result (contracts.md §2).
+"""SateAIs (Space Shift): create an analysis job -> poll -> 302 to the GeoJSON result (docs/contracts.md §2).
 
 Routes (under ``/sateais/api/v1``): ``POST /analyze/{type}`` and ``POST /detect/{type}`` (202, job object),
 ``POST /analyze/{type}/preview`` (200, free), ``GET /jobs/{job_id}``, ``GET /jobs/{job_id}/result.geojson``
@@ -20,8 +20,11 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..config import DAY, SandboxConfig
 from ..core import ApiError, Context, ProviderSpec, digest, iso, loads
 from ..engines import sar
+from ..openapi import INT, LOCATION, NSTR, NTIME, NUM, OBJ, STR, TIME, Op, arr, code_message, enum, obj
+from ..spec import register
 from ..store import Job
 
 NAME = "sateais"
@@ -325,15 +328,48 @@ def make_engine(ctx: Context):
     return run
 
 
-SPEC = ProviderSpec(
+# -- OpenAPI facts ---------------------------------------------------------------------------------------
+_JOB = obj({"job_id": STR, "status": enum("pending", "processing", "completed", "failed"), "created_at": TIME,
+            "completed_at": NTIME, "result_path": NSTR, "error_code": NSTR, "error_message": NSTR, "error": NSTR})
+_PREVIEW = obj({"endpoint_id": STR, "area_sqkm": NUM,
+                "coverage": obj({"scene_count": INT, "first_date": STR, "last_date": STR, "scenes": arr(OBJ)}),
+                "credits": obj({"estimated": INT}), "warnings": arr(STR)})
+_ERRORS = (400, 404, 413)
+_CREATE_ERRORS = (*_ERRORS, 402)  # a create costs a credit; the preview is free
+
+
+def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
+    """The routes' answers, by (METHOD, path under the prefix; signed: under the storage prefix)."""
+    body, params = {"properties": {"satellite_id": {"const": "sentinel-1"}}}, {"type": enum(*TYPES)}
+    geojson = obj({"type": {"const": "FeatureCollection"}, "features": arr(OBJ)})
+    return {
+        ("POST", "/analyze/{type}"): Op({202: _JOB}, _CREATE_ERRORS, body=body, params=params),
+        ("POST", "/detect/{type}"): Op({202: _JOB}, _CREATE_ERRORS, body=body, params=params),
+        ("POST", "/analyze/{type}/preview"): Op({200: _PREVIEW}, _ERRORS, body=body, params=params),
+        ("GET", "/jobs/{job_id}"): Op({200: _JOB}, (404,)),
+        ("GET", "/jobs/{job_id}/result.geojson"): Op({302: None}, (404, 410), headers=LOCATION),
+        ("GET", "/{job_id}/result.geojson"): Op({200: geojson}, (403, 404), signed=True,
+                                                content="application/geo+json"),
+    }
+
+
+SPEC = register(ProviderSpec(
     name=NAME,
+    title="SateAIs",
     prefixes=["/sateais/api/v1"],
     build_router=build_router,
     error_body=error_body,
+    error_schema=obj({"error": code_message()}),
     engine=make_engine,
+    storage_router=build_storage_router,
+    demo_key="sk_live_sandbox_sateais",
+    runtime=600.0,  # per-type medians: RUNTIMES
+    windows={"retention": 30 * DAY, "storage_url": 3600.0},
+    rate_limits={"api": [(50, 5.0)]},  # 10 rps with a burst of 50
     fail_code="INTERNAL_ERROR",
     unauthorized_code="UNAUTHORIZED",
     rate_limited_code="RATE_LIMIT_EXCEEDED",
     not_found_code="NOT_FOUND",
-    storage_router=build_storage_router,
-)
+    payment_required=("INSUFFICIENT_CREDITS", "Insufficient credits: this API key has no credits left."),  # documented
+    operations=operations,
+))
