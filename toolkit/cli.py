@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .client import registry
 from .client.model import Status, ToolkitError
 
 
@@ -79,14 +80,15 @@ def _submit(args: argparse.Namespace) -> int:
             raise SystemExit(f"toolkit submit: option {opt!r} is not NAME=VALUE")
         options[name.replace("-", "_")] = _value(text)
     inputs: Any = args.inputs[0] if len(args.inputs) == 1 else list(args.inputs)
-    method = getattr(client, args.operation, None) if not args.operation.startswith("_") else None
-    if callable(method) and args.operation not in ("submit", "attach", "slots", "failed_items", "preflight",
-                                                    "list_jobs", "client"):
+    operations = registry.get(args.provider).operations  # the client methods it may call
+    method = getattr(client, args.operation, None) if args.operation in operations else None
+    if callable(method):
         batch = method(inputs, force=args.force, **options)
-    elif hasattr(client, "run"):  # Authenta: the operation is a task type
+    elif hasattr(client, "run"):  # Authenta: the operation is a task type (slug or id)
         batch = client.run(args.operation, inputs, force=args.force, **options)
     else:
-        raise SystemExit(f"toolkit submit: {args.provider} has no operation {args.operation!r}")
+        raise SystemExit(f"toolkit submit: {args.provider} has no operation {args.operation!r} "
+                         f"({', '.join(operations) or 'none declared'})")
     for e in batch.rejected:
         print(f"rejected: {e}", file=sys.stderr)
     print(f"batch {batch.id}: {len(batch)} job(s) ({args.provider} {args.operation}); "
@@ -181,7 +183,19 @@ def _results(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _operations_help() -> str:
+    """``detect (animaldetect) | ship, oilslick, ... (sateais) | ...``, from the provider registry."""
+    def ops(info: registry.ProviderInfo) -> str:
+        if info.operations_help:
+            return info.operations_help
+        shown = ", ".join(info.operations[:2]) + (", ..." if len(info.operations) > 2 else "")
+        return shown or "none"
+
+    return " | ".join(f"{ops(i)} ({i.name})" for i in registry.providers())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser; provider choices and operations come from ``toolkit.client.registry``."""
     parser = argparse.ArgumentParser(prog="toolkit", description=__doc__)
     parser.add_argument("--workspace", "-w", default=os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"),
                         help="workspace folder holding the ledger and cache (default .toolkit)")
@@ -191,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                         description="e.g. toolkit submit animaldetect detect data/camera_traps -o threshold=0.3; "
                                     "toolkit submit sateais ship data/aoi/harbour.geojson -o date=2026-06-15; "
                                     "toolkit submit authenta ai-image-detection data/media")
-    sp.add_argument("provider", choices=["animaldetect", "sateais", "authenta", "claid", "faces"])
-    sp.add_argument("operation", help="detect | ship, oilslick, ... | an Authenta task | edit | enroll")
+    sp.add_argument("provider", choices=registry.names())
+    sp.add_argument("operation", help=_operations_help())
     sp.add_argument("inputs", nargs="+", help="files, folders, globs, AOIs or a roster CSV")
     sp.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
                     help="an operation option; VALUE is JSON where it parses (repeatable)")
@@ -217,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     sp = sub.add_parser("sandbox", help="run the local sandbox server speaking all five provider contracts")
     _sandbox_args(sp)
     sub.add_parser("demo", help="run every notebook against the embedded sandbox and write reports/index.html")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     try:

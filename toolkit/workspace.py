@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .client import registry
 from .client.ledger import Ledger
 from .client.model import ConfigurationError, Status, UnknownBatch
+from .client.registry import ProviderInfo, flaw as _flaw
 from .client.transport import ProviderConfig, Transport
 
 if TYPE_CHECKING:
@@ -24,40 +26,28 @@ if TYPE_CHECKING:
 
     from .sandbox import Sandbox
 
-#: provider -> (key variable, base-URL variable, production base URL)
-ENV: dict[str, tuple[str, str, str]] = {
-    "animaldetect": ("AD_API_KEY", "AD_API_BASE_URL", "https://api.animaldetect.com/v1"),
-    "sateais": ("SATEAIS_API_KEY", "SATEAIS_BASE_URL", "https://api.spcsft.com/api/v1"),
-    "authenta": ("AUTHENTA_API_KEY", "AUTHENTA_BASE_URL", "https://platform.authenta.ai/api/v1"),
-    "claid": ("CLAID_API_KEY", "CLAID_BASE_URL", "https://api.claid.ai/v1"),
-    "faces": ("FR_API_KEY", "FR_BASE_URL", ""),
-}
-#: what else configures the face service (its organisation, collection and token)
-FACES_EXTRA_ENV = ("FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT")
+DEFAULT_SANDBOX_TIME_SCALE = 0.01
 
 
 def service_variables() -> list[str]:
-    """Every environment variable that points the toolkit at a real service (keys, base URLs, face extras)."""
-    return [v for key, url, _ in ENV.values() for v in (key, url)] + list(FACES_EXTRA_ENV)
+    """Every environment variable that points the toolkit at a real service (keys, base URLs, extras such as
+    the face service's FR_ORG_ID/FR_COLLECTION_ID/FR_JWT), from the provider registry."""
+    infos = registry.providers()
+    return [v for i in infos for v in (i.key_var, i.url_var)] + [v for i in infos for v in i.extra_vars]
 
 
-#: Client-side limits per provider, from contracts.md (the sandbox enforces the same figures).
-LIMITS: dict[str, dict[str, Any]] = {
-    "animaldetect": {"rate_limits": [(1000, 60.0)]},
-    "sateais": {"rate_limits": [(10, 1.0)], "max_active_jobs": 5},
-    "authenta": {},
-    "claid": {"rate_limits": [(120, 60.0), (4, 1.0)]},
-    "faces": {"rate_limits": [(600, 60.0)]},
-}
-DEFAULT_SANDBOX_TIME_SCALE = 0.01
-#: provider -> (module, class) of its client; imported on first use
-CLIENTS: dict[str, tuple[str, str]] = {
-    "animaldetect": ("toolkit.client.providers.animaldetect", "AnimalDetectClient"),
-    "sateais": ("toolkit.client.providers.sateais", "SateAIsClient"),
-    "authenta": ("toolkit.client.providers.authenta_client", "AuthentaClient"),
-    "claid": ("toolkit.client.providers.claid", "ClaidClient"),
-    "faces": ("toolkit.client.providers.faces", "FacesClient"),
-}
+def __getattr__(name: str) -> Any:
+    """Tables of earlier versions, now derived from ``toolkit.client.registry`` on each access:
+    ``ENV`` (provider -> key variable, base-URL variable, production base URL), ``LIMITS`` (client-side
+    limits), ``CLIENTS`` (provider -> client module and class)."""
+    if name == "ENV":
+        return {i.name: (i.key_var, i.url_var, i.base_url) for i in registry.providers()}
+    if name == "LIMITS":
+        return {i.name: i.limits() for i in registry.providers()}
+    if name == "CLIENTS":
+        return {i.name: (i.client.__module__, i.client.__qualname__) for i in registry.providers()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _sandboxes: dict[Path, "Sandbox"] = {}
 
@@ -80,19 +70,21 @@ class Workspace:
         keys = {p: k for p, k in (keys or {}).items() if k is not None}
         base_urls = {p: u for p, u in (base_urls or {}).items() if u is not None}
         self._configs: dict[str, ProviderConfig] = {}
-        sandboxed = []
-        for provider, (key_var, url_var, default_url) in ENV.items():
+        self._providers: dict[str, ProviderInfo] = {i.name: i for i in registry.providers()}  # as registered now
+        sandboxed: list[str] = []
+        self._unkeyed: list[str] = []  # no key, and no sandbox speaks their contract
+        for provider, info in self._providers.items():
             if provider in base_urls:
                 _check_url(base_urls[provider], f"base_urls[{provider!r}]")
-            key = _key(provider, key_var, keys)
+            key = _key(provider, info.key_var, keys)
             if key is None:
-                sandboxed.append(provider)
+                (sandboxed if info.sandbox else self._unkeyed).append(provider)
                 continue
-            url, source = _live_url(provider, key_var, url_var, default_url, base_urls)
+            url, source = _live_url(provider, info.key_var, info.url_var, info.base_url, base_urls)
             # TOOLKIT_TIME_SCALE: for keys on a separately run sandbox (`toolkit sandbox --time-scale F`)
             scale = float(os.environ.get("TOOLKIT_TIME_SCALE", "1"))
             self._configs[provider] = ProviderConfig(provider, url, key, time_scale=scale, url_var=source,
-                                                     **LIMITS[provider], **_extra(provider))
+                                                     **info.limits(), **info.auth_extras())
         self.ledger = Ledger(self.path)
         self.sandbox: Sandbox | None = sandbox
         self._sandboxed = sandboxed
@@ -104,6 +96,10 @@ class Workspace:
 
     def _config(self, provider: str) -> ProviderConfig:
         """The provider's configuration; the embedded sandbox is started the first time one needs it."""
+        if provider in self._unkeyed:
+            info = self._providers[provider]
+            raise ConfigurationError(f"no key for {provider}: set {info.key_var} (or keys={{'{provider}': ...}}); "
+                                     "the embedded sandbox does not speak its contract")
         if provider not in self._configs:
             if self.sandbox is not None and self.sandbox.port is not None:
                 scale = self.sandbox.config.time_scale
@@ -119,18 +115,18 @@ class Workspace:
                 source = f"base_urls[{name!r}], embedded sandbox" if url else "embedded sandbox"
                 self._configs[name] = ProviderConfig(
                     name, url or self.sandbox.base_url(name), self.sandbox.key(name), sandbox=True,
-                    time_scale=scale, url_var=source, **LIMITS[name], **_extra(name, self.sandbox))
+                    time_scale=scale, url_var=source, **self._providers[name].limits(),
+                    **self._providers[name].auth_extras(self.sandbox))
         return self._configs[provider]
 
     def client(self, provider: str) -> Any:
         """The client of one provider by name (``ws.client("sateais")`` is ``ws.sateais``)."""
-        if provider not in CLIENTS:
-            raise ConfigurationError(f"unknown provider {provider!r}; known: {', '.join(CLIENTS)}")
+        if provider not in self._providers:
+            later = " (registered after this Workspace was made: make a new one)"
+            later = later if provider in registry.names() else ""
+            raise ConfigurationError(f"unknown provider {provider!r}{later}; known: {', '.join(self._providers)}")
         if provider not in self._clients:
-            import importlib
-
-            module, cls = CLIENTS[provider]
-            client_class = getattr(importlib.import_module(module), cls)
+            client_class = self._providers[provider].client
             self._clients[provider] = client_class(self.ledger, Transport(self._config(provider)))
         return self._clients[provider]
 
@@ -160,7 +156,8 @@ class Workspace:
         return self.client("faces")
 
     def __repr__(self) -> str:
-        modes = {p: ("sandbox" if p in self._sandboxed else "live") for p in ENV}
+        modes = {p: ("sandbox" if p in self._sandboxed else "no key" if p in self._unkeyed else "live")
+                 for p in self._providers}
         return f"<Workspace {str(self.path)!r} {modes}>"
 
     def explore(self, **filters: Any) -> Any:
@@ -188,39 +185,16 @@ class Workspace:
 
     def jobs(self, provider: str | None = None, status: str | Status | None = None,
              batch: str | None = None) -> "pd.DataFrame":
-        """The ledger as a DataFrame (one row per job), optionally filtered."""
-        import pandas as pd
+        """The ledger as the jobs table of ``toolkit.load.jobs`` (one row per job), optionally filtered. For
+        older code (the jobs explorer counts the statuses present): ``batch_id`` (the same as ``batch``) and
+        ``status`` as plain strings; ``load.jobs(ws.jobs())`` gives the categorical again."""
+        from .load.jobs import jobs
 
         statuses = [Status(status)] if status else None
-        rows = [{"provider": j.provider, "operation": j.operation, "input": j.input, "status": j.status.value,
-                 "job_id": j.job_id, "batch_id": j.batch_id, "error_code": j.error_code,
-                 "error_message": j.error_message, "created_at": j.created_at, "submitted_at": j.submitted_at,
-                 "started_at": j.started_at, "finished_at": j.finished_at, "cached": j.result_digest is not None}
-                for j in self.ledger.jobs(provider=provider, statuses=statuses, batch_id=batch)]
-        df = pd.DataFrame(rows, columns=["provider", "operation", "input", "status", "job_id", "batch_id", "error_code",
-                                         "error_message", "created_at", "submitted_at", "started_at", "finished_at",
-                                         "cached"])
-        for c in ("created_at", "submitted_at", "started_at", "finished_at"):
-            df[c] = pd.to_datetime(df[c], unit="s", utc=True)
+        df = jobs(self.ledger.jobs(provider=provider, statuses=statuses, batch_id=batch))
+        df["batch_id"] = df["batch"]
+        df["status"] = df["status"].astype(object)
         return df
-
-
-_SPACES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
-
-
-def _flaw(value: str, *, ascii_only: bool) -> str | None:
-    """What makes ``value`` unusable in a header or URL (whitespace, control characters), or None."""
-    for where, c in (("ends with", value[-1:]), ("starts with", value[:1])):
-        if c.isspace():
-            return f"{where} {_SPACES.get(c, 'whitespace')}"
-    for c in value:
-        if c.isspace():
-            return f"contains {_SPACES.get(c, 'whitespace')}"
-        if not c.isprintable():
-            return "contains a control character"
-        if ascii_only and not c.isascii():
-            return "contains a non-ASCII character (an HTTP header takes ASCII only)"
-    return None
 
 
 def _key(provider: str, var: str, keys: dict[str, str]) -> str | None:
@@ -284,23 +258,6 @@ def _check_url(url: str, source: str) -> str:
     else:
         return url
     raise ConfigurationError(f"{source}={shown!r}: {reason}")
-
-
-def _extra(provider: str, sandbox: "Sandbox | None" = None) -> dict[str, Any]:
-    if provider != "faces":
-        return {}
-    if sandbox is not None:
-        t = sandbox.tenant("faces")
-        return {"auth_header": "x-api-key", "extra": {"org": t.org, "collection": t.collection}}
-    extra = {}
-    for name, var in (("org", "FR_ORG_ID"), ("collection", "FR_COLLECTION_ID"), ("jwt", "FR_JWT")):
-        value = os.environ.get(var)
-        if value:
-            flaw = _flaw(value, ascii_only=name == "jwt")
-            if flaw:  # the value is not shown: FR_JWT is a credential
-                raise ConfigurationError(f"{var} {flaw}: strip it")
-            extra[name] = value
-    return {"auth_header": "x-api-key", "extra": extra}
 
 
 def _start_sandbox(data_dir: Path, time_scale: float) -> "Sandbox":

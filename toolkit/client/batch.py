@@ -188,7 +188,20 @@ class Batch(JobDriver):
 
     @property
     def done(self) -> bool:
+        """Every job settled (``toolkit.client.settled``): terminal, and every success's result in the cache."""
         return all(self._settled(j) for j in self.jobs)
+
+    @property
+    def can_cancel(self) -> bool:
+        """Whether the provider's API can cancel jobs (``cancel()`` still cancels unsent ones either way)."""
+        return type(self.client.adapter).cancel is not Adapter.cancel
+
+    @property
+    def can_retry(self) -> bool:
+        """Whether ``retry_failed()`` can act on failures: this session holds the batch's inputs (it was
+        submitted here, not re-attached from the ledger alone), or a failed job would be resumed as it is."""
+        return bool(self._items) or any(self.client.resume_status(j, have_input=False) is not None
+                                        for j in self.failed())
 
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -277,34 +290,11 @@ class Batch(JobDriver):
 
     # -- loaders (toolkit.load); pure functions that also accept raw dicts or files ---------------------
     def results(self) -> Any:
-        """The provider's tidy results frame: detections, features, verdicts, images or per-row face results."""
-        from .. import load
+        """The provider's tidy results frame (its registered loader): detections, features, verdicts, images
+        or per-row face results. The provider's Batch subclass also names it (``DetectBatch.detections()``...)."""
+        from . import registry
 
-        return load.results(self)
-
-    def detections(self) -> "pd.DataFrame":
-        """Animal Detect: one row per box (see ``toolkit.load.detections``)."""
-        from .. import load
-
-        return load.detections(self)
-
-    def features(self) -> Any:
-        """SateAIs: a GeoDataFrame of detected features in EPSG:4326 (see ``toolkit.load.features``)."""
-        from .. import load
-
-        return load.features(self)
-
-    def verdicts(self) -> "pd.DataFrame":
-        """Authenta: one row per input and task (see ``toolkit.load.verdicts``)."""
-        from .. import load
-
-        return load.verdicts(self)
-
-    def images(self) -> "pd.DataFrame":
-        """Claid: input/output sizes, formats and the local path of each output (see ``toolkit.load.images``)."""
-        from .. import load
-
-        return load.images(self)
+        return registry.get(self.client.name).load(self)
 
     def raw(self) -> list[dict[str, Any]]:
         """Raw result JSON of every succeeded job, from the cache (no HTTP)."""
@@ -337,16 +327,13 @@ class Batch(JobDriver):
         return out
 
     def to_frame(self) -> "pd.DataFrame":
-        """One row per job: input, status, ids, error and timestamps (tz-aware UTC)."""
-        import pandas as pd
+        """One row per job, the jobs table of ``toolkit.load.jobs`` (the one ``ws.jobs()`` shows): provider,
+        operation, batch, input, job_id, status, errors, timestamps (tz-aware UTC), durations, cached; plus
+        ``batch_id`` (the same as ``batch``, kept for older code)."""
+        from ..load.jobs import jobs
 
-        rows = [{"input": j.input, "status": j.status.value, "job_id": j.job_id, "provider": j.provider,
-                 "operation": j.operation, "provider_status": j.provider_status, "error_code": j.error_code,
-                 "error_message": j.error_message, "created_at": j.created_at, "submitted_at": j.submitted_at,
-                 "finished_at": j.finished_at, "batch_id": j.batch_id} for j in self.jobs]
-        df = pd.DataFrame(rows)
-        for c in ("created_at", "submitted_at", "finished_at"):
-            df[c] = pd.to_datetime(df[c], unit="s", utc=True)
+        df = jobs(self)
+        df["batch_id"] = df["batch"]
         return df
 
     def progress_line(self) -> str:

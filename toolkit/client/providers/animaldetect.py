@@ -1,14 +1,18 @@
-"""Animal Detect async jobs (contracts.md §1): create with Idempotency-Key -> PUT signed URL -> submit -> poll -> result."""
+"""Animal Detect async jobs (docs/contracts.md §1): create with Idempotency-Key -> PUT signed URL -> submit -> poll -> result."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..batch import Batch, ProviderClient
 from ..inputs import IMAGE_SUFFIXES, media_items
 from ..model import Job, JobError, Status
+from ..registry import ProviderInfo
 from .base import Adapter, Item, PollPolicy, PollResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BASE_URL = "https://api.animaldetect.com/v1"
 MAX_BYTES = 10 * 1024 * 1024
@@ -101,15 +105,26 @@ class AnimalDetectAdapter(Adapter):
         return r.content
 
 
+class DetectBatch(Batch):
+    """An Animal Detect batch: ``detections()`` is its results frame."""
+
+    def detections(self) -> "pd.DataFrame":
+        """One row per box (see ``toolkit.load.detections``)."""
+        from ... import load
+
+        return load.detections(self)
+
+
 class AnimalDetectClient(ProviderClient):
     """``ws.animaldetect``: camera-trap images -> animal detections."""
 
     adapter_class = AnimalDetectAdapter
+    batch_class = DetectBatch
 
     def detect(self, images: str | Path | Iterable[str | Path], *, threshold: float = 0.2, classify: bool = True,
                country: str | None = None, metadata: bool = True, top_candidate: bool = False,
                latitude: float | None = None, longitude: float | None = None, smooth_herd: bool | None = None,
-               force: bool = False) -> Batch:
+               force: bool = False) -> DetectBatch:
         """Submit one job per image (paths, globs or folders); returns the running Batch at once."""
         if not 0.01 <= threshold <= 0.99:
             raise ValueError(f"threshold={threshold}: Animal Detect accepts 0.01..0.99")
@@ -123,3 +138,9 @@ class AnimalDetectClient(ProviderClient):
                 options[k] = v
         items = media_items(self.name, images, IMAGE_SUFFIXES, ACCEPTED, MAX_BYTES)
         return self.submit("detect", items, options=options, force=force)
+
+
+INFO = ProviderInfo(
+    name="animaldetect", key_var="AD_API_KEY", url_var="AD_API_BASE_URL", base_url=BASE_URL,
+    client=AnimalDetectClient, batch=DetectBatch, rate_limits=((1000, 60.0),), loader="detections",
+    plots=("boxes", "gallery", "counts", "score_histogram"), operations=("detect",), sandbox=True)

@@ -1,4 +1,4 @@
-"""Authenta Jobs API (contracts.md §3): create -> PUT each input slot to its signed URL -> finalize -> poll.
+"""Authenta Jobs API (docs/contracts.md §3): create -> PUT each input slot to its signed URL -> finalize -> poll.
 
 Create is not idempotent (no idempotency key), so each job carries a unique upload ``fileName``
 (``<stem>.<tag><ext>``, tag = 12 hex of a hash of the ledger key) that the job list echoes: a create whose

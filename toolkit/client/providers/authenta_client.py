@@ -11,7 +11,9 @@ from .. import runtime
 from ..batch import Batch, ProviderClient
 from ..inputs import media_items, read_media
 from ..model import PreflightError, Status, map_status
-from .authenta import FACE_CHECKS, FORMATS, IMAGES, KINDS, SCREEN, SNIFFABLE, TASKS, AuthentaAdapter, task_type
+from ..registry import ProviderInfo
+from .authenta import (BASE_URL, FACE_CHECKS, FORMATS, IMAGES, KINDS, SCREEN, SNIFFABLE, TASKS, AuthentaAdapter,
+                       task_type)
 from .base import Item
 
 if TYPE_CHECKING:
@@ -23,7 +25,17 @@ def _describe(mime: str) -> str:
     return f"{mime} ({KINDS[kind][0]})" if kind else mime
 
 
-class ScreenBatch(Batch):
+class VerdictBatch(Batch):
+    """An Authenta batch: ``verdicts()`` is its results frame."""
+
+    def verdicts(self) -> "pd.DataFrame":
+        """One row per input and task (see ``toolkit.load.verdicts``)."""
+        from ... import load
+
+        return load.verdicts(self)
+
+
+class ScreenBatch(VerdictBatch):
     """A batch mixing task types (``screen``): failed inputs are retried under their own task."""
 
     def retry_failed(self, force: bool = False) -> Batch:
@@ -43,6 +55,7 @@ class AuthentaClient(ProviderClient):
     """``ws.authenta``: media -> deepfake / forgery / liveness / embedding verdicts (11 task types)."""
 
     adapter_class = AuthentaAdapter
+    batch_class = VerdictBatch
 
     def run(self, task: str | int, media: str | Path | Iterable[str | Path], *, reference: str | Path | None = None,
             parameters: dict[str, Any] | None = None, force: bool = False, start: bool = True) -> Batch:
@@ -160,3 +173,10 @@ class AuthentaClient(ProviderClient):
         for c in ("created_at", "updated_at", "completed_at"):
             df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601")
         return df
+
+
+INFO = ProviderInfo(
+    name="authenta", key_var="AUTHENTA_API_KEY", url_var="AUTHENTA_BASE_URL", base_url=BASE_URL,
+    client=AuthentaClient, batch=VerdictBatch, loader="verdicts", plots=("verdict_distribution",),
+    operations=("screen", *(t.slug for t in TASKS.values())), operations_help="an Authenta task or screen",
+    sandbox=True)

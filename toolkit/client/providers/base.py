@@ -13,7 +13,7 @@ from ..transport import Transport
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """When to poll, from contracts.md: first poll after submit, then interval x factor up to a cap (seconds)."""
+    """When to poll, from docs/contracts.md: first poll after submit, then interval x factor up to a cap (seconds)."""
 
     first: float
     interval: float

@@ -1,4 +1,4 @@
-"""Claid.ai async image edit (contracts.md §4): [upload] -> POST /image/edit/async -> poll result_url -> tmp_url.
+"""Claid.ai async image edit (docs/contracts.md §4): [upload] -> POST /image/edit/async -> poll result_url -> tmp_url.
 
 Local files go first to the storage upload endpoint (``POST {base}/storage/upload``, multipart ``file``; a
 project choice the sandbox serves, answering ``{"data": {"input": "storage://…", "url": …}}``) and the returned
@@ -25,6 +25,7 @@ from ...media import sniff
 from ..batch import Batch, ProviderClient
 from ..inputs import IMAGE_SUFFIXES, expand, read_media
 from ..model import Job, JobError, PreflightError, Status, map_status
+from ..registry import ProviderInfo
 from .base import Adapter, Item, PollPolicy, PollResult
 
 BASE_URL = "https://api.claid.ai/v1"
@@ -294,10 +295,21 @@ class ClaidAdapter(Adapter):
 
 
 # -- the client ---------------------------------------------------------------------------------------------
+class EditBatch(Batch):
+    """A Claid batch: ``images()`` is its results frame."""
+
+    def images(self) -> Any:
+        """Input/output sizes, formats and the local path of each output (see ``toolkit.load.images``)."""
+        from ... import load
+
+        return load.images(self)
+
+
 class ClaidClient(ProviderClient):
     """``ws.claid``: images (local files, http(s) or storage:// URLs) -> edited images."""
 
     adapter_class = ClaidAdapter
+    batch_class = EditBatch
 
     def edit(self, images: str | Path | Iterable[str | Path], operations: dict[str, Any],
              output: dict[str, Any] | str | None = None, *, force: bool = False) -> Batch:
@@ -366,3 +378,9 @@ def _read_image(path: Path) -> tuple[bytes, str]:
         raise PreflightError("claid", str(path), f"the file is {len(data) / 1e6:.1f} MB; claid accepts at most "
                                                  f"{MAX_BYTES / 1e6:.0f} MB")
     return data, extra
+
+
+INFO = ProviderInfo(
+    name="claid", key_var="CLAID_API_KEY", url_var="CLAID_BASE_URL", base_url=BASE_URL, client=ClaidClient,
+    batch=EditBatch, rate_limits=((120, 60.0), (4, 1.0)), loader="images", plots=("before_after",),
+    operations=("edit",), sandbox=True)

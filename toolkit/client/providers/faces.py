@@ -1,4 +1,4 @@
-"""Face batch enrollment, FR-APIaaS (contracts.md §5): a roster -> multipart batches of <= 100 -> poll -> results.
+"""Face batch enrollment, FR-APIaaS (docs/contracts.md §5): a roster -> multipart batches of <= 100 -> poll -> results.
 
 POST /collections/{collection}/faces/batch-async   X-API-Key, multipart `images` + `external_ids[]`   202
 GET  /organizations/{org}/batch/{job_id}            Bearer JWT (FR_JWT) when configured, else the API key
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -25,6 +26,7 @@ import httpx
 from ...media import sniff
 from ..batch import Batch, ProviderClient
 from ..model import ConfigurationError, Job, JobError, PreflightError, Status, TransportError, map_status
+from ..registry import ProviderInfo, flaw
 from ..roster import Roster, RosterRow, RosterSource, read_roster
 from .base import Adapter, Item, PollPolicy, PollResult
 
@@ -398,3 +400,25 @@ def _timestamp(value: Any) -> float | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def auth(sandbox: Any = None) -> dict[str, Any]:
+    """x-api-key auth plus organisation, collection and JWT: the sandbox's tenant, else FR_ORG_ID & co."""
+    if sandbox is not None:
+        t = sandbox.tenant("faces")
+        return {"auth_header": "x-api-key", "extra": {"org": t.org, "collection": t.collection}}
+    extra = {}
+    for name, var in (("org", "FR_ORG_ID"), ("collection", "FR_COLLECTION_ID"), ("jwt", "FR_JWT")):
+        value = os.environ.get(var)
+        if value:
+            problem = flaw(value, ascii_only=name == "jwt")
+            if problem:  # the value is not shown: FR_JWT is a credential
+                raise ConfigurationError(f"{var} {problem}: strip it")
+            extra[name] = value
+    return {"auth_header": "x-api-key", "extra": extra}
+
+
+INFO = ProviderInfo(
+    name="faces", key_var="FR_API_KEY", url_var="FR_BASE_URL", base_url="", client=FacesClient,
+    rate_limits=((600, 60.0),), auth=auth, extra_vars=("FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT"), loader="faces",
+    plots=("enrollment_summary",), operations=("enroll",), sandbox=True)

@@ -1,4 +1,4 @@
-"""SateAIs (Space Shift), contracts.md §2: POST /analyze/{type} -> poll GET /jobs/{id} -> 302 to the GeoJSON.
+"""SateAIs (Space Shift), docs/contracts.md §2: POST /analyze/{type} -> poll GET /jobs/{id} -> 302 to the GeoJSON.
 
 What differs from the other providers, as code: no idempotency key (a create is never replayed blindly and a
 lost create is not looked up again: there is no job list), the ``/analyze`` vs ``/detect`` drift, a result
@@ -19,6 +19,7 @@ from .. import runtime
 from ..aoi import AOI, parse_aois
 from ..batch import Batch, ProviderClient
 from ..model import Job, JobError, PreflightError, Status, map_status
+from ..registry import ProviderInfo
 from .base import Adapter, Item, PollPolicy, PollResult
 
 BASE_URL = "https://api.spcsft.com/api/v1"
@@ -139,6 +140,16 @@ class SateAIsAdapter(Adapter):
         return code, message or (str(body)[:300] if code is None else "")
 
 
+class SceneBatch(Batch):
+    """A SateAIs batch: ``features()`` is its results frame."""
+
+    def features(self) -> Any:
+        """A GeoDataFrame of detected features in EPSG:4326 (see ``toolkit.load.features``)."""
+        from ... import load
+
+        return load.features(self)
+
+
 class SateAIsClient(ProviderClient):
     """``ws.sateais``: Sentinel-1 AOI and date -> ships, oil slicks, building changes, time series (GeoJSON).
 
@@ -147,6 +158,7 @@ class SateAIsClient(ProviderClient):
     """
 
     adapter_class = SateAIsAdapter
+    batch_class = SceneBatch
 
     def ship(self, aoi: Any = None, date: Any = None, *, scene_id: str | Iterable[str] | None = None,
              date_direction: str = "nearest", orbit_direction: str | None = None, force: bool = False) -> Batch:
@@ -346,3 +358,9 @@ def _add_years(d: Date, years: int) -> Date:
         return d.replace(year=d.year + years)
     except ValueError:  # 29 February
         return d.replace(year=d.year + years, day=28)
+
+
+INFO = ProviderInfo(
+    name="sateais", key_var="SATEAIS_API_KEY", url_var="SATEAIS_BASE_URL", base_url=BASE_URL,
+    client=SateAIsClient, batch=SceneBatch, rate_limits=((10, 1.0),), max_active_jobs=5, loader="features",
+    plots=("detections_map", "sizes"), operations=TYPES, sandbox=True)
