@@ -62,7 +62,7 @@ test: $(STAMP)
 # Re-record the notebooks' committed outputs (what nbval compares against) on a fresh workspace, scrubbed of
 # this machine's paths and ports. Review the diff before committing it.
 notebooks: $(STAMP)
-	$(BIN)/python -m toolkit.report refresh notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python -m toolkit.recording notebooks/[0-9][0-9]_*.ipynb
 
 sandbox: $(STAMP)
 	$(BIN)/python -m toolkit sandbox

@@ -106,3 +106,16 @@ def refresh(notebooks: Iterable[Path], *, env: dict[str, str | None] | None = No
             if error:
                 errors.append(f"{path.name}: {error}")
     return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m toolkit.recording NOTEBOOK...``: re-record the notebooks' outputs (``make notebooks``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m toolkit.recording", description=refresh.__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    return 1 if refresh(parser.parse_args(argv).notebooks) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,8 +6,8 @@ images inline and nothing fetched from the network, and writes ``index.html`` pl
 each run cost: seconds, jobs submitted (from the ledger) and HTTP requests sent (counted in the kernel).
 
 ``python -m toolkit.report build notebooks/*.ipynb --out reports`` does the same from a shell;
-``python -m toolkit.report refresh notebooks/*.ipynb`` (``make notebooks``) re-executes notebooks in place on
-a fresh workspace, which is how the outputs nbval compares against are recorded (see ``toolkit.recording``).
+``python -m toolkit.recording notebooks/*.ipynb`` (``make notebooks``) re-executes notebooks in place on a
+fresh workspace, which is how the outputs nbval compares against are recorded.
 """
 
 from __future__ import annotations
@@ -335,19 +335,15 @@ def _any_key(environ: dict[str, str] | None = None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m toolkit.report build|refresh NOTEBOOK... [--out reports] [-p notebook:name=value]``."""
+    """``python -m toolkit.report build NOTEBOOK... [--out reports] [-p notebook:name=value]``."""
     parser = argparse.ArgumentParser(prog="python -m toolkit.report", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["build", "refresh"])
+    parser.add_argument("action", choices=["build"])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("reports"), help="build: where the pages go")
     parser.add_argument("--workspace", type=Path, help="build: the ledger the notebooks use")
     parser.add_argument("-p", "--param", action="append", default=[],
                         help="build: NOTEBOOK:NAME=VALUE (VALUE is a Python literal or a string)")
     args = parser.parse_args(argv)
-    if args.action == "refresh":
-        from .recording import refresh
-
-        return 1 if refresh(args.notebooks) else 0
     params: dict[str, dict[str, Any]] = {}
     for p in args.param:
         target, _, assignment = p.partition(":")

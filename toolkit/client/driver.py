@@ -11,19 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from .ledger import DiskFullError, process_owner
 from .model import Job, JobError, Status, TransportError
 from .poller import RuntimeModel
 from .providers.base import Item
-
-if TYPE_CHECKING:
-    from .batch import ProviderClient
+from .settled import settled
 
 log = logging.getLogger("toolkit.batch")
 MIN_GAP = 0.02  # seconds: never poll one job more often than this
-CLAIM_WAIT = 300.0  # seconds (scaled): how long to follow another process's create before giving up
 #: a create answered with one of these stops the provider's other creates at once (they would meet the same)
 HALT_CREATES = frozenset({401, 402})
 
@@ -31,7 +28,7 @@ HALT_CREATES = frozenset({401, 402})
 class JobDriver:
     """What a ``Batch`` does on the loop; the public surface lives in ``toolkit.client.batch``."""
 
-    client: "ProviderClient"
+    client: Any  # the batch's ``toolkit.client.batch.ProviderClient`` (not imported: batch imports this module)
     id: str
     jobs: list[Job]
     version: int
@@ -40,9 +37,9 @@ class JobDriver:
     _listeners: list[Callable[[Any], None]]
 
     def _settled(self, job: Job) -> bool:
-        """Nothing left to do: terminal, and a succeeded job's result is in the cache (a lost or corrupt
-        cache file is fetched again while the provider still has it)."""
-        return _settled(job) and (job.status != Status.SUCCEEDED or self.client.ledger.has_result(job.result_digest))
+        """Nothing left to do (``toolkit.client.settled``), checked against the cache itself: a lost or
+        corrupt cache file is fetched again while the provider still has it."""
+        return settled(job, self.client.ledger.has_result)
 
     def _changed(self, job: Job, *fields: str) -> None:
         self.client.ledger.save(job, *fields)
@@ -133,21 +130,19 @@ class JobDriver:
         it writes; returns False when that process got the job created (``job`` then mirrors its row)."""
         ledger, owner = self.client.ledger, process_owner()
         step = max(0.02, 0.5 * min(1.0, self.client.transport.config.time_scale * 50))
-        deadline = time.monotonic() + CLAIM_WAIT * max(self.client.transport.config.time_scale, 0.01)
-        while (holder := ledger.claim_create(job, owner)) is not None:
+        # no deadline: the holder's create ends (its retries are bounded) and releases the claim, or the holder
+        # dies and the ledger lets this process take the claim over
+        while ledger.claim_create(job, owner) is not None:
             fresh = ledger.get(job.key)
             if fresh is not None and (fresh.meta.get("submitted") or fresh.status.terminal):
                 job.__dict__.update(fresh.__dict__)
                 return False
-            if time.monotonic() > deadline:
-                raise JobError(self.client.name, "CREATE_IN_OTHER_PROCESS", f"another process ({holder}) has "
-                               "been creating this job for too long", input=job.input,
-                               hint="re-run once that process has finished")
             await asyncio.sleep(step)
         fresh = ledger.get(job.key)
         if fresh is not None and (fresh.meta.get("submitted") or fresh.status.terminal):
             fresh.meta.pop("create_owner", None)
             job.__dict__.update(fresh.__dict__)
+            ledger.save(job, "meta")  # release the claim just taken: nothing is left to create
             return False
         if fresh is not None and fresh.job_id and not job.job_id:  # another process got as far as the id
             job.job_id, job.urls, job.meta = fresh.job_id, fresh.urls, {**fresh.meta, **job.meta}
@@ -295,12 +290,6 @@ class JobDriver:
                 else:
                     self.client.ledger.save(job, "meta")  # the adapter may have noted why it was refused
         return n
-
-
-
-def _settled(job: Job) -> bool:
-    """Nothing left to do: terminal, and a succeeded job's result is in the cache."""
-    return job.done and (job.status != Status.SUCCEEDED or job.result_digest is not None)
 
 
 def _gone(message: str) -> str:

@@ -229,15 +229,17 @@ class Ledger(ResultCache):
 
     def claim_create(self, job: Job, owner: str) -> str | None:
         """Take the right to send ``job``'s create (one process at a time per key). Returns None when taken,
-        else the live owner that holds it. A claim of a process that is gone is taken over."""
+        else the live owner that holds it. The claim of a process that is gone (on this host), or one older
+        than ``CLAIM_LEASE`` (another host's, which cannot be checked), is taken over."""
         with self._lock:
-            row = self._db.execute("SELECT json_extract(meta, '$.create_owner') FROM jobs WHERE key=?",
-                                   (job.key,)).fetchone()
-            holder = row[0] if row else None
-            if holder not in (None, owner) and _owner_alive(holder):
+            row = self._db.execute("SELECT json_extract(meta, '$.create_owner'), json_extract(meta, '$.create_claimed')"
+                                   " FROM jobs WHERE key=?", (job.key,)).fetchone()
+            holder, claimed = (row[0], row[1]) if row else (None, None)
+            if holder not in (None, owner) and _owner_alive(holder, claimed):
                 return holder
-            self._write("UPDATE jobs SET meta=json_set(meta, '$.create_owner', ?) WHERE key=? AND "
-                        "coalesce(json_extract(meta, '$.create_owner'), '') = ?", (owner, job.key, holder or ""))
+            self._write("UPDATE jobs SET meta=json_set(meta, '$.create_owner', ?, '$.create_claimed', ?) WHERE key=? "
+                        "AND coalesce(json_extract(meta, '$.create_owner'), '') = ?",
+                        (owner, time.time(), job.key, holder or ""))
             now = self._db.execute("SELECT json_extract(meta, '$.create_owner') FROM jobs WHERE key=?",
                                    (job.key,)).fetchone()
         if now and now[0] == owner:
@@ -325,14 +327,16 @@ def process_owner() -> str:
 
 
 _STARTED = f"{time.time():.3f}"
+CLAIM_LEASE = 600.0  # seconds: how long another host's create claim is honoured (its process cannot be checked)
 
 
-def _owner_alive(owner: str) -> bool:
-    """Whether the process named by a claim still runs (on another host: assume it does)."""
+def _owner_alive(owner: str, claimed: float | None = None) -> bool:
+    """Whether the process named by a create claim still runs: checked on this host; on another host, assumed
+    while the claim is younger than ``CLAIM_LEASE``."""
     host, _, rest = owner.partition(":")
     pid = rest.split(":", 1)[0]
     if host != socket.gethostname() or not pid.isdigit():
-        return True
+        return claimed is None or time.time() - float(claimed) < CLAIM_LEASE
     if int(pid) == os.getpid():
         return owner == process_owner()
     try:

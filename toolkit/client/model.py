@@ -9,7 +9,7 @@ from typing import Any
 
 
 class Status(str, Enum):
-    """Unified job status (contracts.md §6). ``expired`` is derived by the client, never reported."""
+    """Unified job status (docs/contracts.md §6). ``expired`` is derived by the client, never reported."""
 
     DRAFT = "draft"
     QUEUED = "queued"

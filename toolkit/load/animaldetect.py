@@ -15,10 +15,9 @@ import pandas as pd
 from ._capture import NOTHING, Capture, capture
 from ._source import records
 from .export import RawResults, categorical, naive_times, no_gc, utc
-from .interop import from_megadetector, to_camtrap_dp, to_megadetector
 from ..client.model import STATUS_CATEGORIES
 
-__all__ = ["detections", "images_table", "to_megadetector", "from_megadetector", "to_camtrap_dp"]
+__all__ = ["detections", "images_table", "image_facts"]
 
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
@@ -141,6 +140,13 @@ def images_table(source: Any, *, read_files: bool = True) -> pd.DataFrame:
 
 
 # -- shared per-image normalisation ---------------------------------------------------------------------
+
+def image_facts(source: Any, *, read_files: bool = True) -> list[dict[str, Any]]:
+    """One dict per submitted image of a Batch, raw result dicts or files: job_id, file, status, failure,
+    annotations (None = not processed), capture (size, time, camera), model id/version, threshold, options,
+    submitted/finished times. What both tables here and the exporters in ``toolkit.load.camtrap`` read."""
+    return _images(records(source), read_files)
+
 
 def image_col(images: list[dict[str, Any]], key: str) -> list[Any]:
     return [im[key] for im in images]

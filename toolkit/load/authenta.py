@@ -1,6 +1,6 @@
 """Authenta results -> one row per job (an input and a task type) with the verdict on a common 0..1 scale.
 
-Result shapes (contracts.md §3; ``toolkit/sandbox/engines/authenticity.py``): the job detail
+Result shapes (docs/contracts.md §3; ``toolkit/sandbox/engines/authenticity.py``): the job detail
 ``{jobId, taskTypeId, taskTypeSlug, status, createdAt, completedAt, inputs[], result?, errorMessage?}`` (flat or
 wrapped ``{"job": {...}}``) or the result JSON alone (the ``artifacts[kind="result"]`` download). Two verdict
 shapes: the newer guide's ``{isFake, confidencePercent, fakeConfidencePercent, realConfidencePercent}`` and the

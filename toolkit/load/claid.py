@@ -1,6 +1,6 @@
 """Claid async image edits -> one row per task: input/output size, format, megapixels, local output path.
 
-A task result is the poll JSON (contracts.md §4) ``{"data": {id, status, created_at, request, errors, result:
+A task result is the poll JSON (docs/contracts.md §4) ``{"data": {id, status, created_at, request, errors, result:
 {input_object, output_object}}}``; the toolkit's Claid client adds ``"toolkit": {"output_digest",
 "output_path"}`` once the output image is in the local cache (``tmp_url`` itself lives only 24 h).
 """

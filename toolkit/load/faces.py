@@ -1,4 +1,4 @@
-"""Face batch enrollment results -> one row per roster row (contracts.md §5).
+"""Face batch enrollment results -> one row per roster row (docs/contracts.md §5).
 
 A job's poll body is ``{"success": true, "data": {job_id, status, total, processed, succeeded, failed,
 collection_id, results: [{index, external_id, face_id, success, error?: {code, message}}], error?}}``; ``index``

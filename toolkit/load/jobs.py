@@ -85,6 +85,8 @@ def _from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _from_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A frame from ``ws.jobs()`` / ``batch.to_frame()`` / this function: same columns, fixed dtypes."""
+    if "batch" in frame.columns:  # ``batch.to_frame()`` has both; ``batch`` is the table's own
+        frame = frame.drop(columns=["batch_id"], errors="ignore")
     rows = frame.rename(columns={"batch_id": "batch"}).to_dict("records")
     for r in rows:
         for t in TIMES:

@@ -1,6 +1,6 @@
 """SateAIs results -> one GeoDataFrame of detected features (EPSG:4326), plus GeoParquet / GeoJSON writers.
 
-Result shapes (contracts.md §2 and ``toolkit/sandbox/engines/sar.py``): a GeoJSON FeatureCollection per job;
+Result shapes (docs/contracts.md §2 and ``toolkit/sandbox/engines/sar.py``): a GeoJSON FeatureCollection per job;
 Polygon features with a top-level ``id`` and ``properties`` per detection type:
 
 - ship: ``class``, ``area_sqm``, ``length_m``;  oilslick: ``id``, ``class``, ``area_sqm``;

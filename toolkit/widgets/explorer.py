@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ipywidgets as W
 
@@ -13,7 +13,14 @@ from .render import COLORS, FONT, ORDER, _clip, pill, short_input
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..workspace import Workspace
+
+class WorkspaceLike(Protocol):
+    """What the explorer uses of a ``toolkit.workspace.Workspace`` (not imported: the workspace imports the
+    widgets for ``ws.explore()``)."""
+
+    ledger: Any  # ``.path``, ``.batches()``
+
+    def jobs(self, provider: str | None = None, status: Any = None, batch: str | None = None) -> "pd.DataFrame": ...
 
 ALL = ""
 
@@ -24,7 +31,7 @@ class JobsExplorer:
     Reads only the local ledger (no HTTP). ``frame()`` is the filtered DataFrame (``ws.jobs(...)``).
     """
 
-    def __init__(self, workspace: "Workspace", *, provider: str | None = None, status: str | None = None,
+    def __init__(self, workspace: WorkspaceLike, *, provider: str | None = None, status: str | None = None,
                  batch: str | None = None, rows: int = 50) -> None:
         self.ws = workspace
         self.rows = rows
@@ -109,7 +116,7 @@ class JobsExplorer:
         self.refresh()
 
 
-def explore(workspace: "Workspace", **filters: Any) -> JobsExplorer:
+def explore(workspace: WorkspaceLike, **filters: Any) -> JobsExplorer:
     """``explore(ws, provider="animaldetect", status="failed")``: a JobsExplorer over the workspace's ledger."""
     return JobsExplorer(workspace, **filters)
 
@@ -118,7 +125,7 @@ def summary_html(df: "pd.DataFrame") -> str:
     """Counts per status of the jobs in ``df``, as coloured pills."""
     counts = df["status"].value_counts() if len(df) else {}
     pills = "".join(pill(s, int(counts[s])) for s in ORDER if s in counts)
-    batches = df["batch_id"].nunique() if len(df) else 0
+    batches = df[_batch_column(df)].nunique() if len(df) else 0
     return (f'<div style="{FONT};margin:4px 0"><b>{len(df)} job{"s" if len(df) != 1 else ""}</b> '
             f'<span style="opacity:.65">in {batches} batch{"es" if batches != 1 else ""}</span>&ensp;{pills}</div>')
 
@@ -132,14 +139,14 @@ def table_html(df: "pd.DataFrame", rows: int = 50) -> str:
     head = "".join(f'<th style="{cell};border-bottom:1px solid #d0d7de">{h}</th>'
                    for h in ("input", "status", "provider", "operation", "batch", "finished", "error"))
     body = []
-    for r in recent.itertuples(index=False):
+    for r, batch in zip(recent.itertuples(index=False), recent[_batch_column(recent)]):
         fg = COLORS.get(r.status, COLORS["draft"])[0]
         err = " ".join(str(x) for x in (r.error_code, r.error_message) if isinstance(x, str) and x)
         body.append(
             f'<tr><td style="{cell};white-space:nowrap">{html.escape(short_input(str(r.input), 40))}</td>'
             f'<td style="{cell};color:{fg};font-weight:600">{html.escape(r.status)}</td>'
             f'<td style="{cell}">{html.escape(r.provider)}</td><td style="{cell}">{html.escape(r.operation)}</td>'
-            f'<td style="{cell};white-space:nowrap">{html.escape(r.batch_id)}</td>'
+            f'<td style="{cell};white-space:nowrap">{html.escape(str(batch))}</td>'
             f'<td style="{cell};white-space:nowrap">{_when(r.finished_at)}</td>'
             f'<td style="{cell}">{html.escape(_clip(err, 90))}</td></tr>')
     more = len(df) - len(recent)
@@ -162,3 +169,8 @@ def _when(value: Any) -> str:
         return pd.Timestamp(value).tz_convert(None).strftime("%Y-%m-%d %H:%M:%S") + " UTC"
     except (TypeError, ValueError):
         return ""
+
+
+def _batch_column(df: "pd.DataFrame") -> str:
+    """``batch`` in the jobs table of ``toolkit.load.jobs``; ``batch_id`` in older frames."""
+    return "batch" if "batch" in df.columns else "batch_id"

@@ -19,19 +19,17 @@ import contextvars
 import html
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as W
 
 from ..client import runtime
 from ..client.model import Status
-from ..client.providers.base import Adapter
-from .render import Snapshot, failures_html, header_html, render_html, render_text, snapshot
-
-if TYPE_CHECKING:
-    from ..client.batch import Batch
+from ..client.settled import settled
+from .render import BatchLike, Snapshot, failures_html, header_html, render_html, render_text, snapshot
 
 _ATTR = "_toolkit_monitor"  # where a batch keeps its monitor (one widget model per batch)
+_NO_INPUTS = "the failed inputs are not held in this session: re-run the submitting call to retry them"
 
 
 class Monitor:
@@ -41,14 +39,14 @@ class Monitor:
     the clock while nothing changes. ``updates`` counts the flushes (each sets the widget traits once).
     """
 
-    def __init__(self, batch: "Batch", *, interval: float = 0.25, heartbeat: float = 1.0,
+    def __init__(self, batch: BatchLike, *, interval: float = 0.25, heartbeat: float = 1.0,
                  max_failures: int = 5) -> None:
         self.batch = batch
         self.interval = interval
         self.heartbeat = heartbeat
         self.max_failures = max_failures
         self.updates = 0
-        self.retried: list["Batch"] = []
+        self.retried: list[BatchLike] = []
         self.snapshot: Snapshot = snapshot(batch, max_failures)
         self.display_id = f"toolkit-monitor-{batch.id}-{id(self):x}"
         self._displayed = False
@@ -59,7 +57,6 @@ class Monitor:
         self._token = 0
         self._last = 0.0
         self._first_open = 0  # every job before this index is settled (monotone)
-        self.can_cancel = type(batch.client.adapter).cancel is not Adapter.cancel
 
         self.header = W.HTML()
         self.bar = W.IntProgress(min=0, max=max(1, self.snapshot.total), value=0,
@@ -88,6 +85,16 @@ class Monitor:
             self._schedule(self.heartbeat)
 
     # -- what users call ----------------------------------------------------------------------------
+    @property
+    def can_cancel(self) -> bool:
+        """Whether the batch's provider can cancel jobs (the batch says: ``Batch.can_cancel``)."""
+        return bool(self.batch.can_cancel)
+
+    @property
+    def can_retry(self) -> bool:
+        """Whether the batch can retry its failures here (``Batch.can_retry``)."""
+        return bool(self.batch.can_retry)
+
     def cancel(self) -> int:
         """Cancel the jobs that have not started (where the API can); shows and returns how many."""
         if not self.can_cancel:
@@ -106,7 +113,7 @@ class Monitor:
         self.refresh()
         return n
 
-    def retry(self) -> "Batch | None":
+    def retry(self) -> BatchLike | None:
         """Submit the failed inputs again as a new batch, shown below this monitor; returns it."""
         failed = len(self.batch.failed())
         try:
@@ -141,7 +148,7 @@ class Monitor:
         return _filter(self.mimebundle(), include, exclude)
 
     # -- the throttle -------------------------------------------------------------------------------
-    def _on_change(self, batch: "Batch") -> None:
+    def _on_change(self, batch: BatchLike) -> None:
         """Batch listener (loop thread, every job change): mark dirty; flush at once only when all settled."""
         if self._all_settled():
             self._flush()
@@ -152,7 +159,7 @@ class Monitor:
         # Settled jobs never become unsettled, so the scan resumes where it stopped: O(1) amortised per event.
         jobs = self.batch.jobs
         i = self._first_open
-        while i < len(jobs) and jobs[i].done and (jobs[i].status != Status.SUCCEEDED or jobs[i].result_digest):
+        while i < len(jobs) and settled(jobs[i]):
             i += 1
         self._first_open = i
         return i == len(jobs)
@@ -204,7 +211,9 @@ class Monitor:
         self.failures.value = failures_html(s)
         waiting = s.counts.get("draft", 0) + s.counts.get("queued", 0)
         self.cancel_button.disabled = s.finished or not self.can_cancel or not waiting
-        self.retry_button.disabled = not s.failed_total
+        can_retry = not s.failed_total or self.can_retry  # asked of the batch only when something failed
+        self.retry_button.disabled = not s.failed_total or not can_retry
+        self.retry_button.tooltip = "" if can_retry else _NO_INPUTS
         self.updates += 1
 
     def _say(self, text: str, error: bool = False) -> None:
@@ -213,7 +222,7 @@ class Monitor:
 
 
 # -- display glue -------------------------------------------------------------------------------------
-def monitor_for(batch: "Batch") -> Monitor:
+def monitor_for(batch: BatchLike) -> Monitor:
     """The batch's monitor, created on first use (re-displaying a batch shows the same live widget)."""
     m = batch.__dict__.get(_ATTR)
     if m is None:
@@ -222,7 +231,7 @@ def monitor_for(batch: "Batch") -> Monitor:
     return m
 
 
-def batch_mimebundle(batch: "Batch", include: Any = None, exclude: Any = None) -> dict[str, Any]:
+def batch_mimebundle(batch: BatchLike, include: Any = None, exclude: Any = None) -> dict[str, Any]:
     """What ``Batch._repr_mimebundle_`` returns: in a kernel the live widget plus HTML/text of the current
     state; elsewhere (terminal IPython, nbconvert of a stored object) only the HTML/text."""
     shell = _kernel_shell()
@@ -231,12 +240,12 @@ def batch_mimebundle(batch: "Batch", include: Any = None, exclude: Any = None) -
         return _filter({"text/plain": render_text(snap), "text/html": render_html(snap)}, include, exclude)
     m = monitor_for(batch)
     m.refresh()
-    _register_display(shell)
+    _register_display(shell, type(batch))
     _claim_displayhook(shell, m)
     return _filter(m.mimebundle(), include, exclude)
 
 
-def display_batch(batch: "Batch") -> None:
+def display_batch(batch: BatchLike) -> None:
     """Display the batch's monitor with a display id, so the output is rewritten with the final state."""
     from IPython.display import display
 
@@ -246,12 +255,11 @@ def display_batch(batch: "Batch") -> None:
     display(m.mimebundle(), raw=True, display_id=m.display_id)
 
 
-def _register_display(shell: Any) -> None:
-    """Route later displays of any Batch through ``display_batch`` (a display with a display id)."""
-    from ..client.batch import Batch
-
+def _register_display(shell: Any, batch_type: type) -> None:
+    """Route later displays of batches of this type through ``display_batch`` (a display with a display id).
+    The type comes from the batch being displayed: the widgets never import the batch module."""
     formatter = shell.display_formatter.ipython_display_formatter
-    formatter.for_type(Batch, display_batch)
+    formatter.for_type(batch_type, display_batch)
 
 
 def _claim_displayhook(shell: Any, m: Monitor) -> None:

@@ -1,4 +1,7 @@
-"""Animal Detect results to and from the formats camera-trap tools read.
+"""Animal Detect results to and from the formats camera-trap tools read (``tk.load.to_megadetector`` & co.).
+
+Built on the per-image facts of ``toolkit.load.animaldetect`` (``image_facts``, ``detections``); that module
+does not import this one.
 
 - MegaDetector batch output (format 1.5, https://lila.science/megadetector-output-format): read by Timelapse,
   MegaDetector postprocessing, AddaxAI, Camelot importers. String category ids, ``conf``, normalized
@@ -20,6 +23,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+
+from .animaldetect import detections, image_facts
+
+__all__ = ["to_megadetector", "from_megadetector", "to_camtrap_dp"]
 
 FORMAT_VERSION = "1.5"
 MD_CATEGORIES = {"1": "animal", "2": "person", "3": "vehicle"}
@@ -51,10 +58,7 @@ def to_megadetector(source: Any, path: str | Path | None = None, *, root: str | 
     as Timelapse expects; ``info.toolkit.image_root`` records that folder so ``from_megadetector`` can
     restore full paths.
     """
-    from .animaldetect import _images
-    from ._source import records
-
-    images = _images(records(source), read_files=False)
+    images = image_facts(source, read_files=False)
     files = [im["file"] for im in images if im["file"]]
     base = Path(root) if root is not None else _common_root(files)
     labels: dict[str, str] = {}  # classification label -> id
@@ -122,8 +126,6 @@ def from_megadetector(path_or_dict: str | Path | dict[str, Any], *, root: str | 
     (default: ``info.toolkit.image_root`` when this toolkit wrote the file). Images that failed or had no
     detections are in ``df.attrs["images"]`` (file, failure, n_boxes).
     """
-    from .animaldetect import detections
-
     md = path_or_dict if isinstance(path_or_dict, dict) else json.loads(Path(path_or_dict).read_text())
     cats = md.get("detection_categories") or MD_CATEGORIES
     classes = md.get("classification_categories") or {}
@@ -209,14 +211,11 @@ def to_camtrap_dp(source: Any, folder: str | Path, deployment_id: str | None = N
     is one ``blank`` observation; images that were not processed are media without observations.
     ``latitude``/``longitude`` default to the job options. Returns the path of ``datapackage.json``.
     """
-    from .animaldetect import _images
-    from ._source import records
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     zone = ZoneInfo(tz)
     media, obs, issues = [], [], set()
-    images = _images(records(source), read_files=True)
+    images = image_facts(source, read_files=True)
     for im in images:
         dep = deployment_id or im["capture"].camera or "unknown"
         when = im["capture"].captured_at
