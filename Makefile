@@ -49,11 +49,13 @@ demo: $(STAMP)
 NO_SERVICES = env $$($(BIN)/python -c 'from toolkit.workspace import service_variables as v; print(*("-u " + x for x in v()))')
 NBVAL_WS := $(CURDIR)/test-output/nbval
 test: $(STAMP)
-	@echo "==> [test 1/3] the browser for the widget test (Debian's chromium)"
+	@echo "==> [test 1/4] lint: ruff check (fails fast)"
+	$(BIN)/ruff check toolkit tests
+	@echo "==> [test 2/4] the browser for the widget test (Debian's chromium)"
 	@sh scripts/ensure-chromium.sh
-	@echo "==> [test 2/3] pytest: unit, contract, client, reliability, browser and notebook tests"
+	@echo "==> [test 3/4] pytest: unit, contract, client, reliability, browser and notebook tests"
 	$(BIN)/python -m pytest -q
-	@echo "==> [test 3/3] nbval: the notebooks' checked outputs"
+	@echo "==> [test 4/4] nbval: the notebooks' checked outputs"
 	@rm -rf $(NBVAL_WS)
 	$(NO_SERVICES) TOOLKIT_WORKSPACE=$(NBVAL_WS)/.toolkit TOOLKIT_SANDBOX_TIME_SCALE=0.002 \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \

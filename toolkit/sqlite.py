@@ -8,7 +8,8 @@ from pathlib import Path
 
 def open_db(path: Path, schema: str) -> sqlite3.Connection:
     """Autocommit connection usable from several threads (callers hold a lock), WAL journal, schema applied."""
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    # several processes share a workspace: wait for a writer (WAL keeps readers free) rather than fail
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")

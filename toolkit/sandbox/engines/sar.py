@@ -362,7 +362,7 @@ def analyze(kind: str, aoi_wkt: str, scenes: list[dict[str, str]]) -> dict[str, 
                 features.append(_feature(i, g, {"id": i, "class": "oilslick"}))
     elif kind in ("newbuilding", "disappearbuilding"):
         used = [scenes[0], scenes[-1]]
-        (first, p1), (last, p2) = synthesize(aoi_wkt, used[0]), synthesize(aoi_wkt, used[1])
+        (first, _), (last, _) = synthesize(aoi_wkt, used[0]), synthesize(aoi_wkt, used[1])
         d0, d1 = ((date.fromisoformat(s["date"]) - EPOCH).days for s in used)
         planted = {"new_buildings": sum(1 for *_, b, g in w.buildings if d0 < b <= d1 and g > d1),
                    "disappeared_buildings": sum(1 for *_, b, g in w.buildings if b <= d0 < g <= d1)}
