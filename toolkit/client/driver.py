@@ -112,7 +112,7 @@ class JobDriver:
         if self.client.halted is not None:  # a create was refused for the key (401) or credits (402)
             h = self.client.halted
             raise JobError(h.provider, h.code, h.message, http_status=h.http_status, input=job.input,
-                           hint=f"not sent: an earlier create was refused so{'; ' + h.hint if h.hint else ''}")
+                           hint="not sent, after an earlier create was refused" + (f"; {h.hint}" if h.hint else ""))
         if not await self._claim(job):
             return  # another process created it; this one follows the job it recorded
         try:
