@@ -24,6 +24,7 @@ _LAZY = {
     "ConfigurationError": ("toolkit.client.model", "ConfigurationError"),
     "WaitTimeout": ("toolkit.client.model", "WaitTimeout"),
     "UnknownBatch": ("toolkit.client.model", "UnknownBatch"),
+    "InvalidOption": ("toolkit.client.model", "InvalidOption"),
     "LedgerError": ("toolkit.client.ledger", "LedgerError"),
     "DiskFullError": ("toolkit.client.cache", "DiskFullError"),
     "Sandbox": ("toolkit.sandbox", "Sandbox"),

@@ -83,6 +83,10 @@ class ConfigurationError(ToolkitError):
     """A key, base URL or option is missing or malformed."""
 
 
+class InvalidOption(ToolkitError, ValueError):
+    """An option a call does not have (with the nearest one it does), or a value outside its range."""
+
+
 class UnknownBatch(ToolkitError, KeyError):
     """No batch with that id in the workspace's ledger."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..options import checked
 from ..batch import Batch, ProviderClient
 from ..inputs import IMAGE_SUFFIXES, media_items
-from ..model import Job, JobError, Status
+from ..model import InvalidOption, Job, JobError, Status
 from ..registry import ProviderInfo
 from .base import Adapter, Item, PollPolicy, PollResult
 
@@ -121,15 +122,16 @@ class AnimalDetectClient(ProviderClient):
     adapter_class = AnimalDetectAdapter
     batch_class = DetectBatch
 
+    @checked
     def detect(self, images: str | Path | Iterable[str | Path], *, threshold: float = 0.2, classify: bool = True,
                country: str | None = None, metadata: bool = True, top_candidate: bool = False,
                latitude: float | None = None, longitude: float | None = None, smooth_herd: bool | None = None,
                force: bool = False) -> DetectBatch:
         """Submit one job per image (paths, globs or folders); returns the running Batch at once."""
         if not 0.01 <= threshold <= 0.99:
-            raise ValueError(f"threshold={threshold}: Animal Detect accepts 0.01..0.99")
+            raise InvalidOption(f"threshold={threshold}: Animal Detect accepts 0.01..0.99")
         if (latitude is None) != (longitude is None):
-            raise ValueError("latitude and longitude go together")
+            raise InvalidOption("latitude and longitude go together")
         options: dict[str, Any] = {"threshold": threshold, "classify": classify, "metadata": metadata,
                                    "top_candidate": top_candidate}
         for k, v in (("country", country), ("latitude", latitude), ("longitude", longitude),

@@ -7,10 +7,11 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from ..options import checked
 from .. import runtime
 from ..batch import Batch, ProviderClient
 from ..inputs import media_items, read_media
-from ..model import PreflightError, Status, map_status
+from ..model import InvalidOption, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from .authenta import (BASE_URL, FACE_CHECKS, FORMATS, IMAGES, KINDS, SCREEN, SNIFFABLE, TASKS, AuthentaAdapter,
                        task_type)
@@ -57,6 +58,7 @@ class AuthentaClient(ProviderClient):
     adapter_class = AuthentaAdapter
     batch_class = VerdictBatch
 
+    @checked
     def run(self, task: str | int, media: str | Path | Iterable[str | Path], *, reference: str | Path | None = None,
             parameters: dict[str, Any] | None = None, force: bool = False, start: bool = True) -> Batch:
         """One job per file (paths, globs, folders) for ``task`` (slug or id 1..11); returns the running Batch.
@@ -67,16 +69,16 @@ class AuthentaClient(ProviderClient):
         t = task_type(task)
         params = dict(parameters or {})
         if not all(isinstance(k, str) for k in params):
-            raise ValueError("parameters must be a dict with string keys")
+            raise InvalidOption("parameters must be a dict with string keys")
         for k in FACE_CHECKS:
             if k in params and not isinstance(params[k], bool):
-                raise ValueError(f"parameters[{k!r}] must be True or False")
+                raise InvalidOption(f"parameters[{k!r}] must be True or False")
         if any(k in params for k in FACE_CHECKS) and t.id != 8:
-            raise ValueError(f"{', '.join(k for k in FACE_CHECKS if k in params)} apply to face-intelligence only")
+            raise InvalidOption(f"{', '.join(k for k in FACE_CHECKS if k in params)} apply to face-intelligence only")
         if reference is not None and t.id != 8:
-            raise ValueError(f"reference is an input of face-intelligence (task 8) only, not of {t.slug}")
+            raise InvalidOption(f"reference is an input of face-intelligence (task 8) only, not of {t.slug}")
         if params.get("isSimilarityCheck") and reference is None:
-            raise ValueError("isSimilarityCheck needs a reference image: run(..., reference='person.jpg')")
+            raise InvalidOption("isSimilarityCheck needs a reference image: run(..., reference='person.jpg')")
         options: dict[str, Any] = {"task_type_id": t.id, "parameters": params}
         extra: dict[str, Any] = {}
         if reference is not None:
@@ -100,6 +102,7 @@ class AuthentaClient(ProviderClient):
                  for it in self._items(media, t.formats, check)]
         return self.submit(t.slug, items, options=options, force=force, start=start)
 
+    @checked
     def screen(self, media: str | Path | Iterable[str | Path], *, force: bool = False) -> Batch:
         """Screen mixed media for synthetic content: images -> ai-image-detection, audio -> ai-audio-detection,
         MP4/MOV -> ai-video-detection, WebM -> faceswap-detection. One Batch over all of them; the jobs are the
@@ -136,18 +139,19 @@ class AuthentaClient(ProviderClient):
         suffixes = {s for m in formats for s in FORMATS[m][1]}
         return media_items(self.name, media, suffixes, SNIFFABLE, None, check)
 
+    @checked
     def list_jobs(self, status: str | Status | None = None, limit: int = 100) -> "pd.DataFrame":
         """Every job of the key at Authenta (all pages of ``limit`` <= 100), newest first, as a tidy frame."""
         import pandas as pd
 
         if not 1 <= limit <= 100:
-            raise ValueError(f"limit={limit}: Authenta pages hold 1..100 jobs")
+            raise InvalidOption(f"limit={limit}: Authenta pages hold 1..100 jobs")
         word = None
         if status is not None:
             unified = {"draft": "waiting_for_finalize", "running": "processing", "succeeded": "completed"}
             word = unified.get(str(status).lower(), str(status).lower())
             if word not in self.adapter.statuses:
-                raise ValueError(f"status {status!r} is not an Authenta status ({', '.join(self.adapter.statuses)})")
+                raise InvalidOption(f"status {status!r} is not an Authenta status ({', '.join(self.adapter.statuses)})")
 
         async def collect() -> list[dict[str, Any]]:
             return [d async for d in self.adapter.iter_jobs(status=word, page_size=limit)]

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..options import checked
 from ...media import sniff
 from ..batch import Batch, ProviderClient
 from ..inputs import IMAGE_SUFFIXES, expand, read_media
@@ -311,6 +312,7 @@ class ClaidClient(ProviderClient):
     adapter_class = ClaidAdapter
     batch_class = EditBatch
 
+    @checked
     def edit(self, images: str | Path | Iterable[str | Path], operations: dict[str, Any],
              output: dict[str, Any] | str | None = None, *, force: bool = False) -> Batch:
         """One edit task per image with the same ``operations`` (and ``output``, e.g. ``{"format": "png"}``;

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ..options import checked
 from ...media import sniff
 from ..batch import Batch, ProviderClient
 from ..model import ConfigurationError, Job, JobError, PreflightError, Status, TransportError, map_status
@@ -259,6 +260,7 @@ class FacesClient(ProviderClient):
         super().__init__(ledger, transport)
         self.adapter.known_job_ids = lambda: {j.job_id for j in ledger.jobs(provider=self.name) if j.job_id}
 
+    @checked
     def enroll(self, roster: RosterSource, *, collection: str | None = None, image_column: str | None = None,
                id_column: str | None = None, base_dir: str | Path | None = None, force: bool = False) -> Batch:
         """Enroll every good row of ``roster`` into ``collection``; returns the running Batch at once.

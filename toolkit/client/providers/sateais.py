@@ -15,10 +15,11 @@ from typing import Any, Callable, Iterable
 
 import httpx
 
+from ..options import checked
 from .. import runtime
 from ..aoi import AOI, parse_aois
 from ..batch import Batch, ProviderClient
-from ..model import Job, JobError, PreflightError, Status, map_status
+from ..model import InvalidOption, Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from .base import Adapter, Item, PollPolicy, PollResult
 
@@ -160,12 +161,14 @@ class SateAIsClient(ProviderClient):
     adapter_class = SateAIsAdapter
     batch_class = SceneBatch
 
+    @checked
     def ship(self, aoi: Any = None, date: Any = None, *, scene_id: str | Iterable[str] | None = None,
              date_direction: str = "nearest", orbit_direction: str | None = None, force: bool = False) -> Batch:
         """Ships in the Sentinel-1 scene nearest (before/after) ``date`` over each AOI, or in named GRD scenes."""
         return self.submit("ship", self.items("ship", aoi, date, scene_id=scene_id, date_direction=date_direction,
                                               orbit_direction=orbit_direction), force=force)
 
+    @checked
     def oilslick(self, aoi: Any = None, date: Any = None, *, scene_id: str | Iterable[str] | None = None,
                  date_direction: str = "nearest", orbit_direction: str | None = None, force: bool = False) -> Batch:
         """Oil slicks in one scene per (AOI, date), or in named GRD scenes."""
@@ -173,12 +176,14 @@ class SateAIsClient(ProviderClient):
                                                   date_direction=date_direction, orbit_direction=orbit_direction),
                            force=force)
 
+    @checked
     def newbuilding(self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None,
                     force: bool = False) -> Batch:
         """Buildings that appeared between the first and last scene of the range (AOI <= 30,000 km²)."""
         return self.submit("newbuilding", self.items("newbuilding", aoi, date_start=date_start, date_end=date_end,
                                                      orbit_direction=orbit_direction), force=force)
 
+    @checked
     def disappearbuilding(self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None,
                           force: bool = False) -> Batch:
         """Buildings that disappeared between the first and last scene of the range (AOI <= 30,000 km²)."""
@@ -186,12 +191,14 @@ class SateAIsClient(ProviderClient):
                                                            date_end=date_end, orbit_direction=orbit_direction),
                            force=force)
 
+    @checked
     def timeseries(self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None,
                    force: bool = False) -> Batch:
         """Per-scene backscatter and change area over the range (AOI <= 50 km², range <= 3 years)."""
         return self.submit("timeseries", self.items("timeseries", aoi, date_start=date_start, date_end=date_end,
                                                     orbit_direction=orbit_direction), force=force)
 
+    @checked
     def preview(self, type: str, aoi: Any = None, date: Any = None, *, scene_id: str | None = None,
                 date_start: Any = None, date_end: Any = None, date_direction: str = "nearest",
                 orbit_direction: str | None = None) -> dict[str, Any]:
@@ -228,11 +235,11 @@ class SateAIsClient(ProviderClient):
         Wrong option values (unknown type, direction, orbit) raise ValueError at once.
         """
         if type not in TYPES:
-            raise ValueError(f"type={type!r}: SateAIs analyses {', '.join(TYPES)}")
+            raise InvalidOption(f"type={type!r}: SateAIs analyses {', '.join(TYPES)}")
         if date_direction not in DIRECTIONS:
-            raise ValueError(f"date_direction={date_direction!r}: one of {', '.join(DIRECTIONS)}")
+            raise InvalidOption(f"date_direction={date_direction!r}: one of {', '.join(DIRECTIONS)}")
         if orbit_direction not in (None, *ORBITS):
-            raise ValueError(f"orbit_direction={orbit_direction!r}: one of {', '.join(ORBITS)} or None")
+            raise InvalidOption(f"orbit_direction={orbit_direction!r}: one of {', '.join(ORBITS)} or None")
         base: dict[str, Any] = {"satellite_id": "sentinel-1"}
         orbit = {"orbit_direction": orbit_direction} if orbit_direction else {}
         if type in SCENE_TYPES:
@@ -334,7 +341,7 @@ def _ranges(provider: str, type: str, start: Any, end: Any, orbit: dict[str, str
     elif len(ends) == 1:
         ends = ends * len(starts)
     if len(starts) != len(ends):
-        raise ValueError(f"{len(starts)} date_start values and {len(ends)} date_end values: give one of each, "
+        raise InvalidOption(f"{len(starts)} date_start values and {len(ends)} date_end values: give one of each, "
                          "or lists of equal length (paired in order)")
     out: list[Any] = []
     for s, e in zip(starts, ends):
