@@ -275,9 +275,8 @@ class FacesClient(ProviderClient):
         self.adapter.org  # noqa: B018 -- fail now, before anything is recorded, when no org is configured
         items = self.preflight(roster, collection=collection, image_column=image_column, id_column=id_column,
                                base_dir=base_dir)
-        batch = self.submit("enroll", items, options={"collection": collection}, force=force, start=False)
-        self._resume(batch)
-        return batch.start()
+        # jobs stopped by a refused JWT or an uncertain create resume in submit (toolkit.client.resume)
+        return self.submit("enroll", items, options={"collection": collection}, force=force)
 
     def preflight(self, roster: RosterSource, *, collection: str, image_column: str | None = None,
                   id_column: str | None = None, base_dir: str | Path | None = None) -> list[Item | PreflightError]:
@@ -322,17 +321,6 @@ class FacesClient(ProviderClient):
                 label = f"{name} rows {part[0]['index']}-{part[-1]['index']} (retry of {len(part)} rows)"
                 items.append(_item_from_meta(name, label, part, collection, retry_of=sorted(sources[(collection, name)])))
         return items
-
-    def _resume(self, batch: Batch) -> None:
-        """Jobs that failed only on the client's side go back to polling (or to the job-list lookup)."""
-        for job in batch.jobs:
-            if job.status != Status.FAILED or job.error_code not in RESUMABLE:
-                continue
-            if job.job_id:
-                self.ledger.reopen(job, Status.QUEUED)
-            elif job.meta.get("create_sent"):
-                job.meta.pop("submitted", None)
-                self.ledger.reopen(job, Status.DRAFT)
 
 
 def _item(roster: Roster, label: str, rows: list[RosterRow], collection: str) -> Item:
