@@ -118,23 +118,30 @@ def test_two_workspaces_on_one_key_with_the_same_images_share_the_jobs(tmp_path,
     one_job_per_input(server(sandbox, "animaldetect"), 20)
 
 
-def test_an_outage_longer_than_the_retry_budget_resumes_on_a_re_run_without_a_duplicate(tmp_path, make_sandbox):
+def outage_mid_batch(tmp_path: Path, make_sandbox, n: int, seed: int, created: int):
+    """An Animal Detect batch of ``n`` images whose sandbox goes down (longer than every retry) once
+    ``created`` jobs have ids; returns the sandbox's restart function, the workspace, the inputs and the batch."""
     data = tmp_path / "sandbox"
     sb = make_sandbox(data_dir=data)
     port = sb.port
-    paths = images(tmp_path / "in", 30, seed=200)
+    paths = images(tmp_path / "in", n, seed=seed)
     ws = client_ws(tmp_path / "ws", sb, "animaldetect")
     ws.client("animaldetect").transport.config.max_in_flight = 2  # the outage lands mid-batch
     b = ws.animaldetect.detect(paths)
     deadline = time.monotonic() + 30
-    while sum(j.job_id is not None for j in b.jobs) < 5 and time.monotonic() < deadline:
+    while sum(j.job_id is not None for j in b.jobs) < created and time.monotonic() < deadline:
         time.sleep(0.005)
-    sb.stop()  # down for longer than every retry
+    sb.stop()
     b.wait(timeout=120, progress=False)
+    return (lambda: make_sandbox(data_dir=data, port=port)), ws, paths, b
+
+
+def test_an_outage_longer_than_the_retry_budget_resumes_on_a_re_run_without_a_duplicate(tmp_path, make_sandbox):
+    restart, ws, paths, b = outage_mid_batch(tmp_path, make_sandbox, 30, seed=200, created=5)
     stopped = [j for j in b.jobs if j.status == Status.FAILED]
     assert stopped, "the outage should have stopped some jobs"
     assert all(j.error_code == "UNREACHABLE" for j in stopped), {j.error_code for j in stopped}
-    sb2 = make_sandbox(data_dir=data, port=port)  # back, same port and data
+    sb2 = restart()  # back, same port and data
     again = ws.animaldetect.detect(paths).wait(timeout=120, progress=False)
     assert again.status_counts()["succeeded"] == 30, [(j.status, j.error_code, j.error_message) for j in again.jobs
                                                       if j.status != Status.SUCCEEDED]
@@ -143,19 +150,9 @@ def test_an_outage_longer_than_the_retry_budget_resumes_on_a_re_run_without_a_du
 
 
 def test_retry_failed_after_an_outage_resumes_the_same_jobs_and_pays_for_none_twice(tmp_path, make_sandbox):
-    data = tmp_path / "sandbox"
-    sb = make_sandbox(data_dir=data)
-    port = sb.port
-    paths = images(tmp_path / "in", 20, seed=300)
-    ws = client_ws(tmp_path / "ws", sb, "animaldetect")
-    ws.client("animaldetect").transport.config.max_in_flight = 2
-    b = ws.animaldetect.detect(paths)
-    while sum(j.job_id is not None for j in b.jobs) < 4:
-        time.sleep(0.005)
-    sb.stop()
-    b.wait(timeout=120, progress=False)
+    restart, ws, paths, b = outage_mid_batch(tmp_path, make_sandbox, 20, seed=300, created=4)
     assert b.status_counts()["failed"] > 0
-    sb2 = make_sandbox(data_dir=data, port=port)
+    sb2 = restart()
     retried = b.retry_failed()
     retried.wait(timeout=120, progress=False)
     b.wait(timeout=120, progress=False)
