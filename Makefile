@@ -49,8 +49,9 @@ demo: $(STAMP)
 NO_SERVICES = env $$($(BIN)/python -c 'from toolkit.workspace import service_variables as v; print(*("-u " + x for x in v()))')
 NBVAL_WS := $(CURDIR)/test-output/nbval
 test: $(STAMP)
-	@echo "==> [test 1/4] lint: ruff check (fails fast)"
+	@echo "==> [test 1/4] lint and types: ruff check, ruff format --check, mypy (fail fast)"
 	$(BIN)/ruff check toolkit tests
+	$(BIN)/ruff format --check -q toolkit tests
 	@echo "==> [test 2/4] the browser for the widget test (Debian's chromium)"
 	@sh scripts/ensure-chromium.sh
 	@echo "==> [test 3/4] pytest: unit, contract, client, reliability, browser and notebook tests"

@@ -66,8 +66,11 @@ def test_camera_traps_exif_matches_file_names() -> None:
     assert (max(times) - min(times)).days >= 3
     nights = sum(t.hour >= 21 or t.hour < 5 for t in times)
     assert 8 <= nights <= 28, nights  # both night and day frames
-    assert Counter(NAME.match(p.name).group(1) for p in files("camera_traps", "*.jpg")) == \
-        {"CAM01": 12, "CAM02": 12, "CAM03": 12}
+    assert Counter(NAME.match(p.name).group(1) for p in files("camera_traps", "*.jpg")) == {
+        "CAM01": 12,
+        "CAM02": 12,
+        "CAM03": 12,
+    }
 
 
 def test_camera_traps_give_labels_and_empties_in_the_sandbox_detector() -> None:
@@ -83,8 +86,11 @@ def test_camera_traps_give_labels_and_empties_in_the_sandbox_detector() -> None:
         empty += not anns
         labels.update(a["label"] for a in anns)
         if truth[path.name]["night"] == "False":  # by day, the labels match what was drawn
-            drawn = Counter({k: int(v) for k, v in (x.split(":") for x in truth[path.name]["drawn"].split(";"))}) \
-                if anns else Counter()
+            drawn = (
+                Counter({k: int(v) for k, v in (x.split(":") for x in truth[path.name]["drawn"].split(";"))})
+                if anns
+                else Counter()
+            )
             assert Counter(a["label"] for a in anns) == drawn, path.name
     assert 6 <= empty <= 12
     assert {"red fox", "roe deer", "wild boar", "bird", "human", "vehicle", "mammal"} <= set(labels)
@@ -133,8 +139,14 @@ def test_aois_show_ships_slicks_and_buildings_in_the_sar_engine() -> None:
 
 
 # -- media -----------------------------------------------------------------------------------------------
-MEDIA_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".wav": "audio/wav", ".mp4": "video/mp4",
-               ".webm": "video/webm", ".webp": "image/webp"}
+MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".wav": "audio/wav",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".webp": "image/webp",
+}
 
 
 def test_media_types_by_magic_bytes() -> None:
@@ -159,17 +171,27 @@ def test_edited_media_score_differently_from_originals() -> None:
 
     for original in ("astronaut.jpg", "rocket.jpg", "chelsea.png", "portrait.jpg"):
         assert fake(original) < 50, original
-    for edited in ("astronaut_cloned.jpg", "rocket_spliced.jpg", "chelsea_retouched.png",
-                   "rocket_recompressed.jpg", "astronaut_clean_render.png"):
+    for edited in (
+        "astronaut_cloned.jpg",
+        "rocket_spliced.jpg",
+        "chelsea_retouched.png",
+        "rocket_recompressed.jpg",
+        "astronaut_clean_render.png",
+    ):
         assert fake(edited) > 90, edited
     clean = (DATA / "media" / "astronaut_clean_render.png").read_bytes()
     assert A.image_forgery(clean)["isFake"] is False and A.ai_image(clean)["isFake"] is True
-    audio = {n: A.ai_audio((DATA / "media" / n).read_bytes(), "audio/wav")["isFake"]
-             for n in ("voice_note.wav", "chime_synthetic.wav")}
+    audio = {
+        n: A.ai_audio((DATA / "media" / n).read_bytes(), "audio/wav")["isFake"]
+        for n in ("voice_note.wav", "chime_synthetic.wav")
+    }
     assert audio == {"voice_note.wav": False, "chime_synthetic.wav": True}
     ref = A.embedding((DATA / "media" / "face_reference.jpg").read_bytes())
-    sims = {p.name: A.similarity(A.embedding(p.read_bytes()), ref)
-            for p in files("media") if p.suffix in (".jpg", ".png") and p.name != "face_reference.jpg"}
+    sims = {
+        p.name: A.similarity(A.embedding(p.read_bytes()), ref)
+        for p in files("media")
+        if p.suffix in (".jpg", ".png") and p.name != "face_reference.jpg"
+    }
     assert [n for n, s in sims.items() if s >= 70] == ["portrait.jpg"], sims
 
 
@@ -215,13 +237,18 @@ def test_roster_spans_two_jobs_with_the_documented_bad_rows() -> None:
         except ItemError as e:
             outcome[r["external_id"]] = e.code
     bad = {i: o for i, o in outcome.items() if o != "ok"}
-    assert bad == {"EMP-0127": "missing", "EMP-0128": "FACE_QUALITY_TOO_LOW", "EMP-0129": "not an image",
-                   "EMP-0130": "FACE_NOT_DETECTED"}
+    assert bad == {
+        "EMP-0127": "missing",
+        "EMP-0128": "FACE_QUALITY_TOO_LOW",
+        "EMP-0129": "not an image",
+        "EMP-0130": "FACE_NOT_DETECTED",
+    }
     assert sum(o == "ok" for o in outcome.values()) >= 25
     with Image.open(DATA / "faces" / "images" / "emp_0001.jpg") as im:
         assert im.format == "JPEG" and im.size == (128, 128)
-    bad_positions = [k for k, r in enumerate(rows) if r["external_id"] in ("EMP-0127", "EMP-0128", "EMP-0129",
-                                                                            "EMP-0130")]
+    bad_positions = [
+        k for k, r in enumerate(rows) if r["external_id"] in ("EMP-0127", "EMP-0128", "EMP-0129", "EMP-0130")
+    ]
     assert any(k < 100 for k in bad_positions) and any(k >= 100 for k in bad_positions)
 
 
@@ -236,8 +263,9 @@ def test_readme_mentions_every_file_and_folder() -> None:
             continue
         if path.name not in README:
             missing.append(rel)
-    folders = {p.relative_to(DATA).as_posix() + "/" for p in DATA.rglob("*") if p.is_dir() and
-               "__pycache__" not in p.parts}
+    folders = {
+        p.relative_to(DATA).as_posix() + "/" for p in DATA.rglob("*") if p.is_dir() and "__pycache__" not in p.parts
+    }
     missing += [f for f in folders if f.split("/")[-2] + "/" not in README]
     assert not missing, f"not in data/README.md: {missing}"
     assert "images/emp_NNNN.jpg" in README and "generate.py" in README
@@ -253,8 +281,11 @@ def test_generate_rewrites_identical_bytes(tmp_path: Path) -> None:
     assert len(written) >= 35
     parts = {p.relative_to(tmp_path).parts[0] for p in written}
     assert parts == {"camera_traps", "aoi", "media", "products", "faces"}
-    differ = [p.relative_to(tmp_path).as_posix() for p in written
-              if p.read_bytes() != (DATA / p.relative_to(tmp_path)).read_bytes()]
+    differ = [
+        p.relative_to(tmp_path).as_posix()
+        for p in written
+        if p.read_bytes() != (DATA / p.relative_to(tmp_path)).read_bytes()
+    ]
     assert not differ, f"regenerated files differ from the committed ones: {differ}"
 
 

@@ -53,8 +53,9 @@ def test_every_dependency_is_locked_at_a_version_its_range_allows_with_hashes():
     for req in _requirements("dev", "setup"):
         name = canonicalize_name(req.name)
         assert name in locked, f"{req.name} is in pyproject.toml but not in the lock: run `make lock`"
-        assert req.specifier.contains(locked[name], prereleases=True), \
+        assert req.specifier.contains(locked[name], prereleases=True), (
             f"the lock pins {name}=={locked[name]}, outside pyproject.toml's {req.specifier}: run `make lock`"
+        )
     text = LOCK.read_text()
     pins = re.findall(r"^[A-Za-z0-9][^\n]*==[^\n]*\\\n((?:    --hash=sha256:[0-9a-f]{64}[ \\]*\n)+)", text, re.M)
     assert len(pins) == len(re.findall(r"^[A-Za-z0-9][^\n]*==", text, re.M)) > 100, "a pin without hashes"
@@ -79,10 +80,11 @@ def test_a_package_that_differs_from_the_lock_is_named(tmp_path):
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
     specs, pip = _conda()
     runtime = {canonicalize_name(r.name): r for r in _requirements()}
-    named = {canonicalize_name(CONDA_NAMES.get(n, n)): spec for n, spec in specs.items()
-             if n not in ("python", "pip")}
-    assert set(named) == set(runtime), (f"only in environment.yml: {sorted(set(named) - set(runtime))}; "
-                                        f"only in pyproject.toml: {sorted(set(runtime) - set(named))}")
+    named = {canonicalize_name(CONDA_NAMES.get(n, n)): spec for n, spec in specs.items() if n not in ("python", "pip")}
+    assert set(named) == set(runtime), (
+        f"only in environment.yml: {sorted(set(named) - set(runtime))}; "
+        f"only in pyproject.toml: {sorted(set(runtime) - set(named))}"
+    )
     locked = provenance.locked_versions(LOCK)
     for name, spec in named.items():
         if spec.startswith("=") and not spec.startswith("=="):  # a release series pinned to the lock's
@@ -90,9 +92,11 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
             assert locked[name].startswith(series + "."), f"{name}: environment.yml {spec}, lock {locked[name]}"
             assert runtime[name].specifier.contains(locked[name])
         else:
-            assert spec.replace(" ", "") == str(runtime[name].specifier) or \
-                set(spec.replace(" ", "").split(",")) == set(str(runtime[name].specifier).split(",")), \
+            assert spec.replace(" ", "") == str(runtime[name].specifier) or set(
+                spec.replace(" ", "").split(",")
+            ) == set(str(runtime[name].specifier).split(",")), (
                 f"{name}: environment.yml says {spec!r}, pyproject.toml {runtime[name].specifier}"
+            )
     assert specs["python"] == "=3.11" and "-e .[dev]" in pip
     for geo in ("geopandas", "pyogrio", "shapely", "pyproj"):
         assert specs[geo].startswith("="), f"{geo} should be pinned to the lock's series"
@@ -102,9 +106,10 @@ def test_the_project_metadata_builds_without_deprecation_warnings(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "toolkit", tmp_path / "toolkit", ignore=shutil.ignore_patterns("__pycache__"))
-    code = ("import setuptools.build_meta as b, os; os.mkdir('meta'); print(b.prepare_metadata_for_build_wheel('meta'))")
-    run = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    code = "import setuptools.build_meta as b, os; os.mkdir('meta'); print(b.prepare_metadata_for_build_wheel('meta'))"
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0 and "Warning" not in run.stderr, run.stderr[-2000:]
     meta = (tmp_path / "meta" / run.stdout.strip().splitlines()[-1] / "METADATA").read_text()
     assert "License-Expression: MIT" in meta
@@ -123,10 +128,13 @@ def test_committed_notebooks_hold_no_machine_specific_output_and_no_test_machine
 
 def test_machine_specific_finds_paths_ports_and_kernel_files_and_scrub_neutralises_them(tmp_path):
     workspace = tmp_path / ".toolkit"
-    text = (f"<Workspace {str(workspace)!r}> sandbox at http://127.0.0.1:43121 and http://localhost:8000/x; "
-            "/home/alice/notes.txt /Users/bob/x /tmp/ipykernel_77/123.py")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
-        nbformat.v4.new_output("stream", name="stdout", text=text)])])
+    text = (
+        f"<Workspace {str(workspace)!r}> sandbox at http://127.0.0.1:43121 and http://localhost:8000/x; "
+        "/home/alice/notes.txt /Users/bob/x /tmp/ipykernel_77/123.py"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stdout", text=text)])]
+    )
     found = " ".join(machine_specific(nb))
     for what in ("a local address with a port", "a temporary path", "a home folder", "a kernel's cell file"):
         assert what in found

@@ -51,8 +51,9 @@ def _type_only(tree: ast.AST) -> set[int]:
     return out
 
 
-def imports_of(module: str, path: Path, modules: dict[str, Path], root_package: str = PACKAGE,
-               type_only: bool = True) -> list[tuple[str, int]]:
+def imports_of(
+    module: str, path: Path, modules: dict[str, Path], root_package: str = PACKAGE, type_only: bool = True
+) -> list[tuple[str, int]]:
     """(imported toolkit module, line) for every import statement anywhere in the module (``type_only``:
     those under ``if TYPE_CHECKING:`` too)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -84,8 +85,9 @@ def imports_of(module: str, path: Path, modules: dict[str, Path], root_package: 
     return out
 
 
-def import_graph(root: Path = ROOT, package: str = PACKAGE,
-                 type_only: bool = TYPE_ONLY_COUNTS) -> dict[str, dict[str, int]]:
+def import_graph(
+    root: Path = ROOT, package: str = PACKAGE, type_only: bool = TYPE_ONLY_COUNTS
+) -> dict[str, dict[str, int]]:
     """module -> {imported module: first line importing it} (self-imports dropped)."""
     modules = module_files(root, package)
     graph: dict[str, dict[str, int]] = {m: {} for m in modules}
@@ -186,6 +188,7 @@ def describe(comp: list[str], graph: dict[str, dict[str, int]]) -> str:
 
 # -- the checker itself ---------------------------------------------------------------------------------
 
+
 def _tree(tmp_path: Path, files: dict[str, str]) -> dict[str, dict[str, int]]:
     for name, text in files.items():
         p = tmp_path / name
@@ -195,13 +198,16 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> dict[str, dict[str, int]]:
 
 
 def test_the_checker_resolves_relative_lazy_and_type_only_imports(tmp_path: Path) -> None:
-    g = _tree(tmp_path, {
-        "pkg/__init__.py": "from . import a\n",
-        "pkg/a.py": "def f():\n    from .sub import b\n",
-        "pkg/sub/__init__.py": "",
-        "pkg/sub/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a import f\n",
-        "pkg/sub/c.py": "from .. import a\nimport pkg.sub.b\nfrom pkg.sub import b as bb\nimport os\n",
-    })
+    g = _tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from . import a\n",
+            "pkg/a.py": "def f():\n    from .sub import b\n",
+            "pkg/sub/__init__.py": "",
+            "pkg/sub/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a import f\n",
+            "pkg/sub/c.py": "from .. import a\nimport pkg.sub.b\nfrom pkg.sub import b as bb\nimport os\n",
+        },
+    )
     assert g["pkg"] == {"pkg.a": 1}
     assert g["pkg.a"] == {"pkg.sub.b": 2}
     assert g["pkg.sub.b"] == {"pkg.a": 3}
@@ -211,19 +217,23 @@ def test_the_checker_resolves_relative_lazy_and_type_only_imports(tmp_path: Path
 
 
 def test_the_checker_finds_longer_cycles_and_passes_a_tree_without_any(tmp_path: Path) -> None:
-    g = _tree(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/a.py": "from . import b\n",
-        "pkg/b.py": "from .c import x\n",
-        "pkg/c.py": "def g():\n    import pkg.a\n",
-        "pkg/d.py": "from . import a, b, c\n",
-    })
+    g = _tree(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "from . import b\n",
+            "pkg/b.py": "from .c import x\n",
+            "pkg/c.py": "def g():\n    import pkg.a\n",
+            "pkg/d.py": "from . import a, b, c\n",
+        },
+    )
     assert cycles(g) == [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]]
     (tmp_path / "pkg/c.py").write_text("x = 1\n")
     assert cycles(import_graph(tmp_path, "pkg")) == []
 
 
 # -- the tree -------------------------------------------------------------------------------------------
+
 
 def test_toolkit_has_no_import_cycles() -> None:
     graph = import_graph()

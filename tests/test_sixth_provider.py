@@ -33,8 +33,7 @@ class EchoAdapter(Adapter):
 
     name = "echo"
     policy = PollPolicy(first=0.5, interval=0.5, factor=1.5, max_interval=5.0)
-    statuses = {"waiting": Status.QUEUED, "running": Status.RUNNING, "done": Status.SUCCEEDED,
-                "broken": Status.FAILED}
+    statuses = {"waiting": Status.QUEUED, "running": Status.RUNNING, "done": Status.SUCCEEDED, "broken": Status.FAILED}
 
     async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
         r = await self.t.request("POST", "/tasks", json={"text": item.meta["text"]})
@@ -50,8 +49,12 @@ class EchoAdapter(Adapter):
             raise self.error(r, job)
         body = r.json()
         status = self.statuses.get(body["state"])
-        return PollResult(status, body["state"], result=r.content if status == Status.SUCCEEDED else None,
-                          error_code="ECHO_CRASHED" if status == Status.FAILED else None)
+        return PollResult(
+            status,
+            body["state"],
+            result=r.content if status == Status.SUCCEEDED else None,
+            error_code="ECHO_CRASHED" if status == Status.FAILED else None,
+        )
 
     def parse_error(self, resp: httpx.Response) -> tuple[str | None, str]:
         fault = resp.json().get("fault", {})
@@ -70,13 +73,25 @@ class EchoClient(ProviderClient):
 def echo_rows(source: Any) -> pd.DataFrame:
     """One row per job: its text and what came back."""
     records = source.records() if hasattr(source, "records") else source
-    return pd.DataFrame([{"input": r["input"], "status": r["status"],
-                          "echo": ((r["result"] or {}).get("output") or {}).get("echo")} for r in records])
+    return pd.DataFrame(
+        [
+            {"input": r["input"], "status": r["status"], "echo": ((r["result"] or {}).get("output") or {}).get("echo")}
+            for r in records
+        ]
+    )
 
 
-INFO = ProviderInfo(name="echo", key_var="ECHO_API_KEY", url_var="ECHO_BASE_URL", base_url="https://echo.invalid/v2",
-                    client=EchoClient, rate_limits=((1000, 60.0),), loader=echo_rows, operations=("echo",),
-                    sandbox=True)
+INFO = ProviderInfo(
+    name="echo",
+    key_var="ECHO_API_KEY",
+    url_var="ECHO_BASE_URL",
+    base_url="https://echo.invalid/v2",
+    client=EchoClient,
+    rate_limits=((1000, 60.0),),
+    loader=echo_rows,
+    operations=("echo",),
+    sandbox=True,
+)
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """toolkit: submit, watch and analyse asynchronous media-analysis jobs from Jupyter.
 
-    import toolkit as tk
-    ws = tk.Workspace()                  # sandbox when no API key is configured
-    b = ws.animaldetect.detect("data/camera_traps/")
-    b.wait(); df = b.detections(); tk.plot.boxes(...)
+import toolkit as tk
+ws = tk.Workspace()                  # sandbox when no API key is configured
+b = ws.animaldetect.detect("data/camera_traps/")
+b.wait(); df = b.detections(); tk.plot.boxes(...)
 """
 
 from __future__ import annotations

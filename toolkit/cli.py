@@ -16,23 +16,52 @@ from .client.model import Status, ToolkitError
 def _sandbox_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8787, help="port (default 8787)")
-    p.add_argument("--data-dir", type=Path, default=Path(".toolkit/sandbox"),
-                   help="where jobs and blobs are kept (default .toolkit/sandbox)")
-    p.add_argument("--time-scale", type=float, default=1.0,
-                   help="multiply every runtime and documented window by F (e.g. 0.01)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".toolkit/sandbox"),
+        help="where jobs and blobs are kept (default .toolkit/sandbox)",
+    )
+    p.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiply every runtime and documented window by F (e.g. 0.01)"
+    )
     p.add_argument("--faults", default=None, help="e.g. '5xx=0.1,429=0.05,drop=0.02,slow=0.01,authenta.fail=0.05'")
     p.add_argument("--seed", type=int, default=0, help="seed of runtimes and faults")
-    p.add_argument("--key", action="append", default=[], metavar="PROVIDER:KEY",
-                   help="add a tenant (repeatable); faces:KEY@ORG/COLLECTION scopes a face key")
-    p.add_argument("--rate-limit", action="append", default=[], metavar="PROVIDER[.BUCKET]=N/SECONDS",
-                   help="override a rate limit, e.g. claid=120/60+4/1 (repeatable)")
-    p.add_argument("--runtime", action="append", default=[], metavar="PROVIDER=SECONDS",
-                   help="median processing time of a provider's jobs before scaling (repeatable)")
-    p.add_argument("--runtime-spread", type=float, default=0.5,
-                   help="sigma of the lognormal runtime distribution around each median (default 0.5)")
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="PROVIDER:KEY",
+        help="add a tenant (repeatable); faces:KEY@ORG/COLLECTION scopes a face key",
+    )
+    p.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="PROVIDER[.BUCKET]=N/SECONDS",
+        help="override a rate limit, e.g. claid=120/60+4/1 (repeatable)",
+    )
+    p.add_argument(
+        "--runtime",
+        action="append",
+        default=[],
+        metavar="PROVIDER=SECONDS",
+        help="median processing time of a provider's jobs before scaling (repeatable)",
+    )
+    p.add_argument(
+        "--runtime-spread",
+        type=float,
+        default=0.5,
+        help="sigma of the lognormal runtime distribution around each median (default 0.5)",
+    )
     p.add_argument("--workers", type=int, default=4, help="engine worker threads (default 4)")
-    p.add_argument("--credits", action="append", default=[], metavar="PROVIDER=N",
-                   help="each key of PROVIDER gets N credits, one per job created; then 402 (repeatable)")
+    p.add_argument(
+        "--credits",
+        action="append",
+        default=[],
+        metavar="PROVIDER=N",
+        help="each key of PROVIDER gets N credits, one per job created; then 402 (repeatable)",
+    )
 
 
 def _sandbox_config(args: argparse.Namespace):
@@ -40,9 +69,15 @@ def _sandbox_config(args: argparse.Namespace):
 
     try:
         cfg = SandboxConfig(
-            host=args.host, port=args.port, data_dir=args.data_dir, time_scale=args.time_scale,
-            faults=parse_faults(args.faults), seed=args.seed, tenants=[Tenant.parse(k) for k in args.key],
-            workers=args.workers, runtime_spread=args.runtime_spread,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            time_scale=args.time_scale,
+            faults=parse_faults(args.faults),
+            seed=args.seed,
+            tenants=[Tenant.parse(k) for k in args.key],
+            workers=args.workers,
+            runtime_spread=args.runtime_spread,
         )
         for spec in args.rate_limit:
             cfg.set_rate_limit(spec)
@@ -87,12 +122,17 @@ def _submit(args: argparse.Namespace) -> int:
     elif hasattr(client, "run"):  # Authenta: the operation is a task type (slug or id)
         batch = client.run(args.operation, inputs, force=args.force, **options)
     else:
-        raise SystemExit(f"toolkit submit: {args.provider} has no operation {args.operation!r} "
-                         f"({', '.join(operations) or 'none declared'})")
+        raise SystemExit(
+            f"toolkit submit: {args.provider} has no operation {args.operation!r} "
+            f"({', '.join(operations) or 'none declared'})"
+        )
     for e in batch.rejected:
         print(f"rejected: {e}", file=sys.stderr)
-    print(f"batch {batch.id}: {len(batch)} job(s) ({args.provider} {args.operation}); "
-          f"re-attach with: toolkit jobs wait {batch.id}", file=sys.stderr)
+    print(
+        f"batch {batch.id}: {len(batch)} job(s) ({args.provider} {args.operation}); "
+        f"re-attach with: toolkit jobs wait {batch.id}",
+        file=sys.stderr,
+    )
     if args.no_wait:
         print(batch.id)
         return 0
@@ -126,8 +166,9 @@ def _jobs(args: argparse.Namespace) -> int:
             try:
                 jobs = ws.batch(args.id).jobs
             except KeyError:
-                raise SystemExit(f"toolkit jobs show: nothing recorded under {args.id!r} "
-                                 "(give a job id, a ledger key or a batch id)") from None
+                raise SystemExit(
+                    f"toolkit jobs show: nothing recorded under {args.id!r} (give a job id, a ledger key or a batch id)"
+                ) from None
         for j in jobs:
             d = {k: v for k, v in vars(j).items() if v not in (None, {}, "")}
             d["status"] = j.status.value
@@ -152,8 +193,10 @@ def _results(args: argparse.Namespace) -> int:
         batch.start().wait(progress=False)
     missing = sum(j.status == Status.SUCCEEDED and not ws.ledger.has_result(j.result_digest or "") for j in batch.jobs)
     if missing:
-        raise SystemExit(f"toolkit results export: {missing} succeeded job(s) of batch {batch.id} have no result in the "
-                         f"cache at {ws.ledger.cache_dir} and the provider no longer has them; nothing was written")
+        raise SystemExit(
+            f"toolkit results export: {missing} succeeded job(s) of batch {batch.id} have no result in the "
+            f"cache at {ws.ledger.cache_dir} and the provider no longer has them; nothing was written"
+        )
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix == ".json":
@@ -168,15 +211,18 @@ def _results(args: argparse.Namespace) -> int:
             export.to_csv(frame, out)  # geometry as WKT, timestamps as ISO 8601
         elif suffix in (".geojson", ".gpkg"):
             if not hasattr(frame, "geometry"):
-                raise SystemExit(f"toolkit results export: {batch.client.name} results have no geometry; "
-                                 "use .parquet, .csv or .json")
+                raise SystemExit(
+                    f"toolkit results export: {batch.client.name} results have no geometry; use .parquet, .csv or .json"
+                )
             if suffix == ".geojson":
                 export.to_geojson(frame, out)  # RFC 7946: no crs member
             else:
                 frame.attrs = {}
                 frame.to_file(out, driver="GPKG")
         else:
-            raise SystemExit(f"toolkit results export: unknown format {suffix!r} (.parquet, .csv, .geojson, .gpkg, .json)")
+            raise SystemExit(
+                f"toolkit results export: unknown format {suffix!r} (.parquet, .csv, .geojson, .gpkg, .json)"
+            )
     without = sum(j.status != Status.SUCCEEDED for j in batch.jobs)
     note = f"; {without} job(s) have no result (failed, cancelled or expired: `toolkit jobs show`)" if without else ""
     print(f"wrote {out} ({len(batch.raw())} result(s) of batch {batch.id}{note})", file=sys.stderr)
@@ -185,6 +231,7 @@ def _results(args: argparse.Namespace) -> int:
 
 def _operations_help() -> str:
     """``detect (animaldetect) | ship, oilslick, ... (sateais) | ...``, from the provider registry."""
+
     def ops(info: registry.ProviderInfo) -> str:
         if info.operations_help:
             return info.operations_help
@@ -197,19 +244,32 @@ def _operations_help() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser; provider choices and operations come from ``toolkit.client.registry``."""
     parser = argparse.ArgumentParser(prog="toolkit", description=__doc__)
-    parser.add_argument("--workspace", "-w", default=os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"),
-                        help="workspace folder holding the ledger and cache (default .toolkit)")
+    parser.add_argument(
+        "--workspace",
+        "-w",
+        default=os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"),
+        help="workspace folder holding the ledger and cache (default .toolkit)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sp = sub.add_parser("submit", help="submit one job per input and wait (text progress)",
-                        description="e.g. toolkit submit animaldetect detect data/camera_traps -o threshold=0.3; "
-                                    "toolkit submit sateais ship data/aoi/harbour.geojson -o date=2026-06-15; "
-                                    "toolkit submit authenta ai-image-detection data/media")
+    sp = sub.add_parser(
+        "submit",
+        help="submit one job per input and wait (text progress)",
+        description="e.g. toolkit submit animaldetect detect data/camera_traps -o threshold=0.3; "
+        "toolkit submit sateais ship data/aoi/harbour.geojson -o date=2026-06-15; "
+        "toolkit submit authenta ai-image-detection data/media",
+    )
     sp.add_argument("provider", choices=registry.names())
     sp.add_argument("operation", help=_operations_help())
     sp.add_argument("inputs", nargs="+", help="files, folders, globs, AOIs or a roster CSV")
-    sp.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
-                    help="an operation option; VALUE is JSON where it parses (repeatable)")
+    sp.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an operation option; VALUE is JSON where it parses (repeatable)",
+    )
     sp.add_argument("--force", action="store_true", help="submit anew even if the ledger has these jobs")
     sp.add_argument("--no-wait", action="store_true", help="print the batch id and return at once")
     sp.add_argument("--timeout", type=float, default=None, help="stop waiting after S seconds (jobs go on)")

@@ -42,14 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     env: dict[str, str | None] = {var: None for var in service_variables()}  # the demo never calls the real APIs
     env["TOOLKIT_SANDBOX_TIME_SCALE"] = os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEMO_TIME_SCALE)
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures inline even if MPLBACKEND is set
-    print(f"toolkit demo: running {len(notebooks)} notebooks against the embedded sandbox (time scale "
-          f"{env['TOOLKIT_SANDBOX_TIME_SCALE']})\n  workspace: {workspace}", flush=True)
+    print(
+        f"toolkit demo: running {len(notebooks)} notebooks against the embedded sandbox (time scale "
+        f"{env['TOOLKIT_SANDBOX_TIME_SCALE']})\n  workspace: {workspace}",
+        flush=True,
+    )
     t0 = time.perf_counter()
     runs = report.build(notebooks, reports, cwd=folder, env=env, workspace=workspace)
     failed = [r for r in runs if not r.ok]
     submitted = sum(r.jobs_submitted or 0 for r in runs)
-    print(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran in {time.perf_counter() - t0:.0f} s; "
-          f"{submitted} jobs submitted" + (" (everything came from the ledger)" if submitted == 0 else ""))
+    print(
+        f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran in {time.perf_counter() - t0:.0f} s; "
+        f"{submitted} jobs submitted" + (" (everything came from the ledger)" if submitted == 0 else "")
+    )
     for r in failed:
         print(f"  FAILED {r.error}", file=sys.stderr)
     print(f"report: {(reports / 'index.html').as_uri()}")

@@ -15,7 +15,7 @@ SIGNATURES: list[tuple[bytes, int, str]] = [
 def sniff(data: bytes) -> str | None:
     """The MIME type the bytes say they are, or None when unrecognised."""
     for magic, offset, mime in SIGNATURES:
-        if data[offset:offset + len(magic)] == magic:
+        if data[offset : offset + len(magic)] == magic:
             return mime
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "audio/wav"

@@ -48,8 +48,11 @@ def environment(lock: Path | None = None) -> dict[str, Any]:
     from . import __version__
 
     lock = lock or lock_path()
-    info: dict[str, Any] = {"toolkit": __version__, "python": platform.python_version(),
-                            "platform": f"{platform.system()} {platform.machine()}"}
+    info: dict[str, Any] = {
+        "toolkit": __version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+    }
     if not lock.is_file():
         info.update(lock=None, lock_sha256=None, matches_lock=None, differs_from_lock=[])
         return info
@@ -61,8 +64,12 @@ def environment(lock: Path | None = None) -> dict[str, Any]:
             installed = None
         if installed != version:
             differs.append(f"{name} {installed or 'missing'} (lock: {version})")
-    info.update(lock=lock.name, lock_sha256=hashlib.sha256(lock.read_bytes()).hexdigest(),
-                matches_lock=not differs, differs_from_lock=differs)
+    info.update(
+        lock=lock.name,
+        lock_sha256=hashlib.sha256(lock.read_bytes()).hexdigest(),
+        matches_lock=not differs,
+        differs_from_lock=differs,
+    )
     return info
 
 
@@ -74,4 +81,6 @@ def summary(info: dict[str, Any]) -> str:
     text += f"; {info['lock']} sha256 {info['lock_sha256'][:12]}"
     if info["matches_lock"]:
         return text + ", environment matches it"
-    return text + f", but {len(info['differs_from_lock'])} package(s) differ: " + ", ".join(info["differs_from_lock"][:5])
+    return (
+        text + f", but {len(info['differs_from_lock'])} package(s) differ: " + ", ".join(info["differs_from_lock"][:5])
+    )

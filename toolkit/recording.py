@@ -57,9 +57,11 @@ def _outputs_text(nb: Any) -> Iterable[tuple[int, str]]:
 def machine_specific(nb: Any) -> list[str]:
     """What in a notebook's outputs belongs to the machine that ran it: ``["cell 3: a temporary path
     ('/tmp/x')", ...]``, empty when the outputs are clean. Host and user names of this machine count too."""
-    names = [(what, re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")) for what, name in
-             (("this machine's host name", socket.gethostname()), ("this user's name", getpass.getuser()))
-             if len(name) >= 4 and name not in {"localhost", "root", "user", "jovyan"}]
+    names = [
+        (what, re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])"))
+        for what, name in (("this machine's host name", socket.gethostname()), ("this user's name", getpass.getuser()))
+        if len(name) >= 4 and name not in {"localhost", "root", "user", "jovyan"}
+    ]
     found = []
     for i, text in _outputs_text(nb):
         for what, pattern in _MACHINE + names:
@@ -93,8 +95,7 @@ def refresh(notebooks: Iterable[Path], *, env: dict[str, str | None] | None = No
             for cell in nb.cells:
                 if cell.cell_type != "code":
                     continue
-                cell.outputs = [o for o in cell.outputs
-                                if not any(k.startswith("image/") for k in o.get("data", {}))]
+                cell.outputs = [o for o in cell.outputs if not any(k.startswith("image/") for k in o.get("data", {}))]
                 for output in cell.outputs:
                     output.get("data", {}).pop(WIDGET_VIEW, None)
             nb = nbformat.reads(scrub(nbformat.writes(nb), workspace), as_version=4)

@@ -34,14 +34,19 @@ _NBVAL = re.compile(r"^\s*#\s*NBVAL_\w+\s*$")
 _REMOTE_LINK = re.compile(r"<link[^>]*\bhref=[\"']https?://[^\"']*[\"'][^>]*>\s*", re.IGNORECASE)
 #: what makes a browser fetch from elsewhere: src of script/img/iframe/media, stylesheet links, CSS imports and
 #: url(), script imports; plain <a href> hyperlinks are fine
-_FETCHES = re.compile(r"<(script|img|iframe|source|embed|video|audio|object)\b[^>]*\b(src|data)\s*=\s*[\"']?(https?:)?//"
-                      r"|<link\b[^>]*\bhref\s*=\s*[\"']?(https?:)?//"
-                      r"|@import\s+(url\()?[\"']?(https?:)?//|url\(\s*[\"']?(https?:)?//"
-                      r"|\bimport\s*\(\s*[\"'](https?:)?//|<script\b", re.IGNORECASE)
+_FETCHES = re.compile(
+    r"<(script|img|iframe|source|embed|video|audio|object)\b[^>]*\b(src|data)\s*=\s*[\"']?(https?:)?//"
+    r"|<link\b[^>]*\bhref\s*=\s*[\"']?(https?:)?//"
+    r"|@import\s+(url\()?[\"']?(https?:)?//|url\(\s*[\"']?(https?:)?//"
+    r"|\bimport\s*\(\s*[\"'](https?:)?//|<script\b",
+    re.IGNORECASE,
+)
 #: a notice on stderr (the sandbox banner, warnings) is not an error: amber instead of the template's red
-_PAGE_CSS = ("[data-mime-type='application/vnd.jupyter.stderr']{background:#fff8e5!important;color:#4d3800}"
-             ".toolkit-nav{max-width:1100px;margin:12px auto 0;padding:0 16px;font:14px system-ui,sans-serif}"
-             ".toolkit-nav a{color:#0a4fa3;text-decoration:none}")
+_PAGE_CSS = (
+    "[data-mime-type='application/vnd.jupyter.stderr']{background:#fff8e5!important;color:#4d3800}"
+    ".toolkit-nav{max-width:1100px;margin:12px auto 0;padding:0 16px;font:14px system-ui,sans-serif}"
+    ".toolkit-nav a{color:#0a4fa3;text-decoration:none}"
+)
 
 # Runs as the last cell of every executed notebook (and is removed again): what the kernel sent.
 _STATS_CELL = f"""\
@@ -98,8 +103,9 @@ def kernel_manager(**kwargs: Any) -> Any:
 
     class _Here(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str) -> Any:
-            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
-                                          **ipykernel.kernelspec.get_kernel_dict())
+            return self.kernel_spec_class(
+                resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict()
+            )
 
     kwargs.setdefault("transport", "ipc")
     if "ip" not in kwargs:
@@ -122,9 +128,15 @@ def inject_parameters(nb: Any, parameters: dict[str, Any]) -> Any:
     return nb
 
 
-def execute(path: Path, out: Path | None = None, *, cwd: Path, timeout: int = 900,
-            env: dict[str, str | None] | None = None,
-            parameters: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any], str | None]:
+def execute(
+    path: Path,
+    out: Path | None = None,
+    *,
+    cwd: Path,
+    timeout: int = 900,
+    env: dict[str, str | None] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any], str | None]:
     """Run every cell of ``path`` in a fresh kernel (working directory ``cwd``; ``env`` is added to this
     process's environment, a None value removes that variable).
 
@@ -140,9 +152,14 @@ def execute(path: Path, out: Path | None = None, *, cwd: Path, timeout: int = 90
     nb.cells.append(nbformat.v4.new_code_cell(_STATS_CELL))
     error = None
     with tempfile.TemporaryDirectory(prefix="toolkit-kernel-") as sockets:
-        client = NotebookClient(nb, timeout=timeout, km=kernel_manager(ip=os.path.join(sockets, "kernel")),
-                                resources={"metadata": {"path": str(cwd)}}, store_widget_state=True,
-                                record_timing=False)
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            km=kernel_manager(ip=os.path.join(sockets, "kernel")),
+            resources={"metadata": {"path": str(cwd)}},
+            store_widget_state=True,
+            record_timing=False,
+        )
         try:
             client.execute(cleanup_kc=True, env=kernel_env(env))  # cleanup_kc: our km, so shut its kernel down
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
@@ -152,7 +169,7 @@ def execute(path: Path, out: Path | None = None, *, cwd: Path, timeout: int = 90
     for o in stats_cell.get("outputs", []):
         for line in str(o.get("text", "")).splitlines():
             if line.startswith(STATS_MARK):
-                stats = json.loads(line[len(STATS_MARK):])
+                stats = json.loads(line[len(STATS_MARK) :])
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out)
@@ -191,8 +208,12 @@ def to_html(nb: Any, out: Path, *, back: str | None = None) -> Path:
     body = _SCRIPT.sub("", _REMOTE_LINK.sub("", body))
     body = body.replace("</head>", f"<style>{_PAGE_CSS}</style>\n</head>", 1)
     if back:
-        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + f'<nav class="toolkit-nav"><a href="{html.escape(back)}">'
-                      "← all notebooks</a></nav>", body, count=1)
+        body = re.sub(
+            r"(<body[^>]*>)",
+            lambda m: m.group(1) + f'<nav class="toolkit-nav"><a href="{html.escape(back)}">← all notebooks</a></nav>',
+            body,
+            count=1,
+        )
     problems = offline_problems(body)
     if problems:
         raise ValueError(f"{out.name} would fetch from the network: {problems[:3]}")
@@ -203,7 +224,7 @@ def to_html(nb: Any, out: Path, *, back: str | None = None) -> Path:
 
 def offline_problems(page: str) -> list[str]:
     """Every place in an HTML page that makes a browser fetch from another host (plain hyperlinks are fine)."""
-    return [page[max(0, m.start() - 20):m.end() + 60] for m in _FETCHES.finditer(page)]
+    return [page[max(0, m.start() - 20) : m.end() + 60] for m in _FETCHES.finditer(page)]
 
 
 def kernel_env(env: dict[str, str | None] | None) -> dict[str, str]:
@@ -217,9 +238,16 @@ def kernel_env(env: dict[str, str | None] | None) -> dict[str, str]:
     return out
 
 
-def build(notebooks: Iterable[Path], reports: Path, *, cwd: Path, env: dict[str, str | None] | None = None,
-          workspace: Path | None = None, parameters: dict[str, dict[str, Any]] | None = None,
-          timeout: int = 900) -> list[Run]:
+def build(
+    notebooks: Iterable[Path],
+    reports: Path,
+    *,
+    cwd: Path,
+    env: dict[str, str | None] | None = None,
+    workspace: Path | None = None,
+    parameters: dict[str, dict[str, Any]] | None = None,
+    timeout: int = 900,
+) -> list[Run]:
     """Execute each notebook and write ``reports/<name>.ipynb`` + ``.html``, ``index.html`` and ``runs.json``.
 
     ``workspace`` (default ``$TOOLKIT_WORKSPACE`` in ``env``, else ``cwd/.toolkit``) is the ledger the
@@ -228,8 +256,7 @@ def build(notebooks: Iterable[Path], reports: Path, *, cwd: Path, env: dict[str,
     A notebook that fails still gets its page (up to the failing cell) and is marked in the index.
     """
     env = dict(env or {})
-    ws_path = Path(workspace or env.get("TOOLKIT_WORKSPACE") or os.environ.get("TOOLKIT_WORKSPACE")
-                   or cwd / ".toolkit")
+    ws_path = Path(workspace or env.get("TOOLKIT_WORKSPACE") or os.environ.get("TOOLKIT_WORKSPACE") or cwd / ".toolkit")
     if not ws_path.is_absolute():
         ws_path = (cwd / ws_path).resolve()
     env["TOOLKIT_WORKSPACE"] = str(ws_path)
@@ -238,12 +265,28 @@ def build(notebooks: Iterable[Path], reports: Path, *, cwd: Path, env: dict[str,
     for nb_path in [Path(p) for p in notebooks]:
         print(f"  running {nb_path.name} ...", flush=True, file=sys.stderr)
         t0 = time.time()
-        nb, stats, error = execute(nb_path, reports / nb_path.name, cwd=cwd, env=env, timeout=timeout,
-                                   parameters=(parameters or {}).get(nb_path.name))
+        nb, stats, error = execute(
+            nb_path,
+            reports / nb_path.name,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+            parameters=(parameters or {}).get(nb_path.name),
+        )
         page = to_html(nb, reports / nb_path.with_suffix(".html").name, back="index.html")
         title, summary = describe(nb, nb_path.stem)
-        run = Run(nb_path.name, title, summary, page.name, round(time.time() - t0, 2), error is None, error,
-                  stats.get("requests"), _submitted_since(ws_path, t0), stats.get("sandbox"))
+        run = Run(
+            nb_path.name,
+            title,
+            summary,
+            page.name,
+            round(time.time() - t0, 2),
+            error is None,
+            error,
+            stats.get("requests"),
+            _submitted_since(ws_path, t0),
+            stats.get("sandbox"),
+        )
         runs.append(run)
         cost = f"{run.jobs_submitted} jobs submitted, {run.requests} HTTP requests" if error is None else error
         print(f"  {nb_path.name}: {run.seconds:.1f} s ({cost})", flush=True, file=sys.stderr)
@@ -270,23 +313,36 @@ def describe(nb: Any, default: str) -> tuple[str, str]:
     return default, ""
 
 
-def write_index(runs: list[Run], reports: Path, workspace: Path, live: bool = False,
-                ran_with: dict[str, Any] | None = None) -> Path:
+def write_index(
+    runs: list[Run], reports: Path, workspace: Path, live: bool = False, ran_with: dict[str, Any] | None = None
+) -> Path:
     """``index.html``: one entry per notebook with its summary, time, jobs and requests, and in the footer what
     it ran with (``toolkit.provenance``: version, Python, the lock's digest); no external assets."""
     from .provenance import environment, summary
+
     rows = []
     for r in runs:
         state = "" if r.ok else f' <span class="bad">failed: {html.escape(r.error or "")}</span>'
-        cost = (f"{r.seconds:.0f} s · {r.jobs_submitted} new job{'s' * (r.jobs_submitted != 1)} · "
-                f"{r.requests} HTTP request{'s' * (r.requests != 1)}") if r.requests is not None else f"{r.seconds:.0f} s"
-        rows.append(f'<li><a href="{html.escape(r.html)}">{html.escape(r.title)}</a>{state}'
-                    f'<br><span class="sum">{html.escape(r.summary)}</span><br><small>{cost}</small></li>')
+        cost = (
+            (
+                f"{r.seconds:.0f} s · {r.jobs_submitted} new job{'s' * (r.jobs_submitted != 1)} · "
+                f"{r.requests} HTTP request{'s' * (r.requests != 1)}"
+            )
+            if r.requests is not None
+            else f"{r.seconds:.0f} s"
+        )
+        rows.append(
+            f'<li><a href="{html.escape(r.html)}">{html.escape(r.title)}</a>{state}'
+            f'<br><span class="sum">{html.escape(r.summary)}</span><br><small>{cost}</small></li>'
+        )
     total = sum(r.seconds for r in runs)
     submitted = sum(r.jobs_submitted or 0 for r in runs)
     against = "the configured services" if live else "the embedded sandbox (simulated results)"
-    again = ("Nothing was submitted: every result came from the workspace's ledger and cache."
-             if submitted == 0 else f"{submitted} jobs were submitted; building again sends none of them again.")
+    again = (
+        "Nothing was submitted: every result came from the workspace's ledger and cache."
+        if submitted == 0
+        else f"{submitted} jobs were submitted; building again sends none of them again."
+    )
     index = reports / "index.html"
     index.write_text(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>toolkit: executed notebooks</title>"
@@ -302,7 +358,8 @@ def write_index(runs: list[Run], reports: Path, workspace: Path, live: bool = Fa
         "Each page is self-contained: open it offline, mail it, archive it.<br>"
         f"Ran with {html.escape(summary(ran_with or environment()))} (details: environment.json)."
         "</footer></body></html>",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return index
 
 
@@ -341,8 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("reports"), help="build: where the pages go")
     parser.add_argument("--workspace", type=Path, help="build: the ledger the notebooks use")
-    parser.add_argument("-p", "--param", action="append", default=[],
-                        help="build: NOTEBOOK:NAME=VALUE (VALUE is a Python literal or a string)")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        help="build: NOTEBOOK:NAME=VALUE (VALUE is a Python literal or a string)",
+    )
     args = parser.parse_args(argv)
     params: dict[str, dict[str, Any]] = {}
     for p in args.param:

@@ -63,9 +63,16 @@ class Workspace:
     host, a key has no whitespace, and a variable that is set but empty is an error, never "no key".
     """
 
-    def __init__(self, path: str | Path | None = None, *, keys: dict[str, str] | None = None,
-                 base_urls: dict[str, str] | None = None, sandbox_time_scale: float | None = None,
-                 sandbox: "Sandbox | None" = None, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        keys: dict[str, str] | None = None,
+        base_urls: dict[str, str] | None = None,
+        sandbox_time_scale: float | None = None,
+        sandbox: "Sandbox | None" = None,
+        quiet: bool = False,
+    ) -> None:
         self.path = Path(path if path is not None else os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"))
         keys = {p: k for p, k in (keys or {}).items() if k is not None}
         base_urls = {p: u for p, u in (base_urls or {}).items() if u is not None}
@@ -83,8 +90,9 @@ class Workspace:
             url, source = _live_url(provider, info.key_var, info.url_var, info.base_url, base_urls)
             # TOOLKIT_TIME_SCALE: for keys on a separately run sandbox (`toolkit sandbox --time-scale F`)
             scale = float(os.environ.get("TOOLKIT_TIME_SCALE", "1"))
-            self._configs[provider] = ProviderConfig(provider, url, key, time_scale=scale, url_var=source,
-                                                     **info.limits(), **info.auth_extras())
+            self._configs[provider] = ProviderConfig(
+                provider, url, key, time_scale=scale, url_var=source, **info.limits(), **info.auth_extras()
+            )
         self.ledger = Ledger(self.path)
         self.sandbox: Sandbox | None = sandbox
         self._sandboxed = sandboxed
@@ -98,25 +106,39 @@ class Workspace:
         """The provider's configuration; the embedded sandbox is started the first time one needs it."""
         if provider in self._unkeyed:
             info = self._providers[provider]
-            raise ConfigurationError(f"no key for {provider}: set {info.key_var} (or keys={{'{provider}': ...}}); "
-                                     "the embedded sandbox does not speak its contract")
+            raise ConfigurationError(
+                f"no key for {provider}: set {info.key_var} (or keys={{'{provider}': ...}}); "
+                "the embedded sandbox does not speak its contract"
+            )
         if provider not in self._configs:
             if self.sandbox is not None and self.sandbox.port is not None:
                 scale = self.sandbox.config.time_scale
             else:
-                scale = self._sandbox_scale if self._sandbox_scale is not None else float(
-                    os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
+                scale = (
+                    self._sandbox_scale
+                    if self._sandbox_scale is not None
+                    else float(os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
+                )
                 self.sandbox = _start_sandbox(self.path / "sandbox", scale)
                 if not self._quiet:
-                    print(f"toolkit: no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
-                          f"{self.sandbox.url} (simulated results, time scale {scale:g}).", file=sys.stderr)
+                    print(
+                        f"toolkit: no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
+                        f"{self.sandbox.url} (simulated results, time scale {scale:g}).",
+                        file=sys.stderr,
+                    )
             for name in self._sandboxed:
                 url = self._sandbox_urls.get(name)  # e.g. the sandbox's /claid/v1-beta1 instead of /v1
                 source = f"base_urls[{name!r}], embedded sandbox" if url else "embedded sandbox"
                 self._configs[name] = ProviderConfig(
-                    name, url or self.sandbox.base_url(name), self.sandbox.key(name), sandbox=True,
-                    time_scale=scale, url_var=source, **self._providers[name].limits(),
-                    **self._providers[name].auth_extras(self.sandbox))
+                    name,
+                    url or self.sandbox.base_url(name),
+                    self.sandbox.key(name),
+                    sandbox=True,
+                    time_scale=scale,
+                    url_var=source,
+                    **self._providers[name].limits(),
+                    **self._providers[name].auth_extras(self.sandbox),
+                )
         return self._configs[provider]
 
     def client(self, provider: str) -> Any:
@@ -156,8 +178,10 @@ class Workspace:
         return self.client("faces")
 
     def __repr__(self) -> str:
-        modes = {p: ("sandbox" if p in self._sandboxed else "no key" if p in self._unkeyed else "live")
-                 for p in self._providers}
+        modes = {
+            p: ("sandbox" if p in self._sandboxed else "no key" if p in self._unkeyed else "live")
+            for p in self._providers
+        }
         return f"<Workspace {str(self.path)!r} {modes}>"
 
     def explore(self, **filters: Any) -> Any:
@@ -183,8 +207,9 @@ class Workspace:
         df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
         return df
 
-    def jobs(self, provider: str | None = None, status: str | Status | None = None,
-             batch: str | None = None) -> "pd.DataFrame":
+    def jobs(
+        self, provider: str | None = None, status: str | Status | None = None, batch: str | None = None
+    ) -> "pd.DataFrame":
         """The ledger as the jobs table of ``toolkit.load.jobs`` (one row per job), optionally filtered. For
         older code (the jobs explorer counts the statuses present): ``batch_id`` (the same as ``batch``) and
         ``status`` as plain strings; ``load.jobs(ws.jobs())`` gives the categorical again."""
@@ -212,13 +237,13 @@ def _key(provider: str, var: str, keys: dict[str, str]) -> str | None:
     flaw = _flaw(key, ascii_only=True)
     if flaw:
         where = " (read from a file with its line end?)" if flaw.endswith("newline") else ""
-        raise ConfigurationError(f"{source} {flaw}{where}: an API key has no whitespace or control characters; "
-                                 "strip it")
+        raise ConfigurationError(
+            f"{source} {flaw}{where}: an API key has no whitespace or control characters; strip it"
+        )
     return key
 
 
-def _live_url(provider: str, key_var: str, url_var: str, default: str,
-              base_urls: dict[str, str]) -> tuple[str, str]:
+def _live_url(provider: str, key_var: str, url_var: str, default: str, base_urls: dict[str, str]) -> tuple[str, str]:
     """The base URL of a provider with a key, and where it came from (named in later errors)."""
     if provider in base_urls:  # already checked
         return base_urls[provider], f"base_urls[{provider!r}]"
@@ -229,8 +254,10 @@ def _live_url(provider: str, key_var: str, url_var: str, default: str,
             raise ConfigurationError(f"{url_var} is set but empty: {instead} give the base URL")
         return _check_url(url, url_var), url_var
     if not default:
-        raise ConfigurationError(f"{key_var} is set but {url_var} is not: the {provider} service has no "
-                                 f"public default base URL; set {url_var} (or base_urls={{'{provider}': ...}})")
+        raise ConfigurationError(
+            f"{key_var} is set but {url_var} is not: the {provider} service has no "
+            f"public default base URL; set {url_var} (or base_urls={{'{provider}': ...}})"
+        )
     return default, f"default; {url_var} is not set"
 
 

@@ -48,19 +48,26 @@ def run_toolkit(base: str, folder: Path, ws: Path, scale: float, rate: int | Non
     from toolkit.client.providers.animaldetect import AnimalDetectClient
     from toolkit.client.transport import ProviderConfig, Transport
 
-    cfg = ProviderConfig("animaldetect", base, AD_KEY, sandbox=True, time_scale=scale,
-                         rate_limits=[(rate // 4, 15.0)] if rate else [])
+    cfg = ProviderConfig(
+        "animaldetect", base, AD_KEY, sandbox=True, time_scale=scale, rate_limits=[(rate // 4, 15.0)] if rate else []
+    )
     client = AnimalDetectClient(Ledger(ws), Transport(cfg))
     batch = client.detect(folder)
     batch.wait(progress=False)
     counts = batch.status_counts()
     known = {j.job_id: (j.submitted_at, j.finished_at) for j in batch.jobs}
-    return {"succeeded": counts["succeeded"], "failed": counts["failed"], "requests": client.transport.requests,
-            "retries": client.transport.retries, "known": known}
+    return {
+        "succeeded": counts["succeeded"],
+        "failed": counts["failed"],
+        "requests": client.transport.requests,
+        "retries": client.transport.retries,
+        "known": known,
+    }
 
 
-async def _raw(base: str, files: list[Path], scale: float, schedule: str, concurrency: int = 16,
-               sequential: bool = False) -> dict[str, Any]:
+async def _raw(
+    base: str, files: list[Path], scale: float, schedule: str, concurrency: int = 16, sequential: bool = False
+) -> dict[str, Any]:
     """The same calls as the toolkit by hand: create -> PUT -> submit -> poll -> result; no ledger.
 
     ``schedule``: "fixed2" polls every 2 s; "openeo" from 5 s growing x1.25 up to 60 s (both times ``scale``).
@@ -73,6 +80,7 @@ async def _raw(base: str, files: list[Path], scale: float, schedule: str, concur
     gate = asyncio.Semaphore(concurrency)
 
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=60) as c:
+
         async def call(method: str, url: str, **kw: Any) -> httpx.Response:
             while True:
                 async with gate:
@@ -85,8 +93,13 @@ async def _raw(base: str, files: list[Path], scale: float, schedule: str, concur
 
         async def one(path: Path) -> None:
             data = path.read_bytes()
-            created = (await call("POST", base + "/jobs", json={"operation": "detect", "filename": path.name,
-                                                                 "content_type": "image/jpeg"})).json()
+            created = (
+                await call(
+                    "POST",
+                    base + "/jobs",
+                    json={"operation": "detect", "filename": path.name, "content_type": "image/jpeg"},
+                )
+            ).json()
             up = created["upload"]
             await call("PUT", up["url"], content=data, headers=up["headers"])
             await call("POST", created["submit_url"])
@@ -108,8 +121,7 @@ async def _raw(base: str, files: list[Path], scale: float, schedule: str, concur
                 await one(f)
         else:
             await asyncio.gather(*(one(f) for f in files))
-    return {"succeeded": len(known), "failed": 0, "requests": counts["sent"], "got_429": counts["429"],
-            "known": known}
+    return {"succeeded": len(known), "failed": 0, "requests": counts["sent"], "got_429": counts["429"], "known": known}
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -174,29 +186,58 @@ def throughput(root: Path, n: int, seq_n: int) -> list[dict[str, Any]]:
     scale = 0.01
     folder = make_folder(root, n, seed=1)
     rows = []
-    with SandboxProcess(root / f"sb-thr-{n}", "--time-scale", str(scale), "--runtime", "animaldetect=0",
-                        "--rate-limit", "animaldetect=10000000/60", "--workers", "2") as sb:
+    with SandboxProcess(
+        root / f"sb-thr-{n}",
+        "--time-scale",
+        str(scale),
+        "--runtime",
+        "animaldetect=0",
+        "--rate-limit",
+        "animaldetect=10000000/60",
+        "--workers",
+        "2",
+    ) as sb:
         base = sb.base_url("animaldetect")
         ws = root / f"ws-thr-{n}"
-        for client, kw in (("toolkit", {"ws": ws}), ("raw", {"schedule": "fixed2"}),
-                           ("sequential", {"schedule": "fixed2", "n": seq_n})):
+        for client, kw in (
+            ("toolkit", {"ws": ws}),
+            ("raw", {"schedule": "fixed2"}),
+            ("sequential", {"schedule": "fixed2", "n": seq_n}),
+        ):
             before = served(sb)
             out = spawn(client=client, base=base, folder=folder, scale=scale, n=kw.pop("n", n), **kw)
             jobs = out["jobs"]
-            rows.append({"scenario": "throughput", "size": n, "client": client, "jobs": jobs,
-                         "succeeded": out["succeeded"], "wall_s": round(out["wall_s"], 2),
-                         "jobs_per_s": round(jobs / out["wall_s"], 1),
-                         "cpu_ms_per_job": round(1000 * out["cpu_s"] / jobs, 2),
-                         "peak_rss_mb": round(out["peak_rss_mb"], 1),
-                         "requests_per_job": round(sum(served(sb, before).values()) / jobs, 2),
-                         "extrapolated_wall_s": round(out["wall_s"] * n / jobs, 1)})
+            rows.append(
+                {
+                    "scenario": "throughput",
+                    "size": n,
+                    "client": client,
+                    "jobs": jobs,
+                    "succeeded": out["succeeded"],
+                    "wall_s": round(out["wall_s"], 2),
+                    "jobs_per_s": round(jobs / out["wall_s"], 1),
+                    "cpu_ms_per_job": round(1000 * out["cpu_s"] / jobs, 2),
+                    "peak_rss_mb": round(out["peak_rss_mb"], 1),
+                    "requests_per_job": round(sum(served(sb, before).values()) / jobs, 2),
+                    "extrapolated_wall_s": round(out["wall_s"] * n / jobs, 1),
+                }
+            )
         before = served(sb)
         warm = spawn(client="toolkit", base=base, folder=folder, scale=scale, n=n, ws=ws)
         cold = rows[0]
-        rows.append({"scenario": "rerun", "size": n, "client": "toolkit (warm)", "jobs": n,
-                     "succeeded": warm["succeeded"], "wall_s": round(warm["wall_s"], 2),
-                     "requests": sum(served(sb, before).values()), "client_requests": warm["requests"],
-                     "vs_cold": round(warm["wall_s"] / cold["wall_s"], 3)})
+        rows.append(
+            {
+                "scenario": "rerun",
+                "size": n,
+                "client": "toolkit (warm)",
+                "jobs": n,
+                "succeeded": warm["succeeded"],
+                "wall_s": round(warm["wall_s"], 2),
+                "requests": sum(served(sb, before).values()),
+                "client_requests": warm["requests"],
+                "vs_cold": round(warm["wall_s"] / cold["wall_s"], 3),
+            }
+        )
     return rows
 
 
@@ -205,16 +246,36 @@ def polling(root: Path, n: int, scale: float = 0.25) -> list[dict[str, Any]]:
     within what the sandbox serves on 2 cores, so the delays measured are the clients', not a queue's."""
     folder, second = make_folder(root, n, seed=2), make_folder(root, n, seed=4)
     rows = []
-    for client, schedule in (("toolkit", None), ("toolkit, 2nd batch", None), ("fixed 2 s", "fixed2"),
-                             ("5 s x1.25 to 60 s", "openeo")):
-        with SandboxProcess(root / f"sb-poll-{n}-{client[:12].replace(' ', '-')}", "--time-scale", str(scale), "--runtime",
-                            "animaldetect=60", "--runtime-spread", "0.75", "--rate-limit",
-                            "animaldetect=10000000/60", "--workers", "2") as sb:
+    for client, schedule in (
+        ("toolkit", None),
+        ("toolkit, 2nd batch", None),
+        ("fixed 2 s", "fixed2"),
+        ("5 s x1.25 to 60 s", "openeo"),
+    ):
+        with SandboxProcess(
+            root / f"sb-poll-{n}-{client[:12].replace(' ', '-')}",
+            "--time-scale",
+            str(scale),
+            "--runtime",
+            "animaldetect=60",
+            "--runtime-spread",
+            "0.75",
+            "--rate-limit",
+            "animaldetect=10000000/60",
+            "--workers",
+            "2",
+        ) as sb:
             base = sb.base_url("animaldetect")
             # the 2nd batch: new images, same workspace, so the poller starts from the 1st batch's runtimes
-            out = spawn(client="toolkit" if schedule is None else "raw", base=base,
-                        folder=second if "2nd" in client else folder, scale=scale, n=n, ws=root / f"ws-poll-{n}",
-                        schedule=schedule)
+            out = spawn(
+                client="toolkit" if schedule is None else "raw",
+                base=base,
+                folder=second if "2nd" in client else folder,
+                scale=scale,
+                n=n,
+                ws=root / f"ws-poll-{n}",
+                schedule=schedule,
+            )
             req = sum(served(sb).values())
             known = out["known"]
             done = completed_at(base, list(known))
@@ -225,10 +286,19 @@ def polling(root: Path, n: int, scale: float = 0.25) -> list[dict[str, Any]]:
                 delays.append(d / scale)  # in provider seconds
                 rel.append(d / max(1e-6, done[jid] - submitted))
         q = statistics.quantiles(delays, n=20) if len(delays) >= 2 else [0.0] * 19
-        rows.append({"scenario": "polling", "size": n, "client": client, "jobs": n,
-                     "requests_per_job": round(req / n, 2), "notice_p50_s": round(statistics.median(delays), 2),
-                     "notice_p95_s": round(q[18], 2),
-                     "notice_p50_rel": round(statistics.median(rel), 3), "wall_s": round(out["wall_s"], 1)})
+        rows.append(
+            {
+                "scenario": "polling",
+                "size": n,
+                "client": client,
+                "jobs": n,
+                "requests_per_job": round(req / n, 2),
+                "notice_p50_s": round(statistics.median(delays), 2),
+                "notice_p95_s": round(q[18], 2),
+                "notice_p50_rel": round(statistics.median(rel), 3),
+                "wall_s": round(out["wall_s"], 1),
+            }
+        )
     return rows
 
 
@@ -238,17 +308,43 @@ def ratelimit(root: Path, n: int, per_minute: int) -> list[dict[str, Any]]:
     bucket, window = per_minute // 4, 15
     rows = []
     for client in ("toolkit", "raw"):
-        with SandboxProcess(root / f"sb-rl-{client}-{n}", "--time-scale", "0.01", "--runtime", "animaldetect=0",
-                            "--rate-limit", f"animaldetect={bucket}/{window}", "--workers", "2") as sb:
-            out = spawn(client=client, base=sb.base_url("animaldetect"), folder=folder, scale=0.01, n=n,
-                        ws=root / f"ws-rl-{n}", rate=per_minute if client == "toolkit" else None, schedule="fixed2")
+        with SandboxProcess(
+            root / f"sb-rl-{client}-{n}",
+            "--time-scale",
+            "0.01",
+            "--runtime",
+            "animaldetect=0",
+            "--rate-limit",
+            f"animaldetect={bucket}/{window}",
+            "--workers",
+            "2",
+        ) as sb:
+            out = spawn(
+                client=client,
+                base=sb.base_url("animaldetect"),
+                folder=folder,
+                scale=0.01,
+                n=n,
+                ws=root / f"ws-rl-{n}",
+                rate=per_minute if client == "toolkit" else None,
+                schedule="fixed2",
+            )
             counts = request_count(sb.stats(), api_only=True)
         ok = sum(counts.values()) - counts.get("429", 0)
         # sustained rate: accepted API requests beyond the first full bucket, per R (the toolkit paces all
         # its requests at R; the sandbox counts create and polls in two buckets of R each)
-        rows.append({"scenario": "ratelimit", "size": n, "client": client, "jobs": n, "R_per_min": per_minute,
-                     "fraction_of_R": round((ok - bucket) / out["wall_s"] / (per_minute / 60), 3),
-                     "received_429": counts.get("429", 0), "wall_s": round(out["wall_s"], 1)})
+        rows.append(
+            {
+                "scenario": "ratelimit",
+                "size": n,
+                "client": client,
+                "jobs": n,
+                "R_per_min": per_minute,
+                "fraction_of_R": round((ok - bucket) / out["wall_s"] / (per_minute / 60), 3),
+                "received_429": counts.get("429", 0),
+                "wall_s": round(out["wall_s"], 1),
+            }
+        )
     return rows
 
 
@@ -296,8 +392,9 @@ def main() -> None:
             rows += ratelimit(root, rl_n, args.rate_per_minute)
     result = {"machine": machine(), "rows": rows, "when": time.strftime("%Y-%m-%d %H:%M")}
     md = f"Machine: {machine()}\n\n" + table(rows)
-    write_results(args.out, "bench_jobs" + ("" if args.only == ap.get_default("only") else "_" + "_".join(only)),
-                  result, md)
+    write_results(
+        args.out, "bench_jobs" + ("" if args.only == ap.get_default("only") else "_" + "_".join(only)), result, md
+    )
     print(md)
     print(f"wrote {args.out}/bench_jobs.json and .md")
 

@@ -54,8 +54,10 @@ def measure(n: int, rate: float, with_monitor: bool) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "ws", keys={"animaldetect": "unused"}, quiet=True)  # never sends anything
-        jobs = [Job(key=f"k{i}", provider="animaldetect", operation="detect", input=f"cam-{i:05d}.jpg",
-                    batch_id="b-bench") for i in range(n)]
+        jobs = [
+            Job(key=f"k{i}", provider="animaldetect", operation="detect", input=f"cam-{i:05d}.jpg", batch_id="b-bench")
+            for i in range(n)
+        ]
         batch = Batch(ws.animaldetect, "b-bench", jobs, {}, [])
         monitor = None
         if with_monitor:
@@ -82,13 +84,26 @@ def main() -> None:
     args = ap.parse_args()
     base = measure(args.jobs, args.rate, with_monitor=False)
     mon = measure(args.jobs, args.rate, with_monitor=True)
-    row = {"scenario": "monitor", "jobs": args.jobs, "changes_per_s": args.rate,
-           "wall_s": round(mon["wall_s"], 1), "widget_updates_per_s": round(mon["updates"] / mon["wall_s"], 2),
-           "monitor_cpu_pct": round(100 * max(0.0, mon["cpu_s"] - base["cpu_s"]) / mon["wall_s"], 2),
-           "baseline_cpu_s": round(base["cpu_s"], 2), "with_monitor_cpu_s": round(mon["cpu_s"], 2),
-           "final_bar": mon["final_bar"]}
-    md = (f"Machine: {machine()}\n\n| " + " | ".join(row) + " |\n|" + "---|" * len(row) + "\n| "
-          + " | ".join(str(v) for v in row.values()) + " |\n")
+    row = {
+        "scenario": "monitor",
+        "jobs": args.jobs,
+        "changes_per_s": args.rate,
+        "wall_s": round(mon["wall_s"], 1),
+        "widget_updates_per_s": round(mon["updates"] / mon["wall_s"], 2),
+        "monitor_cpu_pct": round(100 * max(0.0, mon["cpu_s"] - base["cpu_s"]) / mon["wall_s"], 2),
+        "baseline_cpu_s": round(base["cpu_s"], 2),
+        "with_monitor_cpu_s": round(mon["cpu_s"], 2),
+        "final_bar": mon["final_bar"],
+    }
+    md = (
+        f"Machine: {machine()}\n\n| "
+        + " | ".join(row)
+        + " |\n|"
+        + "---|" * len(row)
+        + "\n| "
+        + " | ".join(str(v) for v in row.values())
+        + " |\n"
+    )
     write_results(args.out, "bench_monitor", {"machine": machine(), "rows": [row]}, md)
     print(md)
 

@@ -81,8 +81,12 @@ def tiny_jpegs(n: int, seed: int = 0, size: tuple[int, int] = (64, 48)) -> list[
 
 
 def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine()}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
 
 
 def request_count(stats: dict[str, Any], provider: str = "animaldetect", *, api_only: bool = False) -> dict[str, int]:

@@ -55,7 +55,10 @@ async def run(base: str, seconds: float, concurrency: int, jobs: int, provider_p
         wall = time.perf_counter() - t0
     latencies.sort()
     return {
-        "polls": count, "errors": errors, "seconds": round(wall, 2), "polls_per_second": round(count / wall, 1),
+        "polls": count,
+        "errors": errors,
+        "seconds": round(wall, 2),
+        "polls_per_second": round(count / wall, 1),
         "latency_ms_p50": round(latencies[len(latencies) // 2] * 1000, 2),
         "latency_ms_p95": round(latencies[int(len(latencies) * 0.95)] * 1000, 2),
     }
@@ -68,16 +71,21 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--out", type=Path, default=Path("test-output/bench/sandbox_polls.json"))
     args = ap.parse_args()
-    with SandboxProcess(Path(tempfile.mkdtemp(prefix="bench-sandbox-")),
-                        "--rate-limit", "animaldetect=1000000/60") as sb:
+    with SandboxProcess(
+        Path(tempfile.mkdtemp(prefix="bench-sandbox-")), "--rate-limit", "animaldetect=1000000/60"
+    ) as sb:
         result = asyncio.run(run(sb.url, args.seconds, args.concurrency, args.jobs, "/animaldetect/v1"))
-    result.update(concurrency=args.concurrency, machine=f"{platform.machine()} {os.cpu_count()} cores, "
-                  f"Python {platform.python_version()}")
+    result.update(
+        concurrency=args.concurrency,
+        machine=f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"sandbox status polls: {result['polls_per_second']}/s over {result['seconds']} s "
-          f"(p50 {result['latency_ms_p50']} ms, p95 {result['latency_ms_p95']} ms, {result['errors']} errors, "
-          f"concurrency {args.concurrency}) -> {args.out}")
+    print(
+        f"sandbox status polls: {result['polls_per_second']}/s over {result['seconds']} s "
+        f"(p50 {result['latency_ms_p50']} ms, p95 {result['latency_ms_p95']} ms, {result['errors']} errors, "
+        f"concurrency {args.concurrency}) -> {args.out}"
+    )
     return 0
 
 

@@ -115,16 +115,31 @@ def test_keys_never_appear_in_reprs_errors_or_ledger(make_sandbox, tmp_path):
 
     secret = "sk_live_SECRET_0123456789"
     sb = make_sandbox(tenants=[Tenant("animaldetect", secret)])
-    ws = Workspace(tmp_path / "ws", keys={"animaldetect": secret}, base_urls={"animaldetect": sb.base_url("animaldetect")},
-                   quiet=True)
+    ws = Workspace(
+        tmp_path / "ws",
+        keys={"animaldetect": secret},
+        base_urls={"animaldetect": sb.base_url("animaldetect")},
+        quiet=True,
+    )
     images = write_images(tmp_path / "imgs", 2)
     b = ws.animaldetect.detect(images).wait(timeout=120)
-    wrong = Workspace(tmp_path / "ws2", keys={"animaldetect": secret + "x"},
-                      base_urls={"animaldetect": sb.base_url("animaldetect")}, quiet=True)
+    wrong = Workspace(
+        tmp_path / "ws2",
+        keys={"animaldetect": secret + "x"},
+        base_urls={"animaldetect": sb.base_url("animaldetect")},
+        quiet=True,
+    )
     failed = wrong.animaldetect.detect(images).wait(timeout=30)
     assert failed.status_counts()["failed"] == 2 and failed.jobs[0].http_status == 401
-    texts = [repr(ws), repr(ws.animaldetect), repr(ws.animaldetect.transport), repr(ws.animaldetect.transport.config),
-             repr(b), str(failed.jobs[0].error()), ws.jobs().to_csv()]
+    texts = [
+        repr(ws),
+        repr(ws.animaldetect),
+        repr(ws.animaldetect.transport),
+        repr(ws.animaldetect.transport.config),
+        repr(b),
+        str(failed.jobs[0].error()),
+        ws.jobs().to_csv(),
+    ]
     assert not any(secret in t for t in texts)
     ledger_bytes = b"".join(p.read_bytes() for p in (tmp_path / "ws").rglob("*") if p.is_file())
     assert secret.encode() not in ledger_bytes
@@ -150,9 +165,25 @@ CLIENT = textwrap.dedent("""
 def test_kill_9_mid_batch_then_resume_completes_once(tmp_path):
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "sandbox", "--port", str(port), "--data-dir", str(tmp_path / "sb"),
-         "--key", "animaldetect:sk_kill", "--runtime", "animaldetect=3", "--seed", "5"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "sandbox",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "sb"),
+            "--key",
+            "animaldetect:sk_kill",
+            "--runtime",
+            "animaldetect=3",
+            "--seed",
+            "5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -181,8 +212,12 @@ def test_kill_9_mid_batch_then_resume_completes_once(tmp_path):
         assert t["jobs"]["created"] == 24
         assert set(t["jobs_per_idempotency_key"].values()) == {1}
         assert len(t["jobs_per_input_digest"]) == 24 and set(t["jobs_per_input_digest"].values()) == {1}
-        ws = Workspace(tmp_path / "ws", keys={"animaldetect": "sk_kill"},
-                       base_urls={"animaldetect": base + "/animaldetect/v1"}, quiet=True)
+        ws = Workspace(
+            tmp_path / "ws",
+            keys={"animaldetect": "sk_kill"},
+            base_urls={"animaldetect": base + "/animaldetect/v1"},
+            quiet=True,
+        )
         assert ws.jobs()["status"].eq(Status.SUCCEEDED.value).sum() == 24 and ws.jobs()["cached"].all()
     finally:
         server.terminate()

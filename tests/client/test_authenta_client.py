@@ -51,10 +51,12 @@ MEDIA = {
     "clip.mp4": lambda: b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + noise(seed=5),
     "clip.mov": lambda: b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + noise(seed=2),
     "clip.webm": lambda: b"\x1aE\xdf\xa3\x9fB\x86\x81\x01" + noise(seed=3),
-    "doc.pdf": lambda: (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-                        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
-                        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n"
-                        b"trailer << /Root 1 0 R >>\n%%EOF\n"),
+    "doc.pdf": lambda: (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+        b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n"
+        b"trailer << /Root 1 0 R >>\n%%EOF\n"
+    ),
 }
 
 
@@ -82,11 +84,17 @@ def ws_for(sb: Sandbox, path: Path) -> Workspace:
 
 # -- every task type --------------------------------------------------------------------------------------
 TASK_MEDIA = {
-    "ai-image-detection": ["photo.jpg", "photo.png"], "ai-audio-detection": ["tone.wav", "clip.mp3", "voice.m4a"],
-    "ai-video-detection": ["clip.mp4", "clip.mov"], "faceswap-detection": ["clip.webm", "clip.mov"],
-    "image-forgery-detection": ["photo.jpg"], "document-intelligence": ["doc.pdf", "photo.png"],
-    "face-liveness-detection": ["photo.jpg"], "face-intelligence": ["photo.jpg", "clip.mp4"],
-    "face-embedding": ["photo.png"], "audio-splitter": ["speech.wav"], "ekyc-deepfake": ["clip.webm"],
+    "ai-image-detection": ["photo.jpg", "photo.png"],
+    "ai-audio-detection": ["tone.wav", "clip.mp3", "voice.m4a"],
+    "ai-video-detection": ["clip.mp4", "clip.mov"],
+    "faceswap-detection": ["clip.webm", "clip.mov"],
+    "image-forgery-detection": ["photo.jpg"],
+    "document-intelligence": ["doc.pdf", "photo.png"],
+    "face-liveness-detection": ["photo.jpg"],
+    "face-intelligence": ["photo.jpg", "clip.mp4"],
+    "face-embedding": ["photo.png"],
+    "audio-splitter": ["speech.wav"],
+    "ekyc-deepfake": ["clip.webm"],
 }
 
 
@@ -105,8 +113,10 @@ def test_every_task_type_end_to_end(sandbox, tmp_path):
             assert all("downloadUrl" not in a for a in doc["artifacts"])  # no signed URL in the cache
         assert not any(k.startswith("upload:") for j in b.jobs for k in j.urls)  # closed URLs are not kept
     res = {t: [r["result"]["result"] for r in b.raw()] for t, b in batches.items()}
-    assert all(isinstance(r["isFake"], bool) and 0 <= r["fakeConfidencePercent"] <= 100
-               for r in res["ai-image-detection"] + res["ai-audio-detection"] + res["ai-video-detection"])
+    assert all(
+        isinstance(r["isFake"], bool) and 0 <= r["fakeConfidencePercent"] <= 100
+        for r in res["ai-image-detection"] + res["ai-audio-detection"] + res["ai-video-detection"]
+    )
     assert len(res["face-embedding"][0]["embedding"]) == 512
     assert res["audio-splitter"][0]["segments"] and res["audio-splitter"][0]["method"] == "rms-energy"
     assert {r["pageCount"] for r in res["document-intelligence"]} == {1}
@@ -126,8 +136,12 @@ def test_every_task_type_end_to_end(sandbox, tmp_path):
 def test_both_envelopes(make_sandbox, tmp_path, mode):
     sb = make_sandbox(authenta_envelope=mode)
     with api(sb, "authenta") as c:  # the mode really changes the shape
-        body = c.post("/jobs?taskTypeId=9", json={"inputs": [{"contentType": "image/jpeg", "fileName": "x.jpg",
-                                                                 "sizeBytes": 10, "slotName": "original"}]}).json()
+        body = c.post(
+            "/jobs?taskTypeId=9",
+            json={
+                "inputs": [{"contentType": "image/jpeg", "fileName": "x.jpg", "sizeBytes": 10, "slotName": "original"}]
+            },
+        ).json()
     assert ("jobId" in body) == (mode != "wrapped") and ("job" in body) == (mode != "flat")
     assert unwrap(body)["jobId"] and unwrap(body)["status"] in ("waiting_for_finalize", "initiated")
     ws = ws_for(sb, tmp_path / "ws")
@@ -176,8 +190,9 @@ def until(cond, timeout: float = 10.0) -> None:
 
 def test_cancel_delete_and_list_pagination(make_sandbox, tmp_path):
     # every request answers after 0.3 s, so jobs sit in draft (uploading) long enough to be cancelled
-    sb = make_sandbox(runtimes={"authenta": 400}, runtime_spread=0.05, faults={"authenta": {"slow": 1.0}},
-                      slow_seconds=0.3)  # and each job processes for ~0.4 s (the task timeout is 600 s)
+    sb = make_sandbox(
+        runtimes={"authenta": 400}, runtime_spread=0.05, faults={"authenta": {"slow": 1.0}}, slow_seconds=0.3
+    )  # and each job processes for ~0.4 s (the task timeout is 600 s)
     ws = ws_for(sb, tmp_path / "ws")
     b = ws.authenta.run("face-embedding", images(tmp_path / "imgs", 4))
     until(lambda: all(j.job_id for j in b.jobs))
@@ -219,8 +234,12 @@ def test_exactly_once_under_faults(make_sandbox, tmp_path):
     counts = b.status_counts()
     assert len(b) == 28 and counts["succeeded"] + counts["failed"] == 28, b.to_frame()
     assert counts["failed"] >= 1 and all(j.error_code and j.error_message for j in b.failed())
-    assert {j.operation for j in b.jobs} == {"ai-image-detection", "ai-audio-detection", "ai-video-detection",
-                                             "faceswap-detection"}
+    assert {j.operation for j in b.jobs} == {
+        "ai-image-detection",
+        "ai-audio-detection",
+        "ai-video-detection",
+        "faceswap-detection",
+    }
     t = tenant(sb)
     assert t["jobs"]["created"] == 28
     assert len(t["jobs_per_input_digest"]) == 28 and set(t["jobs_per_input_digest"].values()) == {1}
@@ -280,8 +299,13 @@ def pending(ws: Workspace, task: int, path: Path):
 
 def server_job(c: httpx.Client, job, data: bytes, *, upload: bool = True, finalize: bool = True) -> dict:
     name = AuthentaAdapter.upload_name(job)
-    body = c.post("/jobs", params={"taskTypeId": 9}, json={"inputs": [
-        {"contentType": "image/jpeg", "fileName": name, "sizeBytes": len(data), "slotName": "original"}]}).json()
+    body = c.post(
+        "/jobs",
+        params={"taskTypeId": 9},
+        json={
+            "inputs": [{"contentType": "image/jpeg", "fileName": name, "sizeBytes": len(data), "slotName": "original"}]
+        },
+    ).json()
     created = unwrap(body)
     if upload:
         put = httpx.put(created["inputs"][0]["uploadUrl"], content=data, headers={"Content-Type": "image/jpeg"})
@@ -300,11 +324,21 @@ def test_lost_create_is_found_not_repeated(sandbox, tmp_path, state):
     job.meta["create_sent"] = True  # the create went out; its answer (the job id) was lost
     ws.ledger.save(job, "meta")
     with api(sandbox, "authenta") as c:
-        target = None if state == "absent" else server_job(c, job, path.read_bytes(), upload=state != "draft",
-                                                           finalize=state == "finalized")
+        target = (
+            None
+            if state == "absent"
+            else server_job(c, job, path.read_bytes(), upload=state != "draft", finalize=state == "finalized")
+        )
         for _ in range(105):  # newer unrelated jobs push it to page 2 of the list
-            c.post("/jobs", params={"taskTypeId": 9}, json={"inputs": [
-                {"contentType": "image/jpeg", "fileName": "other.jpg", "sizeBytes": 9, "slotName": "original"}]})
+            c.post(
+                "/jobs",
+                params={"taskTypeId": 9},
+                json={
+                    "inputs": [
+                        {"contentType": "image/jpeg", "fileName": "other.jpg", "sizeBytes": 9, "slotName": "original"}
+                    ]
+                },
+            )
     b = ws_for(sandbox, tmp_path / "ws").authenta.run(9, path).wait(timeout=30)
     j = b.jobs[0]
     t = tenant(sandbox)
@@ -416,8 +450,9 @@ def test_upload_refused_twice_marks_expired(sandbox, tmp_path):
     path.write_bytes(scene_image(5, size=(96, 72)))
     ws = ws_for(sandbox, tmp_path / "ws")
     with respx.mock(assert_all_called=False) as mock:  # the sandbox cannot refuse a fresh URL on demand
-        mock.put(url__regex=r".*/storage/authenta/.*").respond(403, json={"code": "FORBIDDEN", "statusCode": 403,
-                                                                           "message": "Request has expired"})
+        mock.put(url__regex=r".*/storage/authenta/.*").respond(
+            403, json={"code": "FORBIDDEN", "statusCode": 403, "message": "Request has expired"}
+        )
         mock.route().pass_through()
         b = ws.authenta.run(9, path).wait(timeout=30)
     j = b.jobs[0]
@@ -435,9 +470,9 @@ def test_preflight_names_each_bad_input_and_sends_nothing(sandbox, tmp_path):
     reasons = {Path(e.input).name: e.message for e in b.rejected}
     assert reasons == {
         "clip.mp4": "the content is video/mp4 (a video); ai-image-detection (task 1) accepts images "
-                    "(image/jpeg, image/png)",
+        "(image/jpeg, image/png)",
         "tone.wav": "the content is audio/wav (audio); ai-image-detection (task 1) accepts images "
-                    "(image/jpeg, image/png)",
+        "(image/jpeg, image/png)",
         "empty.jpg": "the file is empty",
         "text.jpg": "the content is not a recognised media file (magic bytes)",
         "anim.png": reasons["anim.png"],

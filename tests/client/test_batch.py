@@ -49,8 +49,13 @@ class FakeAdapter(Adapter):
             raise TransportError(self.name, "UNREACHABLE", "fake provider unreachable", input=item.input)
         self.calls["create"] += 1
         job_id = f"j{len(self.jobs) + 1}"
-        self.jobs[job_id] = {"input": item.input, "key": job.key, "status": "queued", "polls": 0,
-                             "content": item.content}
+        self.jobs[job_id] = {
+            "input": item.input,
+            "key": job.key,
+            "status": "queued",
+            "polls": 0,
+            "content": item.content,
+        }
         job.job_id = job.job_id or job_id
         job.status, job.provider_status = Status.QUEUED, "queued"
         record(job)
@@ -66,8 +71,13 @@ class FakeAdapter(Adapter):
                 pj["status"] = "running"
             else:
                 pj["status"] = "failed" if pj["input"] in self.verdict_failed else "succeeded"
-        status = {"queued": Status.QUEUED, "running": Status.RUNNING, "succeeded": Status.SUCCEEDED,
-                  "failed": Status.FAILED, "cancelled": Status.CANCELLED}[pj["status"]]
+        status = {
+            "queued": Status.QUEUED,
+            "running": Status.RUNNING,
+            "succeeded": Status.SUCCEEDED,
+            "failed": Status.FAILED,
+            "cancelled": Status.CANCELLED,
+        }[pj["status"]]
         if status == Status.FAILED:
             return PollResult(status, "failed", "BAD_INPUT", f"the provider cannot process {pj['input']}")
         return PollResult(status, pj["status"])
@@ -279,8 +289,20 @@ def test_to_frame_is_the_jobs_table(ledger):
     fake(client).verdict_failed = {"bad.jpg"}
     batch = client.submit("detect", items("a.jpg", "bad.jpg")).wait(timeout=TIMEOUT, progress=False)
     df = batch.to_frame()
-    old = {"input", "status", "job_id", "provider", "operation", "provider_status", "error_code", "error_message",
-           "created_at", "submitted_at", "finished_at", "batch_id"}
+    old = {
+        "input",
+        "status",
+        "job_id",
+        "provider",
+        "operation",
+        "provider_status",
+        "error_code",
+        "error_message",
+        "created_at",
+        "submitted_at",
+        "finished_at",
+        "batch_id",
+    }
     assert old <= set(df.columns) and set(load.jobs(batch).columns) <= set(df.columns)
     assert list(df["status"]) == ["succeeded", "failed"] and list(df["input"]) == ["a.jpg", "bad.jpg"]
     assert set(df["batch_id"]) == {batch.id} and list(df["cached"]) == [True, False]

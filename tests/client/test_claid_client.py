@@ -68,8 +68,10 @@ def test_operation_sets_really_apply_to_uploaded_files(sandbox, tmp_path):
     ws = workspace(tmp_path, sandbox)
     cases = {
         "crop": ({"resizing": {"width": 100, "height": 100, "fit": "crop"}}, "png"),
-        "bounds": ({"resizing": {"width": 80, "height": 80, "fit": "bounds"}},
-                   {"format": {"type": "webp", "quality": 80}}),
+        "bounds": (
+            {"resizing": {"width": 80, "height": 80, "fit": "bounds"}},
+            {"format": {"type": "webp", "quality": 80}},
+        ),
         "bright": ({"adjustments": {"exposure": 60, "saturation": -100}}, "png"),
         "cutout": ({"background": {"remove": True}}, "png"),
         "padding": ({"padding": "25%", "background": {"color": "#ff0000"}}, "png"),
@@ -87,10 +89,24 @@ def test_operation_sets_really_apply_to_uploaded_files(sandbox, tmp_path):
             assert (img.width, img.height) == (meta["width"], meta["height"]) and img.format == meta["format"], k
     sizes = {k: {img.size for _, img in pairs} for k, pairs in got.items()}
     formats = {k: {img.format for _, img in pairs} for k, pairs in got.items()}
-    assert sizes == {"crop": {(100, 100)}, "bounds": {(80, 60)}, "bright": {(160, 120)}, "cutout": {(160, 120)},
-                     "padding": {(160, 120)}, "plain": {(160, 120)}, "webp": {(80, 60)}}
-    assert formats == {"crop": {"PNG"}, "bounds": {"WEBP"}, "bright": {"PNG"}, "cutout": {"PNG"},
-                       "padding": {"PNG"}, "plain": {"JPEG"}, "webp": {"WEBP"}}
+    assert sizes == {
+        "crop": {(100, 100)},
+        "bounds": {(80, 60)},
+        "bright": {(160, 120)},
+        "cutout": {(160, 120)},
+        "padding": {(160, 120)},
+        "plain": {(160, 120)},
+        "webp": {(80, 60)},
+    }
+    assert formats == {
+        "crop": {"PNG"},
+        "bounds": {"WEBP"},
+        "bright": {"PNG"},
+        "cutout": {"PNG"},
+        "padding": {"PNG"},
+        "plain": {"JPEG"},
+        "webp": {"WEBP"},
+    }
     plain = np.asarray(got["plain"][0][1].convert("RGB"), float)
     bright = np.asarray(got["bright"][0][1].convert("RGB"), float)
     assert bright.mean() > plain.mean() + 3 and bright.std(axis=-1).mean() < 2 < plain.std(axis=-1).mean()
@@ -124,8 +140,12 @@ def test_sandbox_issued_urls_and_storage_inputs_are_passed_as_they_are(sandbox, 
 
 def test_v1_beta1_base_url_polls_the_returned_result_url(sandbox, tmp_path):
     sandbox.config.rate_limits["claid"] = FAST
-    ws = Workspace(tmp_path / "ws", keys={"claid": sandbox.key("claid")},
-                   base_urls={"claid": sandbox.url + "/claid/v1-beta1"}, quiet=True)  # as a live provider
+    ws = Workspace(
+        tmp_path / "ws",
+        keys={"claid": sandbox.key("claid")},
+        base_urls={"claid": sandbox.url + "/claid/v1-beta1"},
+        quiet=True,
+    )  # as a live provider
     b = ws.claid.edit(write_pictures(tmp_path / "imgs", 2), {"resizing": {"height": 60}}, "png").wait(timeout=30)
     assert b.status_counts()["succeeded"] == 2
     assert all(j.urls["result_url"].startswith(sandbox.url + "/claid/v1-beta1/image/edit/async/") for j in b.jobs)
@@ -183,10 +203,26 @@ def test_ratelimit_reset_is_honoured_and_nested_429_envelope_parsed():
     base = "https://claid.test/v1"
     cfg = ProviderConfig("claid", base, "k", rate_limits=[], max_attempts=3, rate_limit_budget=1.0)
     adapter = ClaidAdapter(Transport(cfg))
-    job = Job(key="k1", provider="claid", operation="edit", input="x.jpg", batch_id="b", job_id="7",
-              urls={"result_url": base + "/image/edit/async/7"})
-    limited = httpx.Response(429, headers={"RateLimit-Reset": "0.4"}, json={"detail": {
-        "error_code": "2001", "error_type": "general", "error_message": "Too Many Requests. Rate limit exceeded."}})
+    job = Job(
+        key="k1",
+        provider="claid",
+        operation="edit",
+        input="x.jpg",
+        batch_id="b",
+        job_id="7",
+        urls={"result_url": base + "/image/edit/async/7"},
+    )
+    limited = httpx.Response(
+        429,
+        headers={"RateLimit-Reset": "0.4"},
+        json={
+            "detail": {
+                "error_code": "2001",
+                "error_type": "general",
+                "error_message": "Too Many Requests. Rate limit exceeded.",
+            }
+        },
+    )
     done = httpx.Response(200, json={"data": {"id": 7, "status": "PROCESSING", "errors": [], "result": None}})
     with respx.mock(assert_all_called=True) as mock:
         route = mock.get(base + "/image/edit/async/7").mock(side_effect=[limited, done])
@@ -194,8 +230,9 @@ def test_ratelimit_reset_is_honoured_and_nested_429_envelope_parsed():
         r = runtime.run(adapter.poll(job), timeout=10)
         assert time.monotonic() - started >= 0.4 and route.call_count == 2
         assert r.status == Status.RUNNING and r.provider_status == "PROCESSING"
-        route.mock(side_effect=None, return_value=httpx.Response(429, headers={"RateLimit-Reset": "0"},
-                                                                  json=limited.json()))
+        route.mock(
+            side_effect=None, return_value=httpx.Response(429, headers={"RateLimit-Reset": "0"}, json=limited.json())
+        )
         with pytest.raises(JobError) as e:
             runtime.run(adapter.poll(job), timeout=10)
     assert (e.value.http_status, e.value.code) == (429, "2001")
@@ -259,13 +296,19 @@ def test_preflight_names_the_problem_and_sends_nothing(sandbox, tmp_path):
     assert e.value.input == "operations.resize"
     assert "unknown operation 'resize'" in str(e.value) and "did you mean 'resizing'?" in str(e.value)
     assert "(valid: adjustments, background, generative, padding, privacy, resizing, restorations)" in str(e.value)
-    with pytest.raises(ValueError, match=r"unknown key 'widht' in operations.resizing; did you mean 'width'\? "
-                                         r"\(valid: fit, height, width\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown key 'widht' in operations.resizing; did you mean 'width'\? "
+        r"\(valid: fit, height, width\)",
+    ):
         ws.claid.edit(folder, {"resizing": {"widht": 10}})
     with pytest.raises(InvalidRequest, match="did you mean 'restorations.upscale'"):
         ws.claid.edit(folder, {"upscale": "photo"})
-    with pytest.raises(InvalidRequest, match=r"output.format='jpg' is not one of jpeg, png, webp, avif; "
-                                             r"did you mean 'jpeg'"):
+    with pytest.raises(
+        InvalidRequest,
+        match=r"output.format='jpg' is not one of jpeg, png, webp, avif; "
+        r"did you mean 'jpeg'",
+    ):
         ws.claid.edit(folder, {}, {"format": "jpg"})
     with pytest.raises(InvalidRequest, match=r"output.format.type='tiff' is not one of"):
         ws.claid.edit(folder, {}, {"format": {"type": "tiff"}})
@@ -282,8 +325,8 @@ def test_preflight_names_the_problem_and_sends_nothing(sandbox, tmp_path):
         "cv.pdf.png": reasons["cv.pdf.png"],
         "missing.jpg": "the path does not exist",
         "file:///home/me/photo.jpg": "the URL scheme 'file' is not supported; Claid reads http://, https:// or "
-                                     "storage://<storage>/<path> inputs; "
-                                     "give the local path '/home/me/photo.jpg' instead",
+        "storage://<storage>/<path> inputs; "
+        "give the local path '/home/me/photo.jpg' instead",
         "ftp://host/x.png": reasons["ftp://host/x.png"],
     }
     assert "application/pdf" in reasons["cv.pdf.png"] and "'ftp' is not supported" in reasons["ftp://host/x.png"]
@@ -302,5 +345,7 @@ def test_bad_inputs_do_not_sink_the_batch(sandbox, tmp_path):
     png = next(r for r in b.records() if r["input"].endswith("really-a-png.jpg"))
     assert png["meta"]["content_type"] == "image/png"
     assert png["result"]["data"]["result"]["input_object"]["format"] == "PNG"
-    assert png["result"]["data"]["request"]["operations"] == {"restorations": {"polish": True},
-                                                              "privacy": {"blur_car_plate": True}}
+    assert png["result"]["data"]["request"]["operations"] == {
+        "restorations": {"polish": True},
+        "privacy": {"blur_car_plate": True},
+    }

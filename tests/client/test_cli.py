@@ -16,10 +16,20 @@ KEY = "sk_CLI_SECRET_4f9d2a7b"
 
 
 def cli(sb: Sandbox, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AD_API_KEY": KEY, "AD_API_BASE_URL": sb.base_url("animaldetect"),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.run([sys.executable, "-m", "toolkit", "-w", str(cwd / "ws"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "AD_API_KEY": KEY,
+        "AD_API_BASE_URL": sb.base_url("animaldetect"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", "-w", str(cwd / "ws"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def tenant_stats(sb: Sandbox) -> dict:
@@ -85,12 +95,23 @@ def test_export_writes_rfc7946_geojson_and_fetches_lost_results_again(make_sandb
     b = ws.sateais.ship((14.50, 35.88, 14.53, 35.90), date="2026-06-15").wait(timeout=120, progress=False)
     n = len(b.features())
     assert n > 0
-    env = {**os.environ, "SATEAIS_API_KEY": key, "SATEAIS_BASE_URL": base, "TOOLKIT_TIME_SCALE": str(sb.config.time_scale),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {
+        **os.environ,
+        "SATEAIS_API_KEY": key,
+        "SATEAIS_BASE_URL": base,
+        "TOOLKIT_TIME_SCALE": str(sb.config.time_scale),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
 
     def export(out: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), "results", "export", b.id,
-                               "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), "results", "export", b.id, "--out", str(out)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     done = export(tmp_path / "ships.geojson")
     assert done.returncode == 0, done.stderr

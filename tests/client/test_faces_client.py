@@ -88,8 +88,9 @@ def watch_headers(client) -> list[tuple[str, str, bool, str | None]]:
     seen: list = []
 
     async def hook(request: httpx.Request) -> None:
-        seen.append((request.method, request.url.path, "x-api-key" in request.headers,
-                     request.headers.get("authorization")))
+        seen.append(
+            (request.method, request.url.path, "x-api-key" in request.headers, request.headers.get("authorization"))
+        )
 
     client.transport._setup()
     client.transport._client.event_hooks["request"].append(hook)
@@ -108,7 +109,10 @@ def test_large_roster_split_per_row_outcomes_rerun_and_retry(make_sandbox, tmp_p
     got = outcomes(b)
     assert len(got) == 101 and all(got[f"emp-{i:03d}"][2] == i for i in range(101))
     assert {k: v[1] for k, v in got.items() if not v[0]} == {
-        "emp-003": "FACE_NOT_DETECTED", "emp-050": "FACE_NOT_DETECTED", "emp-100": "FACE_NOT_DETECTED"}
+        "emp-003": "FACE_NOT_DETECTED",
+        "emp-050": "FACE_NOT_DETECTED",
+        "emp-100": "FACE_NOT_DETECTED",
+    }
     face_ids = [x["face_id"] for r in b.raw() for x in r["result"]["data"]["results"] if x["success"]]
     assert len(face_ids) == 98 and all(f.startswith("face_") for f in face_ids)
     assert b.jobs[0].meta["rows"][7]["file"] == str((tmp_path / "staff/img/emp007.jpg").resolve())
@@ -123,17 +127,18 @@ def test_large_roster_split_per_row_outcomes_rerun_and_retry(make_sandbox, tmp_p
     retry = b.retry_failed().wait(timeout=60)
     assert [j.input for j in retry.jobs] == ["roster.csv rows 3-100 (retry of 3 rows)"]
     assert [r["index"] for r in retry.jobs[0].meta["rows"]] == [3, 50, 100]
-    assert {k: v[1] for k, v in outcomes(retry).items()} == {"emp-003": "FACE_NOT_DETECTED",
-                                                             "emp-050": "FACE_NOT_DETECTED",
-                                                             "emp-100": "FACE_NOT_DETECTED"}
+    assert {k: v[1] for k, v in outcomes(retry).items()} == {
+        "emp-003": "FACE_NOT_DETECTED",
+        "emp-050": "FACE_NOT_DETECTED",
+        "emp-100": "FACE_NOT_DETECTED",
+    }
     t = tenant_stats(sb)
     assert t["requests"]["POST /collections/{collection_id}/faces/batch-async"]["202"] == before + 1
     assert t["jobs"]["created"] == 3 and sorted(j["total"] for j in server_jobs(sb)) == [1, 3, 100]
 
 
 def test_every_slice_is_one_server_job_under_faults(make_sandbox, tmp_path):
-    sb = make_sandbox(faults={"faces": {"5xx": 0.15, "429": 0.05, "drop": 0.1, "fail": 0.5}}, seed=23,
-                      time_scale=0.01)
+    sb = make_sandbox(faults={"faces": {"5xx": 0.15, "429": 0.05, "drop": 0.1, "fail": 0.5}}, seed=23, time_scale=0.01)
     csv = write_roster(tmp_path / "staff", 104)
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     b = ws.faces.enroll(csv).wait(timeout=90)
@@ -187,8 +192,11 @@ def test_create_lost_before_the_server_is_sent_again_and_look_alikes_are_not_ado
     pool = face_pool()
     with httpx.Client(base_url=sandbox.base_url("faces"), headers={"X-API-Key": sandbox.key("faces")}) as c:
         files = [("images", (f"x{i}.jpg", pool[i])) for i in range(4)]  # same size and collection, other ids
-        decoy = c.post(f"/collections/{DEFAULT_COLLECTION}/faces/batch-async", files=files,
-                       data={"external_ids[]": [f"other-{i}" for i in range(4)]}).json()["data"]["job_id"]
+        decoy = c.post(
+            f"/collections/{DEFAULT_COLLECTION}/faces/batch-async",
+            files=files,
+            data={"external_ids[]": [f"other-{i}" for i in range(4)]},
+        ).json()["data"]["job_id"]
     csv = write_roster(tmp_path / "staff", 4)
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
     _lose_first_create(ws.faces, after_sending=False)
@@ -232,8 +240,12 @@ def test_interrupted_create_is_adopted_after_kill(sandbox, tmp_path, monkeypatch
     for k in ("FR_ORG_ID", "FR_COLLECTION_ID"):
         monkeypatch.setenv(k, env[k])
     monkeypatch.delenv("FR_JWT", raising=False)
-    ws = Workspace(tmp_path / "ws", keys={"faces": sandbox.key("faces")},
-                   base_urls={"faces": sandbox.base_url("faces")}, quiet=True)
+    ws = Workspace(
+        tmp_path / "ws",
+        keys={"faces": sandbox.key("faces")},
+        base_urls={"faces": sandbox.base_url("faces")},
+        quiet=True,
+    )
     (pending,) = ws.ledger.jobs(provider="faces")
     assert pending.job_id is None and pending.meta["create_sent"]
     b = ws.faces.enroll(csv).wait(timeout=30)
@@ -293,8 +305,16 @@ def test_synchronous_404_on_create_fails_the_job_with_a_hint(sandbox, tmp_path):
         mock.post(url__regex=r".*/collections/gone/faces/batch-async$").respond(404, json=body)
         b = ws.faces.enroll(csv, collection="gone").wait(timeout=30)
     (job,) = b.jobs
-    assert (job.status, job.error_code, job.http_status, job.job_id) == (Status.FAILED, "COLLECTION_NOT_FOUND", 404, None)
-    assert job.error_message.startswith("Collection gone not found.") and "check the collection id 'gone'" in job.error_message
+    assert (job.status, job.error_code, job.http_status, job.job_id) == (
+        Status.FAILED,
+        "COLLECTION_NOT_FOUND",
+        404,
+        None,
+    )
+    assert (
+        job.error_message.startswith("Collection gone not found.")
+        and "check the collection id 'gone'" in job.error_message
+    )
 
 
 def test_preflight_names_each_bad_row_and_sends_only_good_rows(sandbox, tmp_path):
@@ -304,15 +324,30 @@ def test_preflight_names_each_bad_row_and_sends_only_good_rows(sandbox, tmp_path
     Image.open(io.BytesIO(face_pool()[0])).resize((80, 90)).save(tiny, "JPEG")
     webp = io.BytesIO()
     Image.open(io.BytesIO(face_pool()[0])).save(webp, "WEBP")
-    files = {"tiny.jpg": tiny.getvalue(), "notes.jpg": b"this is text, not a picture\n", "empty.png": b"",
-             "cut.jpg": face_pool()[1][:1500], "big.jpg": b"\xff\xd8\xff" + bytes(11 * 1024 * 1024),
-             "pic.webp": webp.getvalue()}
+    files = {
+        "tiny.jpg": tiny.getvalue(),
+        "notes.jpg": b"this is text, not a picture\n",
+        "empty.png": b"",
+        "cut.jpg": face_pool()[1][:1500],
+        "big.jpg": b"\xff\xd8\xff" + bytes(11 * 1024 * 1024),
+        "pic.webp": webp.getvalue(),
+    }
     for name, data in files.items():
         (folder / "img" / name).write_bytes(data)
-    extra = ["bad-tiny,T,img/tiny.jpg", "bad-text,X,img/notes.jpg", "bad-empty,E,img/empty.png",
-             "bad-cut,C,img/cut.jpg", "bad-big,B,img/big.jpg", "bad-webp,W,img/pic.webp", "gone,G,img/missing.jpg",
-             ",N,img/emp000.jpg", "dup,D1,img/emp001.jpg", "dup,D2,img/emp002.jpg", "no-image,I,",
-             "x" * 300 + ",L,img/emp000.jpg"]
+    extra = [
+        "bad-tiny,T,img/tiny.jpg",
+        "bad-text,X,img/notes.jpg",
+        "bad-empty,E,img/empty.png",
+        "bad-cut,C,img/cut.jpg",
+        "bad-big,B,img/big.jpg",
+        "bad-webp,W,img/pic.webp",
+        "gone,G,img/missing.jpg",
+        ",N,img/emp000.jpg",
+        "dup,D1,img/emp001.jpg",
+        "dup,D2,img/emp002.jpg",
+        "no-image,I,",
+        "x" * 300 + ",L,img/emp000.jpg",
+    ]
     csv.write_text(csv.read_text() + "\n".join(extra) + "\n")
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
     b = ws.faces.enroll(csv).wait(timeout=30)
@@ -320,7 +355,7 @@ def test_preflight_names_each_bad_row_and_sends_only_good_rows(sandbox, tmp_path
     assert reasons == {
         "roster.csv row 3 (bad-tiny)": "the image img/tiny.jpg is 80x90 px; at least 100x100 px is needed",
         "roster.csv row 4 (bad-text)": "the file img/notes.jpg is not an image (by its content); only JPEG or PNG "
-                                       "images are accepted",
+        "images are accepted",
         "roster.csv row 5 (bad-empty)": "the image file img/empty.png is empty",
         "roster.csv row 6 (bad-cut)": reasons["roster.csv row 6 (bad-cut)"],
         "roster.csv row 7 (bad-big)": "the image file img/big.jpg is 11.5 MB; at most 10 MB is accepted",

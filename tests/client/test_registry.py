@@ -47,9 +47,18 @@ def rows(source: object) -> list[str]:
     return ["fake rows"]
 
 
-FAKE = ProviderInfo(name="fake", key_var="FAKE_API_KEY", url_var="FAKE_BASE_URL", base_url="https://fake.invalid/v1",
-                    client=FakeClient, rate_limits=((5, 1.0),), extra_vars=("FAKE_TENANT",), loader=rows,
-                    plots=("timeline",), operations=("count",))
+FAKE = ProviderInfo(
+    name="fake",
+    key_var="FAKE_API_KEY",
+    url_var="FAKE_BASE_URL",
+    base_url="https://fake.invalid/v1",
+    client=FakeClient,
+    rate_limits=((5, 1.0),),
+    extra_vars=("FAKE_TENANT",),
+    loader=rows,
+    plots=("timeline",),
+    operations=("count",),
+)
 
 
 @pytest.fixture
@@ -77,8 +86,11 @@ def test_the_five_builtin_providers_and_their_variables():
         assert info.batch_class() is info.client.batch_class
     assert registry.get("faces").extra_vars == ("FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT")
     assert registry.get("sateais").limits() == {"rate_limits": [(10, 1.0)], "max_active_jobs": 5}
-    assert service_variables() == [v for k, u, _ in VARIABLES.values() for v in (k, u)] + \
-        ["FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT"]
+    assert service_variables() == [v for k, u, _ in VARIABLES.values() for v in (k, u)] + [
+        "FR_ORG_ID",
+        "FR_COLLECTION_ID",
+        "FR_JWT",
+    ]
     with pytest.raises(KeyError, match="unknown provider 'nope'"):
         registry.get("nope")
     with pytest.raises(ValueError, match="already registered"):
@@ -98,8 +110,14 @@ def test_batches_by_provider():
 
 def test_a_registered_provider_is_seen_by_workspace_cli_loader_and_plots(fake, tmp_path):
     assert "fake" in registry.names() and registry.get("fake") is fake
-    assert service_variables()[-6:] == ["FAKE_API_KEY", "FAKE_BASE_URL", "FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT",
-                                        "FAKE_TENANT"]
+    assert service_variables()[-6:] == [
+        "FAKE_API_KEY",
+        "FAKE_BASE_URL",
+        "FR_ORG_ID",
+        "FR_COLLECTION_ID",
+        "FR_JWT",
+        "FAKE_TENANT",
+    ]
     assert "fake" in provider_choices(build_parser())
 
     ws = Workspace(tmp_path / "ws", keys={"fake": "k-123"}, quiet=True)

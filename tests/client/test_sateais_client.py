@@ -52,8 +52,14 @@ def workspace(sb: Sandbox, tmp_path, name: str = "ws", unthrottled: bool = False
 def six_forms(tmp_path) -> tuple[list, list[str]]:
     """One AOI in each accepted form (file, GeoJSON dict, GeoDataFrame in EPSG:3857, shapely, bbox, WKT)."""
     path = tmp_path / "harbour.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(square(0))}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(square(0))}],
+            }
+        )
+    )
     feature = {"type": "Feature", "properties": {"name": "bay"}, "geometry": shapely.geometry.mapping(square(1))}
     frame = gpd.GeoDataFrame({"name": ["pier"]}, geometry=[square(2)], crs=4326).to_crs(3857)
     forms = [str(path), feature, frame, square(3), square(4).bounds, square(5).wkt]
@@ -67,8 +73,13 @@ CALLS = {
     "disappearbuilding": dict(date_start="2024-01-01", date_end="2024-03-01"),
     "timeseries": dict(date_start="2024-01-01", date_end="2024-03-01", orbit_direction="ascending"),
 }
-CLASSES = {"ship": "ship", "oilslick": "oilslick", "newbuilding": "new_building",
-           "disappearbuilding": "disappeared_building", "timeseries": "change"}
+CLASSES = {
+    "ship": "ship",
+    "oilslick": "oilslick",
+    "newbuilding": "new_building",
+    "disappearbuilding": "disappeared_building",
+    "timeseries": "change",
+}
 
 
 def test_every_operation_with_every_aoi_form(make_sandbox, tmp_path):
@@ -110,20 +121,36 @@ def test_aoi_forms_parse_to_the_same_polygon_and_names(tmp_path):
     poly = square(0)
     mapping = shapely.geometry.mapping(poly)
     merc = gpd.GeoSeries([poly], crs=4326).to_crs(3857)
-    legacy_crs = {"type": "FeatureCollection",
-                  "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}},
-                  "features": [{"type": "Feature", "properties": {"name": "merc"},
-                                "geometry": shapely.geometry.mapping(merc.iloc[0])}]}
+    legacy_crs = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}},
+        "features": [
+            {"type": "Feature", "properties": {"name": "merc"}, "geometry": shapely.geometry.mapping(merc.iloc[0])}
+        ],
+    }
     gpkg = tmp_path / "zones.gpkg"
     gpd.GeoDataFrame({"name": ["z1", "z2"]}, geometry=[poly, square(1)], crs=4326).to_crs(32654).to_file(gpkg)
-    got = parse_aois("sateais", {"a": poly, "b": mapping, "c": poly.wkt, "d": poly.bounds, "e": merc,
-                                 "f": json.dumps(mapping), "g": legacy_crs, "h": f"SRID=4326;{poly.wkt}"})
+    got = parse_aois(
+        "sateais",
+        {
+            "a": poly,
+            "b": mapping,
+            "c": poly.wkt,
+            "d": poly.bounds,
+            "e": merc,
+            "f": json.dumps(mapping),
+            "g": legacy_crs,
+            "h": f"SRID=4326;{poly.wkt}",
+        },
+    )
     assert [a.name for a in got] == ["a", "b", "c", "d", "e", "f", "merc", "h"]
     assert all(a.geometry.equals_exact(poly, 1e-6) for a in got)
     zones = parse_aois("sateais", gpkg)
     assert [a.name for a in zones] == ["z1", "z2"] and zones[1].geometry.equals_exact(square(1), 1e-6)
-    named_x = [{"type": "Feature", "properties": {"name": "x"}, "geometry": shapely.geometry.mapping(g)}
-               for g in (poly, square(2))]
+    named_x = [
+        {"type": "Feature", "properties": {"name": "x"}, "geometry": shapely.geometry.mapping(g)}
+        for g in (poly, square(2))
+    ]
     twice = parse_aois("sateais", [poly, square(1), *named_x])
     assert [a.name for a in twice] == ["aoi-1", "aoi-2", "x", "x-2"]
     assert abs(got[0].area_sqkm - geodesic_area_sqkm(poly)) < 1e-9 and 25 < got[0].area_sqkm < 26
@@ -145,8 +172,9 @@ def test_preview_is_free_synchronous_and_preflighted(sandbox, tmp_path):
 
 
 def test_every_aoi_is_at_most_one_server_job_under_faults(make_sandbox, tmp_path):
-    sb = make_sandbox(time_scale=FAST, faults={"sateais": {"5xx": 0.1, "429": 0.05, "drop": 0.02, "fail": 0.05}},
-                      seed=SEED)
+    sb = make_sandbox(
+        time_scale=FAST, faults={"sateais": {"5xx": 0.1, "429": 0.05, "drop": 0.02, "fail": 0.05}}, seed=SEED
+    )
     ws = workspace(sb, tmp_path)
     aois = {f"cove-{i}": square(i) for i in range(12)}
     batch = ws.sateais.timeseries(aois, "2024-01-01", "2024-02-01").wait(timeout=90)
@@ -235,40 +263,82 @@ GRD = "S1A_IW_GRDH_1SDV_20240615T054211_20240615T054236_054744_471196_7FD4"
 BOWTIE = "POLYGON ((139.7 35.4, 139.75 35.45, 139.75 35.4, 139.7 35.45, 139.7 35.4))"
 OPEN_RING = {"type": "Polygon", "coordinates": [[[139.7, 35.4], [139.75, 35.4], [139.75, 35.45], [139.7, 35.45]]]}
 PREFLIGHT = {
-    "self-intersecting": (("newbuilding", BOWTIE, {"date_start": "2024-01-01", "date_end": "2024-03-01"}),
-                          "aoi", "the polygon is self-intersecting (Self-intersection[139.725 35.425])"),
-    "open ring dict": (("ship", {"type": "Feature", "properties": {"name": "quay"}, "geometry": OPEN_RING},
-                        {"date": "2026-06-15"}), "quay", "open ring: the first point [139.7, 35.4] and the last point"),
-    "open ring wkt": (("ship", "POLYGON ((139.7 35.4, 139.75 35.4, 139.75 35.45))", {"date": "2026-06-15"}),
-                      "aoi", "open ring: the first and last points of a polygon ring differ"),
-    "lat/lon swapped": (("ship", (35.4, 139.7, 35.45, 139.75), {"date": "2026-06-15"}), "aoi",
-                        "looks like lat/lon swapped"),
-    "point": (("ship", shapely.Point(139.7, 35.4), {"date": "2026-06-15"}), "aoi",
-              "the geometry is a Point; an AOI must be a Polygon"),
-    "line": (("oilslick", {"type": "LineString", "coordinates": [[139.7, 35.4], [139.8, 35.5]]},
-              {"date": "2026-06-15"}),
-             "aoi", "the geometry is a LineString"),
-    "projected, no crs": (("ship", (390000, 3917000, 395000, 3922000), {"date": "2026-06-15"}), "aoi",
-                          "outside lon -180..180 / lat -90..90: projected coordinates?"),
-    "timeseries area": (("timeseries", square(0, 0.1), {"date_start": "2024-01-01", "date_end": "2024-03-01"}),
-                        "aoi", "the area is 100.7 km², over the 50 km² limit for timeseries"),
-    "newbuilding area": (("newbuilding", (10.0, 0.0, 12.0, 2.0),
-                          {"date_start": "2024-01-01", "date_end": "2024-03-01"}),
-                         "aoi", "over the 30,000 km² limit for newbuilding"),
-    "missing file": (("ship", "nowhere/harbour.geojson", {"date": "2026-06-15"}), "nowhere/harbour.geojson",
-                     "the AOI file does not exist"),
-    "timeseries range": (("timeseries", square(0), {"date_start": "2020-01-01", "date_end": "2023-01-02"}),
-                         "2020-01-01..2023-01-02", "the range is 1097 days, over the 3-year limit for timeseries"),
-    "date format": (("ship", square(0), {"date": "15/06/2026"}), "date '15/06/2026'",
-                    "bad date format: dates must be YYYY-MM-DD"),
-    "start after end": (("disappearbuilding", square(0), {"date_start": "2024-03-01", "date_end": "2024-01-01"}),
-                        "2024-03-01..2024-01-01", "date_start 2024-03-01 must be before date_end 2024-01-01"),
-    "scene and aoi": (("ship", square(0), {"scene_id": GRD}), GRD,
-                      "give either scene_id or an aoi (+ date), not both"),
-    "neither scene nor aoi": (("oilslick", None, {"date": "2026-06-15"}), "(no AOI)",
-                              "give an aoi with a date, or a scene_id"),
-    "SLC scene": (("ship", None, {"scene_id": "S1A_IW_SLC__1SDV_20240615T054211_20240615T054238_054744_471196_A1B2"}),
-                  "S1A_IW_SLC__1SDV_20240615T054211_20240615T054238_054744_471196_A1B2", "only GRD scenes"),
+    "self-intersecting": (
+        ("newbuilding", BOWTIE, {"date_start": "2024-01-01", "date_end": "2024-03-01"}),
+        "aoi",
+        "the polygon is self-intersecting (Self-intersection[139.725 35.425])",
+    ),
+    "open ring dict": (
+        ("ship", {"type": "Feature", "properties": {"name": "quay"}, "geometry": OPEN_RING}, {"date": "2026-06-15"}),
+        "quay",
+        "open ring: the first point [139.7, 35.4] and the last point",
+    ),
+    "open ring wkt": (
+        ("ship", "POLYGON ((139.7 35.4, 139.75 35.4, 139.75 35.45))", {"date": "2026-06-15"}),
+        "aoi",
+        "open ring: the first and last points of a polygon ring differ",
+    ),
+    "lat/lon swapped": (
+        ("ship", (35.4, 139.7, 35.45, 139.75), {"date": "2026-06-15"}),
+        "aoi",
+        "looks like lat/lon swapped",
+    ),
+    "point": (
+        ("ship", shapely.Point(139.7, 35.4), {"date": "2026-06-15"}),
+        "aoi",
+        "the geometry is a Point; an AOI must be a Polygon",
+    ),
+    "line": (
+        ("oilslick", {"type": "LineString", "coordinates": [[139.7, 35.4], [139.8, 35.5]]}, {"date": "2026-06-15"}),
+        "aoi",
+        "the geometry is a LineString",
+    ),
+    "projected, no crs": (
+        ("ship", (390000, 3917000, 395000, 3922000), {"date": "2026-06-15"}),
+        "aoi",
+        "outside lon -180..180 / lat -90..90: projected coordinates?",
+    ),
+    "timeseries area": (
+        ("timeseries", square(0, 0.1), {"date_start": "2024-01-01", "date_end": "2024-03-01"}),
+        "aoi",
+        "the area is 100.7 km², over the 50 km² limit for timeseries",
+    ),
+    "newbuilding area": (
+        ("newbuilding", (10.0, 0.0, 12.0, 2.0), {"date_start": "2024-01-01", "date_end": "2024-03-01"}),
+        "aoi",
+        "over the 30,000 km² limit for newbuilding",
+    ),
+    "missing file": (
+        ("ship", "nowhere/harbour.geojson", {"date": "2026-06-15"}),
+        "nowhere/harbour.geojson",
+        "the AOI file does not exist",
+    ),
+    "timeseries range": (
+        ("timeseries", square(0), {"date_start": "2020-01-01", "date_end": "2023-01-02"}),
+        "2020-01-01..2023-01-02",
+        "the range is 1097 days, over the 3-year limit for timeseries",
+    ),
+    "date format": (
+        ("ship", square(0), {"date": "15/06/2026"}),
+        "date '15/06/2026'",
+        "bad date format: dates must be YYYY-MM-DD",
+    ),
+    "start after end": (
+        ("disappearbuilding", square(0), {"date_start": "2024-03-01", "date_end": "2024-01-01"}),
+        "2024-03-01..2024-01-01",
+        "date_start 2024-03-01 must be before date_end 2024-01-01",
+    ),
+    "scene and aoi": (("ship", square(0), {"scene_id": GRD}), GRD, "give either scene_id or an aoi (+ date), not both"),
+    "neither scene nor aoi": (
+        ("oilslick", None, {"date": "2026-06-15"}),
+        "(no AOI)",
+        "give an aoi with a date, or a scene_id",
+    ),
+    "SLC scene": (
+        ("ship", None, {"scene_id": "S1A_IW_SLC__1SDV_20240615T054211_20240615T054238_054744_471196_A1B2"}),
+        "S1A_IW_SLC__1SDV_20240615T054211_20240615T054238_054744_471196_A1B2",
+        "only GRD scenes",
+    ),
 }
 
 
@@ -308,7 +378,8 @@ def test_detect_fallback_after_404_is_remembered(make_sandbox, tmp_path):
     ws = workspace(sandbox, tmp_path, unthrottled=True)
     with respx.mock(assert_all_called=False) as mock:
         analyze = mock.post(url__regex=r"/sateais/api/v1/analyze/[a-z]+$").respond(
-            404, json={"error": {"code": "NOT_FOUND", "message": "Not Found"}})
+            404, json={"error": {"code": "NOT_FOUND", "message": "Not Found"}}
+        )
         mock.route().pass_through()
         batch = ws.sateais.ship([square(i) for i in range(8)], "2026-06-15").wait(timeout=60)
     assert batch.status_counts()["succeeded"] == 8
@@ -325,8 +396,11 @@ def test_named_grd_scenes_instead_of_an_aoi(make_sandbox, tmp_path):
     b = ws.sateais.oilslick(scene_id=[GRD, other]).wait(timeout=30)
     assert [j.input for j in b.jobs] == [GRD, other] and b.status_counts()["succeeded"] == 2
     assert [r["result"]["sandbox_info"]["scenes"] for r in b.raw()] == [[GRD], [other]]
-    assert server_job(sandbox, b.jobs[0].job_id).request == {"type": "oilslick", "satellite_id": "sentinel-1",
-                                                              "scene_id": GRD}
+    assert server_job(sandbox, b.jobs[0].job_id).request == {
+        "type": "oilslick",
+        "satellite_id": "sentinel-1",
+        "scene_id": GRD,
+    }
 
 
 def test_a_scene_not_found_404_is_an_answer_not_a_missing_route(sandbox, tmp_path):
@@ -340,8 +414,10 @@ def test_a_scene_not_found_404_is_an_answer_not_a_missing_route(sandbox, tmp_pat
 
 def test_result_redirect_without_auth_lenient_json_and_410_expired(sandbox, tmp_path):
     ws = workspace(sandbox, tmp_path)
-    nan_body = b'{"type":"FeatureCollection","features":[{"type":"Feature","id":1,"geometry":null,' \
-               b'"properties":{"class":"ship","area_sqm":NaN,"length_m":Infinity}}]}'
+    nan_body = (
+        b'{"type":"FeatureCollection","features":[{"type":"Feature","id":1,"geometry":null,'
+        b'"properties":{"class":"ship","area_sqm":NaN,"length_m":Infinity}}]}'
+    )
     with respx.mock(assert_all_called=False) as mock:
         storage = mock.get(url__regex=r"/storage/sateais/").respond(200, content=nan_body)
         mock.route().pass_through()
@@ -354,7 +430,8 @@ def test_result_redirect_without_auth_lenient_json_and_410_expired(sandbox, tmp_
     assert props["class"] == "ship" and props["area_sqm"] != props["area_sqm"]  # NaN survives parsing
     with respx.mock(assert_all_called=False) as mock:
         mock.get(url__regex=r"/jobs/[^/]+/result\.geojson$").respond(
-            410, json={"error": {"code": "GONE", "message": "Results are retained for 30 days after completion"}})
+            410, json={"error": {"code": "GONE", "message": "Results are retained for 30 days after completion"}}
+        )
         mock.route().pass_through()
         gone = ws.sateais.ship(square(1), "2026-06-15").wait(timeout=30)
     job = gone.jobs[0]
@@ -390,7 +467,8 @@ def test_error_shapes_and_flat_request_errors(sandbox, tmp_path):
     ws = workspace(sandbox, tmp_path)
     with respx.mock(assert_all_called=False) as mock:
         mock.post(url__regex=r"/analyze/ship$").respond(
-            402, json={"error_code": "INSUFFICIENT_CREDITS", "error_message": "0 credits left"})
+            402, json={"error_code": "INSUFFICIENT_CREDITS", "error_message": "0 credits left"}
+        )
         mock.route().pass_through()
         b = ws.sateais.ship(square(0), "2026-06-15").wait(timeout=30)
     j = b.jobs[0]
@@ -414,9 +492,12 @@ def test_first_poll_follows_the_job_type(sandbox, tmp_path):
     client = ws.sateais
     scale = client.transport.config.time_scale
     for kind, first in FIRST_POLL.items():
-        items = client.items(kind, square(0), "2026-06-15" if kind in ("ship", "oilslick") else None,
-                             **({} if kind in ("ship", "oilslick") else {"date_start": "2024-01-01",
-                                                                           "date_end": "2024-03-01"}))
+        items = client.items(
+            kind,
+            square(0),
+            "2026-06-15" if kind in ("ship", "oilslick") else None,
+            **({} if kind in ("ship", "oilslick") else {"date_start": "2024-01-01", "date_end": "2024-03-01"}),
+        )
         batch = client.submit(kind, items, start=False)
         job = batch.jobs[0]
         job.submitted_at = time.time()

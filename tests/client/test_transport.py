@@ -16,15 +16,23 @@ BASE = "https://ad.test/v1"
 
 
 def job() -> Job:
-    return Job(key="k", provider="animaldetect", operation="detect", input="cam.jpg", batch_id="b", job_id="j1",
-               urls={"status_url": BASE + "/jobs/j1", "result_url": BASE + "/jobs/j1/result"})
+    return Job(
+        key="k",
+        provider="animaldetect",
+        operation="detect",
+        input="cam.jpg",
+        batch_id="b",
+        job_id="j1",
+        urls={"status_url": BASE + "/jobs/j1", "result_url": BASE + "/jobs/j1/result"},
+    )
 
 
 def test_a_key_echoed_in_an_error_body_is_redacted():
     adapter = AnimalDetectAdapter(Transport(ProviderConfig("animaldetect", BASE, KEY)))
     with respx.mock() as mock:
-        mock.get(BASE + "/jobs/j1/result").respond(401, json={"error": {"code": "UNAUTHORIZED",
-                                                                        "message": f"invalid key {KEY}"}})
+        mock.get(BASE + "/jobs/j1/result").respond(
+            401, json={"error": {"code": "UNAUTHORIZED", "message": f"invalid key {KEY}"}}
+        )
         with pytest.raises(JobError) as raised:
             runtime.run(adapter.poll(job()), timeout=10)
     err = raised.value
@@ -76,7 +84,8 @@ def test_no_authorization_on_a_redirect_to_another_host():
     t = Transport(ProviderConfig("sateais", "https://api.sateais.test/api/v1", KEY))
     with respx.mock() as mock:
         api = mock.get("https://api.sateais.test/api/v1/jobs/7/result.geojson").respond(
-            302, headers={"Location": "https://storage.elsewhere.test/bucket/7.geojson?sig=abc"})
+            302, headers={"Location": "https://storage.elsewhere.test/bucket/7.geojson?sig=abc"}
+        )
         storage = mock.get("https://storage.elsewhere.test/bucket/7.geojson").respond(200, json={"features": []})
         r = runtime.run(t.request("GET", "/jobs/7/result.geojson"), timeout=10)
     assert r.status_code == 200 and storage.call_count == 1
@@ -91,13 +100,26 @@ def test_no_repr_shows_a_key(sandbox, tmp_path):
     from toolkit.workspace import Workspace
 
     secret = "sk_REPRCHECK_5e1d77"
-    ws = Workspace(tmp_path / "ws", keys={"animaldetect": secret},
-                   base_urls={"animaldetect": sandbox.base_url("animaldetect")}, quiet=True)
+    ws = Workspace(
+        tmp_path / "ws",
+        keys={"animaldetect": secret},
+        base_urls={"animaldetect": sandbox.base_url("animaldetect")},
+        quiet=True,
+    )
     img = tmp_path / "a.jpg"
     img.write_bytes(scene_image(1, size=(160, 120)))
     batch = ws.animaldetect.detect(img).wait(timeout=60, progress=False)  # the sandbox refuses the key: 401
     job = batch.jobs[0]
     assert job.error_code == "UNAUTHORIZED" and job.http_status == 401
-    texts = [repr(ws), repr(ws.animaldetect), repr(ws.animaldetect.transport), repr(ws.animaldetect.transport.config),
-             repr(batch), repr(job), str(job.error()), batch.progress_line(), batch.to_frame().to_string()]
+    texts = [
+        repr(ws),
+        repr(ws.animaldetect),
+        repr(ws.animaldetect.transport),
+        repr(ws.animaldetect.transport.config),
+        repr(batch),
+        repr(job),
+        str(job.error()),
+        batch.progress_line(),
+        batch.to_frame().to_string(),
+    ]
     assert not [t for t in texts if secret in t]

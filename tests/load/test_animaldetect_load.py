@@ -51,9 +51,14 @@ def run(tmp_path_factory):
     bad = root / "bad"
     bad.mkdir()
     (bad / "CAM09_20260601_000000.jpg").write_bytes(scene_image(7, size=(320, 240)))
-    with Sandbox(SandboxConfig(port=0, data_dir=root / "sb", time_scale=0.001)) as sb, \
-            Sandbox(SandboxConfig(port=0, data_dir=root / "sbf", time_scale=0.001,
-                                  faults={"animaldetect": {"fail": 1.0}}, seed=1)) as failing:
+    with (
+        Sandbox(SandboxConfig(port=0, data_dir=root / "sb", time_scale=0.001)) as sb,
+        Sandbox(
+            SandboxConfig(
+                port=0, data_dir=root / "sbf", time_scale=0.001, faults={"animaldetect": {"fail": 1.0}}, seed=1
+            )
+        ) as failing,
+    ):
         ws = Workspace(root / "ws", sandbox=sb, quiet=True)
         batch = ws.animaldetect.detect(imgs, top_candidate=True).wait(timeout=60)
         failed = Workspace(root / "wsf", sandbox=failing, quiet=True).animaldetect.detect(bad).wait(timeout=60)
@@ -136,8 +141,10 @@ def test_raw_dicts_files_and_status_bodies_load_alike(run, tmp_path):
         (tmp_path / f"{r['job_id']}.json").write_text(json.dumps(r["result"]))
     from_files = load.detections(str(tmp_path / "*.json"))
     from_batch = load.detections(batch)
-    a, b = (d.assign(j=d["job_id"].astype(str)).sort_values(["j", "annotation_id"]).reset_index(drop=True)
-            for d in (from_batch, from_files))
+    a, b = (
+        d.assign(j=d["job_id"].astype(str)).sort_values(["j", "annotation_id"]).reset_index(drop=True)
+        for d in (from_batch, from_files)
+    )
     for col in ["label", "score", "x", "y", "w", "h", "x_px", "species", "model_id"]:
         assert list(a[col].astype(object)) == list(b[col].astype(object)), col
     # a failed job's status body (what the result URL returns) is "not processed", never "no boxes"
@@ -145,8 +152,13 @@ def test_raw_dicts_files_and_status_bodies_load_alike(run, tmp_path):
     t = load.images_table([body, batch.raw()[0]["result"]])
     row = t.set_index("job_id").loc["j-failed"]
     assert row["status"] == "failed" and row["failure"] == "INVALID_IMAGE: not decodable" and pd.isna(row["n_boxes"])
-    assert len(load.detections([body])) == 0 and list(load.detections([body]).columns)[:5] == \
-        ["job_id", "file", "annotation_id", "label", "score"]
+    assert len(load.detections([body])) == 0 and list(load.detections([body]).columns)[:5] == [
+        "job_id",
+        "file",
+        "annotation_id",
+        "label",
+        "score",
+    ]
 
 
 def validate_md(md: dict) -> None:
@@ -175,8 +187,11 @@ def test_megadetector_round_trip(run, tmp_path):
     batch, failed = run["batch"], run["failed"]
     md = load.to_megadetector([batch, failed], tmp_path / "md.json")
     validate_md(json.loads((tmp_path / "md.json").read_text()))
-    assert md["info"]["format_version"] == "1.5" and md["detection_categories"] == {"1": "animal", "2": "person",
-                                                                                    "3": "vehicle"}
+    assert md["info"]["format_version"] == "1.5" and md["detection_categories"] == {
+        "1": "animal",
+        "2": "person",
+        "3": "vehicle",
+    }
     files = {im["file"]: im for im in md["images"]}
     assert len(files) == 7 and all(not f.startswith("/") for f in files)  # relative to the common folder
     assert files["imgs/CAM01_20260615_120000_blank.jpg"]["detections"] == []
@@ -197,13 +212,21 @@ def test_megadetector_round_trip(run, tmp_path):
 
 
 def test_from_megadetector_reads_a_plain_megadetector_file(tmp_path):
-    md = {"info": {"format_version": "1.4", "detector": "md_v5a.0.0.pt"},
-          "detection_categories": {"1": "animal", "2": "person", "3": "vehicle"},
-          "images": [{"file": "cam03/IMG_0002.JPG", "detections": [
-              {"category": "1", "conf": 0.91, "bbox": [0.1, 0.2, 0.3, 0.4]},
-              {"category": "2", "conf": 0.4, "bbox": [0.5, 0.5, 0.1, 0.2]}]},
-              {"file": "cam03/IMG_0003.JPG", "detections": []},
-              {"file": "cam04/broken.jpg", "failure": "Failure image access", "detections": None}]}
+    md = {
+        "info": {"format_version": "1.4", "detector": "md_v5a.0.0.pt"},
+        "detection_categories": {"1": "animal", "2": "person", "3": "vehicle"},
+        "images": [
+            {
+                "file": "cam03/IMG_0002.JPG",
+                "detections": [
+                    {"category": "1", "conf": 0.91, "bbox": [0.1, 0.2, 0.3, 0.4]},
+                    {"category": "2", "conf": 0.4, "bbox": [0.5, 0.5, 0.1, 0.2]},
+                ],
+            },
+            {"file": "cam03/IMG_0003.JPG", "detections": []},
+            {"file": "cam04/broken.jpg", "failure": "Failure image access", "detections": None},
+        ],
+    }
     df = load.from_megadetector(md, root="/data/traps")
     assert list(df["label"]) == ["animal", "person"] and list(df["score"]) == [0.91, 0.4]
     assert set(df["file"]) == {"/data/traps/cam03/IMG_0002.JPG"} and set(df["camera"]) == {"CAM03"}
@@ -223,10 +246,27 @@ def test_camtrap_dp_package(run, tmp_path):
     deps = pd.read_csv(tmp_path / "dp" / "deployments.csv", dtype=str, keep_default_na=False)
     media = pd.read_csv(tmp_path / "dp" / "media.csv", dtype=str, keep_default_na=False)
     obs = pd.read_csv(tmp_path / "dp" / "observations.csv", dtype=str, keep_default_na=False)
-    assert list(obs.columns[:8]) == ["observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd",
-                                     "observationLevel", "observationType"]
-    for col in ("scientificName", "count", "bboxX", "bboxY", "bboxWidth", "bboxHeight", "classificationMethod",
-                "classifiedBy", "classificationProbability"):
+    assert list(obs.columns[:8]) == [
+        "observationID",
+        "deploymentID",
+        "mediaID",
+        "eventID",
+        "eventStart",
+        "eventEnd",
+        "observationLevel",
+        "observationType",
+    ]
+    for col in (
+        "scientificName",
+        "count",
+        "bboxX",
+        "bboxY",
+        "bboxWidth",
+        "bboxHeight",
+        "classificationMethod",
+        "classifiedBy",
+        "classificationProbability",
+    ):
         assert col in obs.columns
     table = load.images_table(batch)
     assert len(media) == 6 and set(media["mediaID"]) == set(table["job_id"].dropna())
@@ -261,20 +301,29 @@ def test_exports_keep_dtypes_and_drop_raw(run, tmp_path):
     assert (pd.to_datetime(c["submitted_at"]) - t["submitted_at"]).abs().max() < pd.Timedelta("1ms")
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("CAM03_20260614_031522.jpg", datetime(2026, 6, 14, 3, 15, 22)),
-    ("2026-06-14 03-15-22.JPG", datetime(2026, 6, 14, 3, 15, 22)),
-    ("RCNX0001_20261399_120000.jpg", None),  # month 13: not a date
-    ("IMG_0001.JPG", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("CAM03_20260614_031522.jpg", datetime(2026, 6, 14, 3, 15, 22)),
+        ("2026-06-14 03-15-22.JPG", datetime(2026, 6, 14, 3, 15, 22)),
+        ("RCNX0001_20261399_120000.jpg", None),  # month 13: not a date
+        ("IMG_0001.JPG", None),
+    ],
+)
 def test_time_from_name(name, expected):
     assert time_from_name(name) == expected
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("/x/CAM03_20260614_031522.jpg", "CAM03"), ("/site-a/cam-12/IMG_0001.JPG", "CAM12"),
-    ("/site/Camera_7b/DSC01.jpg", "CAM7B"), ("/site/CT04/x.jpg", "CT04"), ("/scam/images/IMG_1.jpg", None),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/x/CAM03_20260614_031522.jpg", "CAM03"),
+        ("/site-a/cam-12/IMG_0001.JPG", "CAM12"),
+        ("/site/Camera_7b/DSC01.jpg", "CAM7B"),
+        ("/site/CT04/x.jpg", "CT04"),
+        ("/scam/images/IMG_1.jpg", None),
+    ],
+)
 def test_camera_from_path(path, expected):
     assert camera_from_path(path) == expected
 
@@ -306,12 +355,24 @@ def _jpeg(img: Image.Image, exif: Image.Exif) -> bytes:
 def test_faster_than_json_normalize():
     random.seed(3)
     labels = ["red fox", "roe deer", "wild boar", "human"]
-    results = [{"job_id": f"j{i}", "annotations": [
-        {"id": k, "bbox": [random.random() / 2, random.random() / 2, 0.1, 0.2], "score": random.random(),
-         "label": (lab := labels[k % 4]), "taxonomy": {"id": lab, "class": "mammalia", "order": "", "family": "",
-                                                       "genus": "", "species": ""}} for k in range(10 if i % 5 else 0)],
-        "info": {"model_id": "m", "model_version": "v"}, "metadata": {"image_width": 640, "image_height": 480}}
-        for i in range(5000)]
+    results = [
+        {
+            "job_id": f"j{i}",
+            "annotations": [
+                {
+                    "id": k,
+                    "bbox": [random.random() / 2, random.random() / 2, 0.1, 0.2],
+                    "score": random.random(),
+                    "label": (lab := labels[k % 4]),
+                    "taxonomy": {"id": lab, "class": "mammalia", "order": "", "family": "", "genus": "", "species": ""},
+                }
+                for k in range(10 if i % 5 else 0)
+            ],
+            "info": {"model_id": "m", "model_version": "v"},
+            "metadata": {"image_width": 640, "image_height": 480},
+        }
+        for i in range(5000)
+    ]
     t0 = time.perf_counter()
     ours = load.detections(results, read_files=False)
     t1 = time.perf_counter()

@@ -50,11 +50,14 @@ def authenta_jobs() -> list[tuple[int, dict[str, tuple[bytes, str]]]]:
 def run_authenta(sb: Sandbox, jobs: list[tuple[int, dict]] | None = None) -> list[dict]:
     """Create -> PUT each slot to its signed URL -> finalize -> poll; each job's detail and artifact JSON."""
     out, ids = [], []
-    with httpx.Client(base_url=sb.base_url("authenta"), timeout=10,
-                      headers={"Authorization": f"Bearer {sb.key('authenta')}"}) as c:
+    with httpx.Client(
+        base_url=sb.base_url("authenta"), timeout=10, headers={"Authorization": f"Bearer {sb.key('authenta')}"}
+    ) as c:
         for tid, slots in authenta_jobs() if jobs is None else jobs:
-            inputs = [{"contentType": ct, "fileName": f"{slot}-{tid}-{len(ids)}", "sizeBytes": len(b), "slotName": slot}
-                      for slot, (b, ct) in slots.items()]
+            inputs = [
+                {"contentType": ct, "fileName": f"{slot}-{tid}-{len(ids)}", "sizeBytes": len(b), "slotName": slot}
+                for slot, (b, ct) in slots.items()
+            ]
             job = c.post("/jobs", params={"taskTypeId": tid}, json={"inputs": inputs}).json()
             job_id = job.get("jobId") or job["job"]["id"]
             for slot in job["inputs"]:
@@ -95,16 +98,26 @@ def test_verdicts_from_raw_job_details(authenta):
     assert str(v["is_fake"].dtype) == "boolean" and str(v["fake_confidence"].dtype) == "Float64"
     assert str(v["finished_at"].dtype) == "datetime64[ns, UTC]"
     assert v["finished_at"].iloc[0] == pd.Timestamp(details[0]["completedAt"])
-    by = {t: v[v["task"] == t].iloc[0] for t in ("ai-image-detection", "image-forgery-detection",
-                                                 "face-liveness-detection", "face-intelligence",
-                                                 "document-intelligence", "audio-splitter", "ai-audio-detection")}
+    by = {
+        t: v[v["task"] == t].iloc[0]
+        for t in (
+            "ai-image-detection",
+            "image-forgery-detection",
+            "face-liveness-detection",
+            "face-intelligence",
+            "document-intelligence",
+            "audio-splitter",
+            "ai-audio-detection",
+        )
+    }
     res = {d["taskTypeSlug"]: d.get("result") for d in details[:-1]}
     for task in ("ai-image-detection", "image-forgery-detection", "ai-audio-detection"):
         assert by[task]["fake_confidence"] == pytest.approx(res[task]["fakeConfidencePercent"] / 100)
         assert bool(by[task]["is_fake"]) is res[task]["isFake"]
     assert bool(by["image-forgery-detection"]["is_forged"]) is res["image-forgery-detection"]["isForged"]
     assert by["face-liveness-detection"]["liveness_score"] == pytest.approx(
-        res["face-liveness-detection"]["livenessScore"] / 100)
+        res["face-liveness-detection"]["livenessScore"] / 100
+    )
     assert pd.isna(by["face-liveness-detection"]["fake_confidence"])  # liveness has no fake verdict
     fi = res["face-intelligence"]
     assert by["face-intelligence"]["similarity"] == pytest.approx(fi["similarityScore"] / 100)
@@ -138,12 +151,23 @@ def test_embedding_column_and_matrix(authenta):
 def test_batch_records_with_artifact_results_give_the_same_verdicts(authenta):
     details = [r["detail"] for r in authenta]
     now = time.time()
-    recs = [{"job_id": str(d["jobId"]), "input": f"/media/{d['inputs'][0]['fileName']}.bin",
-             "operation": d["taskTypeSlug"], "status": "succeeded" if r["artifact"] else "failed",
-             "error_code": None if r["artifact"] else "PROCESSING_FAILED",
-             "error_message": d.get("errorMessage"), "options": {"task_type_id": d["taskTypeId"]}, "meta": {},
-             "submitted_at": now - 5, "started_at": None, "finished_at": now, "result": r["artifact"]}
-            for r, d in zip(authenta, details)]
+    recs = [
+        {
+            "job_id": str(d["jobId"]),
+            "input": f"/media/{d['inputs'][0]['fileName']}.bin",
+            "operation": d["taskTypeSlug"],
+            "status": "succeeded" if r["artifact"] else "failed",
+            "error_code": None if r["artifact"] else "PROCESSING_FAILED",
+            "error_message": d.get("errorMessage"),
+            "options": {"task_type_id": d["taskTypeId"]},
+            "meta": {},
+            "submitted_at": now - 5,
+            "started_at": None,
+            "finished_at": now,
+            "result": r["artifact"],
+        }
+        for r, d in zip(authenta, details)
+    ]
     a, b = verdicts(recs), verdicts(details)
     cols = ["task", "status", "is_fake", "fake_confidence", "is_live", "liveness_score", "similarity", "page_count"]
     pd.testing.assert_frame_equal(a[cols], b[cols])
@@ -154,13 +178,21 @@ def test_batch_records_with_artifact_results_give_the_same_verdicts(authenta):
 
 def test_reference_page_shape_and_confidence_scales():
     # GET /jobs/{id} as the reference page documents it: {confidence, isAiGenerated}, confidence of the verdict
-    doc = {"jobId": 469, "taskTypeId": 1, "taskTypeSlug": "ai-image-detection", "status": "completed",
-           "completedAt": "2025-12-02T19:40:35.100Z", "result": {"confidence": 0.98, "isAiGenerated": True}}
+    doc = {
+        "jobId": 469,
+        "taskTypeId": 1,
+        "taskTypeSlug": "ai-image-detection",
+        "status": "completed",
+        "completedAt": "2025-12-02T19:40:35.100Z",
+        "result": {"confidence": 0.98, "isAiGenerated": True},
+    }
     real = {**doc, "jobId": 470, "result": {"confidence": 0.9, "isAiGenerated": False}}
     percent = {**doc, "jobId": 471, "result": {"confidence": 97.0, "isAiGenerated": True}}
     newer = {**doc, "jobId": 472, "result": {"isFake": False, "confidencePercent": 80.0}}
-    sdk = {"job": {"id": "3140", "status": "PROCESSED", "taskTypeId": "1"}, "result": {"isFake": True,
-                                                                                      "fakeConfidencePercent": 64.5}}
+    sdk = {
+        "job": {"id": "3140", "status": "PROCESSED", "taskTypeId": "1"},
+        "result": {"isFake": True, "fakeConfidencePercent": 64.5},
+    }
     v = verdicts([doc, real, percent, newer, sdk])
     assert v["fake_confidence"].tolist() == pytest.approx([0.98, 0.1, 0.97, 0.2, 0.645])
     assert v["is_fake"].tolist() == [True, False, True, False, True]
@@ -173,8 +205,9 @@ def test_reference_page_shape_and_confidence_scales():
 def test_wrapped_envelope_from_the_sandbox(tmp_path):
     config = SandboxConfig(port=0, data_dir=tmp_path / "sb", time_scale=0.001, authenta_envelope="wrapped")
     with Sandbox(config) as sb:
-        with httpx.Client(base_url=sb.base_url("authenta"), timeout=10,
-                          headers={"Authorization": f"Bearer {sb.key('authenta')}"}) as c:
+        with httpx.Client(
+            base_url=sb.base_url("authenta"), timeout=10, headers={"Authorization": f"Bearer {sb.key('authenta')}"}
+        ) as c:
             data = scene_image(5)
             slot = {"contentType": "image/jpeg", "fileName": "frame", "sizeBytes": len(data), "slotName": "original"}
             job = c.post("/jobs", params={"taskTypeId": 1}, json={"inputs": [slot]}).json()
@@ -271,21 +304,47 @@ def test_faces_rows_from_raw_poll_bodies(enrolled):
 
 
 def test_faces_rows_follow_the_roster_records(enrolled):
-    roster = [{"index": 100 + i, "external_id": f"emp-{i:03d}", "file": f"/staff/p{i}.jpg", "sha256": "x"}
-              for i in range(7)]
+    roster = [
+        {"index": 100 + i, "external_id": f"emp-{i:03d}", "file": f"/staff/p{i}.jpg", "sha256": "x"} for i in range(7)
+    ]
     body = json.loads(json.dumps(enrolled["done"]))
     body["data"]["results"] = body["data"]["results"][::-1]  # order must not matter: rows pair by index
     recs = [
-        {"job_id": body["data"]["job_id"], "input": "staff rows 100-106", "status": "succeeded", "error_code": None,
-         "error_message": None, "options": {"collection": "sandbox-collection"}, "meta": {"rows": roster},
-         "result": body},
-        {"job_id": "job-2", "input": "staff rows 107-108", "status": "failed", "error_code": "COLLECTION_NOT_FOUND",
-         "error_message": "Collection x not found for this API key.", "options": {"collection": "x"},
-         "meta": {"rows": [{"index": 107, "external_id": "x-1", "file": "/staff/x1.jpg"},
-                           {"index": 108, "external_id": "x-2", "file": "/staff/x2.jpg"}]}, "result": None},
-        {"job_id": "job-3", "input": "staff rows 109-109", "status": "running", "error_code": None,
-         "error_message": None, "options": {"collection": "sandbox-collection"},
-         "meta": {"rows": [{"index": 109, "external_id": "late", "file": "/staff/late.jpg"}]}, "result": None},
+        {
+            "job_id": body["data"]["job_id"],
+            "input": "staff rows 100-106",
+            "status": "succeeded",
+            "error_code": None,
+            "error_message": None,
+            "options": {"collection": "sandbox-collection"},
+            "meta": {"rows": roster},
+            "result": body,
+        },
+        {
+            "job_id": "job-2",
+            "input": "staff rows 107-108",
+            "status": "failed",
+            "error_code": "COLLECTION_NOT_FOUND",
+            "error_message": "Collection x not found for this API key.",
+            "options": {"collection": "x"},
+            "meta": {
+                "rows": [
+                    {"index": 107, "external_id": "x-1", "file": "/staff/x1.jpg"},
+                    {"index": 108, "external_id": "x-2", "file": "/staff/x2.jpg"},
+                ]
+            },
+            "result": None,
+        },
+        {
+            "job_id": "job-3",
+            "input": "staff rows 109-109",
+            "status": "running",
+            "error_code": None,
+            "error_message": None,
+            "options": {"collection": "sandbox-collection"},
+            "meta": {"rows": [{"index": 109, "external_id": "late", "file": "/staff/late.jpg"}]},
+            "result": None,
+        },
     ]
     f = faces(recs)
     assert f["index"].tolist() == list(range(100, 110))
@@ -348,8 +407,16 @@ def test_batch_loaders_through_the_clients(make_sandbox, tmp_path):
 
 def test_parquet_round_trips_keep_dtypes(authenta, enrolled, tmp_path):
     details = [r["detail"] for r in authenta]
-    recs = [{"job_id": str(d["jobId"]), "input": d["inputs"][0]["fileName"], "status": d["status"],
-             "error_code": "PROCESSING_FAILED" if d["status"] == "failed" else None, "result": d} for d in details]
+    recs = [
+        {
+            "job_id": str(d["jobId"]),
+            "input": d["inputs"][0]["fileName"],
+            "status": d["status"],
+            "error_code": "PROCESSING_FAILED" if d["status"] == "failed" else None,
+            "result": d,
+        }
+        for d in details
+    ]
     v = verdicts(recs)
     v.to_parquet(tmp_path / "v.parquet")
     back = pd.read_parquet(tmp_path / "v.parquet")

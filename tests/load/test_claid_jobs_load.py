@@ -33,9 +33,11 @@ def claid_tasks(sb, folder: Path) -> list[dict]:
     """Three edits over raw HTTP, as the Claid client will store them: records with the poll JSON plus the
     ``toolkit`` block (downloaded output digest and path). The third one fails (padding leaves no room)."""
     sb.config.rate_limits["claid"] = FAST
-    specs = [((160, 120), {"resizing": {"width": 400, "height": 300, "fit": "bounds"}}, {"format": "png"}),
-             ((200, 200), {"resizing": {"width": 64, "height": 64, "fit": "crop"}}, {"format": "jpeg"}),
-             ((160, 120), {"padding": "200px"}, {"format": "png"})]
+    specs = [
+        ((160, 120), {"resizing": {"width": 400, "height": 300, "fit": "bounds"}}, {"format": "png"}),
+        ((200, 200), {"resizing": {"width": 64, "height": 64, "fit": "crop"}}, {"format": "jpeg"}),
+        ((160, 120), {"padding": "200px"}, {"format": "png"}),
+    ]
     out = []
     with api(sb, "claid") as c:
         for i, (size, ops, output) in enumerate(specs):
@@ -109,13 +111,21 @@ def test_jobs_from_workspace_ledger_batch_and_frames(sandbox, tmp_path):
         (imgs / f"cam-{i}.jpg").write_bytes(scene_image(i, size=(160, 120)))
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
     batch = ws.animaldetect.detect(imgs).wait(timeout=60)
-    frames = [load.jobs(ws), load.jobs(ws.ledger), load.jobs(batch), load.jobs([batch]), load.jobs(ws.jobs()),
-              load.jobs(load.jobs(ws))]
+    frames = [
+        load.jobs(ws),
+        load.jobs(ws.ledger),
+        load.jobs(batch),
+        load.jobs([batch]),
+        load.jobs(ws.jobs()),
+        load.jobs(load.jobs(ws)),
+    ]
     cols = ["provider", "batch", "job_id", "status", "created_at", "started_at", "finished_at", "total_s", "cached"]
     for f in frames[1:]:
-        pd.testing.assert_frame_equal(f[cols].sort_values("job_id", key=lambda s: s.astype(str)).reset_index(drop=True),
-                                      frames[0][cols].sort_values("job_id", key=lambda s: s.astype(str))
-                                      .reset_index(drop=True), check_categorical=False)
+        pd.testing.assert_frame_equal(
+            f[cols].sort_values("job_id", key=lambda s: s.astype(str)).reset_index(drop=True),
+            frames[0][cols].sort_values("job_id", key=lambda s: s.astype(str)).reset_index(drop=True),
+            check_categorical=False,
+        )
     df = frames[0]
     assert len(df) == 4 and set(df["status"]) == {"succeeded"} and df["cached"].all()
     assert set(df["batch"]) == {batch.id} and set(df["provider"]) == {"animaldetect"}
@@ -134,11 +144,37 @@ def test_jobs_from_workspace_ledger_batch_and_frames(sandbox, tmp_path):
 
 def test_jobs_durations_are_exact_and_unknown_stays_na():
     t0 = 1_780_000_000.0
-    jobs = [Job("k1", "sateais", "ship", "harbour", "b-1", status=Status.SUCCEEDED, job_id="a", created_at=t0,
-                submitted_at=t0 + 1, started_at=t0 + 60, finished_at=t0 + 960, result_digest="d"),
-            Job("k2", "sateais", "ship", "bay", "b-1", status=Status.FAILED, job_id="b", created_at=t0 + 2,
-                submitted_at=t0 + 3, finished_at=t0 + 30, error_code="INVALID_SCENE", error_message="not GRD"),
-            Job("k3", "sateais", "ship", "cove", "b-1", status=Status.QUEUED, job_id="c", created_at=t0 + 4)]
+    jobs = [
+        Job(
+            "k1",
+            "sateais",
+            "ship",
+            "harbour",
+            "b-1",
+            status=Status.SUCCEEDED,
+            job_id="a",
+            created_at=t0,
+            submitted_at=t0 + 1,
+            started_at=t0 + 60,
+            finished_at=t0 + 960,
+            result_digest="d",
+        ),
+        Job(
+            "k2",
+            "sateais",
+            "ship",
+            "bay",
+            "b-1",
+            status=Status.FAILED,
+            job_id="b",
+            created_at=t0 + 2,
+            submitted_at=t0 + 3,
+            finished_at=t0 + 30,
+            error_code="INVALID_SCENE",
+            error_message="not GRD",
+        ),
+        Job("k3", "sateais", "ship", "cove", "b-1", status=Status.QUEUED, job_id="c", created_at=t0 + 4),
+    ]
     df = load.jobs(jobs)
     assert list(df["queue_s"].fillna(-1)) == [60.0, -1, -1] and list(df["run_s"].fillna(-1)) == [900.0, -1, -1]
     assert list(df["total_s"].fillna(-1)) == [960.0, 28.0, -1]

@@ -28,23 +28,34 @@ JOBS = {
     "oilslick": {**S1, "polygon": SEA_AOI, "date": "2024-06-01", "date_direction": "before"},
     "newbuilding": {**S1, "polygon": SEA_AOI, "date_start": "2016-01-01", "date_end": "2024-01-01"},
     "disappearbuilding": {**S1, "polygon": SEA_AOI, "date_start": "2016-01-01", "date_end": "2024-01-01"},
-    "timeseries": {**S1, "polygon": SMALL_AOI, "date_start": "2024-01-01", "date_end": "2024-03-01",
-                   "orbit_direction": "ascending"},
+    "timeseries": {
+        **S1,
+        "polygon": SMALL_AOI,
+        "date_start": "2024-01-01",
+        "date_end": "2024-03-01",
+        "orbit_direction": "ascending",
+    },
     "empty": {**S1, "polygon": QUIET_AOI, "date": "2024-06-01", "date_direction": "before"},
 }
-CLASSES = {"ship": "ship", "oilslick": "oilslick", "newbuilding": "new_building",
-           "disappearbuilding": "disappeared_building", "timeseries": "change"}
+CLASSES = {
+    "ship": "ship",
+    "oilslick": "oilslick",
+    "newbuilding": "new_building",
+    "disappearbuilding": "disappeared_building",
+    "timeseries": "change",
+}
 
 
 def run_jobs(sb: Sandbox, jobs: dict[str, dict]) -> dict[str, dict]:
     """Each body through the real API (<= 5 concurrent jobs, the documented cap): job object + GeoJSON."""
     out: dict[str, dict] = {}
-    with httpx.Client(base_url=sb.base_url("sateais"), timeout=10,
-                      headers={"Authorization": f"Bearer {sb.key('sateais')}"}) as c:
+    with httpx.Client(
+        base_url=sb.base_url("sateais"), timeout=10, headers={"Authorization": f"Bearer {sb.key('sateais')}"}
+    ) as c:
         names = list(jobs)
         for start in range(0, len(names), 5):
             ids = {}
-            for name in names[start:start + 5]:
+            for name in names[start : start + 5]:
                 kind = "oilslick" if name == "empty" else name
                 r = c.post(f"/analyze/{kind}", json=jobs[name])
                 assert r.status_code == 202, r.text
@@ -73,11 +84,28 @@ def record(name: str, run: dict, **extra) -> dict:
     """What Batch.records() gives for a SateAIs job (meta as the client records it)."""
     body = JOBS[name]
     kind = "oilslick" if name == "empty" else name
-    meta = {"type": kind, "aoi_name": f"aoi-{name}", "aoi_wkt": body["polygon"], "body": body,
-            **{k: body[k] for k in ("date", "date_start", "date_end") if k in body}}
-    return {"job_id": run["job"]["job_id"], "input": f"aoi-{name}@x", "operation": kind, "status": "succeeded",
-            "error_code": None, "error_message": None, "options": {}, "meta": meta, "submitted_at": time.time(),
-            "started_at": None, "finished_at": time.time(), "result": run["fc"], **extra}
+    meta = {
+        "type": kind,
+        "aoi_name": f"aoi-{name}",
+        "aoi_wkt": body["polygon"],
+        "body": body,
+        **{k: body[k] for k in ("date", "date_start", "date_end") if k in body},
+    }
+    return {
+        "job_id": run["job"]["job_id"],
+        "input": f"aoi-{name}@x",
+        "operation": kind,
+        "status": "succeeded",
+        "error_code": None,
+        "error_message": None,
+        "options": {},
+        "meta": meta,
+        "submitted_at": time.time(),
+        "started_at": None,
+        "finished_at": time.time(),
+        "result": run["fc"],
+        **extra,
+    }
 
 
 def test_every_type_concatenated_with_its_values(runs):
@@ -112,8 +140,11 @@ def test_every_type_concatenated_with_its_values(runs):
     assert ts["mean_backscatter_db"].tolist() == [p["mean_backscatter_db"] for p in props]
     assert ts["date_start"].eq(pd.Timestamp("2024-01-01", tz="UTC")).all()
     nb = g[g["detection_type"] == "newbuilding"]
-    assert nb["date_start"].eq(pd.Timestamp(runs["newbuilding"]["fc"]["features"][0]["properties"]["date_start"],
-                                            tz="UTC")).all()
+    assert (
+        nb["date_start"]
+        .eq(pd.Timestamp(runs["newbuilding"]["fc"]["features"][0]["properties"]["date_start"], tz="UTC"))
+        .all()
+    )
     assert g["valid"].all()
     assert g.attrs["aoi"]["aoi-ship"] == SEA_AOI
 
@@ -230,9 +261,18 @@ def test_legacy_crs_member_is_reprojected_to_4326():
 
     to_merc = pyproj.Transformer.from_crs(4326, 3857, always_xy=True)
     ring = [to_merc.transform(x, y) for x, y in [(10, 50), (10.01, 50), (10.01, 50.01), (10, 50.01), (10, 50)]]
-    fc = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
-          "features": [{"type": "Feature", "id": 7, "properties": {"class": "ship", "area_sqm": 1.0},
-                        "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}}]}
+    fc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
+        "features": [
+            {
+                "type": "Feature",
+                "id": 7,
+                "properties": {"class": "ship", "area_sqm": 1.0},
+                "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring]]},
+            }
+        ],
+    }
     g = features([fc])
     assert g.crs.to_epsg() == 4326
     np.testing.assert_allclose(g.total_bounds, [10, 50, 10.01, 50.01], atol=1e-9)

@@ -15,8 +15,9 @@ def test_the_vocabulary_covers_every_job_status_and_rejected_inputs():
 def test_status_columns_of_different_loaders_concatenate_as_one_categorical():
     import importlib
 
-    modules = [importlib.import_module(f"toolkit.load.{m}") for m in ("animaldetect", "authenta", "claid", "faces",
-                                                                         "jobs")]
+    modules = [
+        importlib.import_module(f"toolkit.load.{m}") for m in ("animaldetect", "authenta", "claid", "faces", "jobs")
+    ]
     animaldetect, authenta = modules[0], modules[1]
     for module in modules:
         assert tuple(module.STATUSES) == STATUS_CATEGORIES, module.__name__

@@ -19,11 +19,22 @@ from toolkit import demo, report
 from toolkit.sandbox import Sandbox, SandboxConfig
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ["01_camera_traps", "02_ships_and_slicks", "03_deepfake_screening", "04_product_edits",
-             "05_face_enrollment", "06_report"]
+NOTEBOOKS = [
+    "01_camera_traps",
+    "02_ships_and_slicks",
+    "03_deepfake_screening",
+    "04_product_edits",
+    "05_face_enrollment",
+    "06_report",
+]
 #: the routes that create a job, per provider (sandbox route names as its stats report them)
-CREATE_ROUTES = {"animaldetect POST /jobs", "sateais POST /analyze/{type}", "authenta POST /jobs",
-                 "claid POST /image/edit/async", "faces POST /collections/{collection_id}/faces/batch-async"}
+CREATE_ROUTES = {
+    "animaldetect POST /jobs",
+    "sateais POST /analyze/{type}",
+    "authenta POST /jobs",
+    "claid POST /image/edit/async",
+    "faces POST /collections/{collection_id}/faces/batch-async",
+}
 #: what a re-run may still send: the free SateAIs preview, Authenta's job list and the (idempotent) deletes
 WARM_ROUTES = {"sateais POST /analyze/{type}/preview", "authenta GET /jobs", "authenta DELETE /jobs/{job_id}"}
 
@@ -53,8 +64,10 @@ def demo_twice(tmp_path_factory) -> dict:
     try:
         for run in ("cold", "warm"):
             assert demo.main() == 0
-            out[run] = {r["notebook"].removesuffix(".ipynb"): r
-                        for r in json.loads((root / "reports" / "runs.json").read_text())}
+            out[run] = {
+                r["notebook"].removesuffix(".ipynb"): r
+                for r in json.loads((root / "reports" / "runs.json").read_text())
+            }
             out[f"{run}_db"] = sandbox_jobs(root / "notebooks" / ".toolkit" / "sandbox")
     finally:
         mp.undo()

@@ -41,8 +41,9 @@ def test_nbclient_stores_the_final_widget_state_and_output(tmp_path):
     write_images(tmp_path / "imgs", 16)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", store_widget_state=True, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outs = [c.outputs for c in nb.cells]
 
     assert outs[2][0]["text"].strip().endswith("False")  # a later cell ran while the batch was running
@@ -55,7 +56,9 @@ def test_nbclient_stores_the_final_widget_state_and_output(tmp_path):
     live = outs[1][0]
     assert live["output_type"] == "display_data"  # Batch._ipython_display_ displays with a display id
     assert live["data"]["text/plain"].splitlines()[0].endswith(final)
-    assert f">{ok} succeeded</span>" in live["data"]["text/html"] and f">{bad} failed</span>" in live["data"]["text/html"]
+    assert (
+        f">{ok} succeeded</span>" in live["data"]["text/html"] and f">{bad} failed</span>" in live["data"]["text/html"]
+    )
     assert "PROCESSING_FAILED" in live["data"]["text/html"]
     # display(b) goes through the registered formatter: a display_data with the same widget model
     shown = outs[4][0]
@@ -86,7 +89,12 @@ def test_nbclient_stores_the_final_widget_state_and_output(tmp_path):
     again = tmp_path / "again"
     write_images(again / "imgs", 16)
     nbformat.write(nb, again / "monitor.ipynb")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
-                          "monitor.ipynb"], cwd=again, capture_output=True, text=True, timeout=180)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "monitor.ipynb"],
+        cwd=again,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stdout[-3000:]
     assert f"{len(CELLS)} passed" in run.stdout

@@ -40,8 +40,14 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("plots")
     imgs = root / "imgs"
     imgs.mkdir()
-    stamps = ["20260610_031522", "20260610_224501", "20260611_051000", "20260613_031500", "20260613_120000",
-              "20260614_231500"]
+    stamps = [
+        "20260610_031522",
+        "20260610_224501",
+        "20260611_051000",
+        "20260613_031500",
+        "20260613_120000",
+        "20260614_231500",
+    ]
     for i, stamp in enumerate(stamps):
         (imgs / f"CAM0{i % 3 + 1}_{stamp}.jpg").write_bytes(scene_image(i, size=(480, 360), objects=2 + i % 3))
     with Sandbox(SandboxConfig(port=0, data_dir=root / "sb", time_scale=0.001)) as sb:
@@ -144,10 +150,21 @@ def test_before_after_pairs_inputs_and_outputs(run):
 
 def test_timeline_spans_match_the_job_times():
     t0 = 1_780_000_000.0
-    jobs = [Job(f"k{i}", "sateais", "ship", f"/data/aoi/harbour-{i}.geojson", "b-1", job_id=f"j{i}",
-                status=s, created_at=t0 + i, started_at=t0 + 30 + 20 * i if s != Status.FAILED else None,
-                finished_at=t0 + 300 + 60 * i if s != Status.RUNNING else None)
-            for i, s in enumerate([Status.SUCCEEDED, Status.SUCCEEDED, Status.FAILED, Status.RUNNING])]
+    jobs = [
+        Job(
+            f"k{i}",
+            "sateais",
+            "ship",
+            f"/data/aoi/harbour-{i}.geojson",
+            "b-1",
+            job_id=f"j{i}",
+            status=s,
+            created_at=t0 + i,
+            started_at=t0 + 30 + 20 * i if s != Status.FAILED else None,
+            finished_at=t0 + 300 + 60 * i if s != Status.RUNNING else None,
+        )
+        for i, s in enumerate([Status.SUCCEEDED, Status.SUCCEEDED, Status.FAILED, Status.RUNNING])
+    ]
     df = load.jobs(jobs)
     now = pd.Timestamp(t0 + 500, unit="s", tz="UTC")
     ax = plot.timeline(df, now=now)
@@ -185,10 +202,15 @@ def test_timeline_of_many_jobs_drops_the_job_labels():
     started = created + rng.uniform(5, 300, 120)
     finished = started + rng.uniform(60, 1800, 120)
     status = rng.choice(["succeeded", "failed", "expired"], 120, p=[0.85, 0.1, 0.05])
-    df = pd.DataFrame({"input": [f"aoi-{i}" for i in range(120)], "status": status,
-                       "created_at": pd.to_datetime(created, unit="s", utc=True),
-                       "started_at": pd.to_datetime(started, unit="s", utc=True),
-                       "finished_at": pd.to_datetime(finished, unit="s", utc=True)})
+    df = pd.DataFrame(
+        {
+            "input": [f"aoi-{i}" for i in range(120)],
+            "status": status,
+            "created_at": pd.to_datetime(created, unit="s", utc=True),
+            "started_at": pd.to_datetime(started, unit="s", utc=True),
+            "finished_at": pd.to_datetime(finished, unit="s", utc=True),
+        }
+    )
     ax = plot.timeline(load.jobs(df))
     assert len(ax.get_yticks()) == 0 and ax.get_ylabel() == "120 jobs (by creation time)"
     assert len([p for p in ax.patches if p.get_gid() == "span:running"]) == 120

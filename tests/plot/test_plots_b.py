@@ -54,10 +54,18 @@ def frames(tmp_path_factory) -> dict:
         done = submit_faces(sb, t.collection, PICTURES, [f"emp-{i:03d}" for i in range(len(PICTURES))])
         bad = submit_faces(sb, "gone", PICTURES[:2], ["g-1", "g-2"])
         bodies = [poll_faces(sb, done["job_id"]), poll_faces(sb, bad["job_id"])]
-    pending = {"job_id": "job-late", "input": "late", "status": "running", "result": None,
-               "meta": {"rows": [{"index": 50 + i, "external_id": f"late-{i}", "file": "x"} for i in range(3)]}}
-    return {"features": features([record(k, runs[k]) for k in MAP_TYPES]), "verdicts": verdicts(details),
-            "faces": faces(bodies + [pending])}
+    pending = {
+        "job_id": "job-late",
+        "input": "late",
+        "status": "running",
+        "result": None,
+        "meta": {"rows": [{"index": 50 + i, "external_id": f"late-{i}", "file": "x"} for i in range(3)]},
+    }
+    return {
+        "features": features([record(k, runs[k]) for k in MAP_TYPES]),
+        "verdicts": verdicts(details),
+        "faces": faces(bodies + [pending]),
+    }
 
 
 def test_detections_map_draws_every_feature_over_the_aoi(frames):
@@ -104,15 +112,16 @@ def test_sizes_histograms_count_every_feature(frames):
     lengths = g.loc[g["class"] == "ship", "length_m"]
     bars = [p for p in lengths_ax.patches if p.get_gid() == "ship_length"]
     assert sum(p.get_height() for p in bars) == len(lengths) > 0
-    assert bars[0].get_x() == pytest.approx(lengths.min()) and \
-        bars[-1].get_x() + bars[-1].get_width() == pytest.approx(lengths.max())
+    assert bars[0].get_x() == pytest.approx(lengths.min()) and bars[-1].get_x() + bars[-1].get_width() == pytest.approx(
+        lengths.max()
+    )
     assert areas_ax.get_xscale() == "log"
     steps = {p.get_gid(): p for p in areas_ax.patches}
     classes = [c for c in dict.fromkeys(g["class"].astype(str))]
     assert list(steps) == [f"area:{c}" for c in classes]
     for c in classes:
         verts = steps[f"area:{c}"].get_path().vertices
-        heights = verts[1:2 * 20:2, 1]  # stepfilled outline: (edge, count) pairs, 20 bins
+        heights = verts[1 : 2 * 20 : 2, 1]  # stepfilled outline: (edge, count) pairs, 20 bins
         assert heights.sum() == (g["class"] == c).sum()
     assert [t.get_text() for t in areas_ax.get_legend().get_texts()][0] == f"ships (n={len(lengths)})"
     save(fig, "sizes")

@@ -32,8 +32,7 @@ JPEG = scene_image(1, size=(160, 120))
 
 def tenants() -> list[Tenant]:
     """Tenant ``a`` (demo keys) and ``b`` on every provider, and a second faces key in ``a``'s organisation."""
-    b = [Tenant(p, OTHER[p]) if p != "faces" else Tenant(p, OTHER[p], OTHER_ORG, "other-collection")
-         for p in PROVIDERS]
+    b = [Tenant(p, OTHER[p]) if p != "faces" else Tenant(p, OTHER[p], OTHER_ORG, "other-collection") for p in PROVIDERS]
     same_org = Tenant("faces", SAME_ORG_KEY, DEFAULT_ORG, "other-collection")
     return [*(Tenant(p, k) for p, k in DEMO_KEYS.items()), *b, same_org]
 
@@ -112,26 +111,37 @@ def build_world(sb: Sandbox) -> World:
         w.done["claid"] = str(task["id"])
     with w.client("faces") as c:
         files = [("images", ("p.jpg", JPEG, "image/jpeg"))]
-        w.done["faces"] = _ok(c.post(f"/collections/{DEFAULT_COLLECTION}/faces/batch-async", files=files,
-                                     data={"external_ids[]": ["e1"]}), 202)["data"]["job_id"]
+        w.done["faces"] = _ok(
+            c.post(
+                f"/collections/{DEFAULT_COLLECTION}/faces/batch-async", files=files, data={"external_ids[]": ["e1"]}
+            ),
+            202,
+        )["data"]["job_id"]
 
     # wait for every finished job and collect the signed download URLs
     with w.client("animaldetect") as c:
         _until(lambda: c.get(f"/jobs/{w.done['animaldetect']}/result"), lambda r: r.status_code == 200, "animaldetect")
     with w.client("authenta") as c:
-        job = _until(lambda: c.get(f"/jobs/{w.done['authenta']}").json(), lambda j: j["status"] == "completed",
-                     "authenta")
+        job = _until(
+            lambda: c.get(f"/jobs/{w.done['authenta']}").json(), lambda j: j["status"] == "completed", "authenta"
+        )
         w.signed["authenta.artifact"] = job["artifacts"][0]["downloadUrl"]
     with w.client("sateais") as c:
         _until(lambda: c.get(f"/jobs/{w.done['sateais']}").json(), lambda j: j["status"] == "completed", "sateais")
         w.signed["sateais.result"] = c.get(f"/jobs/{w.done['sateais']}/result.geojson").headers["location"]
     with w.client("claid") as c:
-        task = _until(lambda: c.get(f"/image/edit/async/{w.done['claid']}").json()["data"],
-                      lambda t: t["status"] == "DONE", "claid")
+        task = _until(
+            lambda: c.get(f"/image/edit/async/{w.done['claid']}").json()["data"],
+            lambda t: t["status"] == "DONE",
+            "claid",
+        )
         w.signed["claid.tmp"] = task["result"]["output_object"]["tmp_url"]
     with w.client("faces") as c:
-        _until(lambda: c.get(f"/organizations/{DEFAULT_ORG}/batch/{w.done['faces']}").json()["data"],
-               lambda j: j["status"] == "done", "faces")
+        _until(
+            lambda: c.get(f"/organizations/{DEFAULT_ORG}/batch/{w.done['faces']}").json()["data"],
+            lambda j: j["status"] == "done",
+            "faces",
+        )
     return w
 
 
@@ -174,13 +184,26 @@ def multipart(parts: list[bytes], boundary: bytes = b"B0UND") -> bytes:
 def api_ops(sb) -> list[tuple[str, str, str]]:
     """(provider, METHOD, path) of every keyed route of the live OpenAPI document."""
     doc = httpx.get(sb.url + "/openapi.json").json()
-    return [(path.split("/")[1], m.upper(), path) for path, item in doc["paths"].items() for m, op in item.items()
-            if op["security"]]
+    return [
+        (path.split("/")[1], m.upper(), path)
+        for path, item in doc["paths"].items()
+        for m, op in item.items()
+        if op["security"]
+    ]
 
 
 def fill(path: str, job_id: str = "0", org: str = DEFAULT_ORG) -> str:
-    for name, value in (("job_id", job_id), ("task_id", job_id), ("org_id", org), ("collection_id", DEFAULT_COLLECTION),
-                        ("type", "ship"), ("slot", "original"), ("tenant_id", "t_0"), ("path", "a/b"), ("name", "o")):
+    for name, value in (
+        ("job_id", job_id),
+        ("task_id", job_id),
+        ("org_id", org),
+        ("collection_id", DEFAULT_COLLECTION),
+        ("type", "ship"),
+        ("slot", "original"),
+        ("tenant_id", "t_0"),
+        ("path", "a/b"),
+        ("name", "o"),
+    ):
         path = path.replace("{" + name + "}", value)
     return path
 

@@ -53,8 +53,12 @@ def sizes(scale: float) -> dict[str, int]:
 
 def sandbox_options(seed: int = 8) -> dict[str, Any]:
     """SandboxConfig options of a chaos run: the issue's fault rates on every provider, no rate limits."""
-    return {"faults": {p: dict(FAULTS) for p in PROVIDERS}, "seed": seed, "time_scale": 0.001,
-            "rate_limits": {p: {"api": UNLIMITED, "inference": UNLIMITED, "reference": UNLIMITED} for p in PROVIDERS}}
+    return {
+        "faults": {p: dict(FAULTS) for p in PROVIDERS},
+        "seed": seed,
+        "time_scale": 0.001,
+        "rate_limits": {p: {"api": UNLIMITED, "inference": UNLIMITED, "reference": UNLIMITED} for p in PROVIDERS},
+    }
 
 
 # -- inputs ----------------------------------------------------------------------------------------------
@@ -94,8 +98,9 @@ class Inputs:
 def make_inputs(root: Path, n: dict[str, int]) -> Inputs:
     """Distinct files per provider (distinct bytes, so every input is its own job and its own digest)."""
     inp = Inputs(Path(root), n)
-    for offset, (provider, size) in enumerate((("animaldetect", (160, 120)), ("authenta", (128, 96)),
-                                              ("claid", (96, 72)))):
+    for offset, (provider, size) in enumerate(
+        (("animaldetect", (160, 120)), ("authenta", (128, 96)), ("claid", (96, 72)))
+    ):
         folder = inp.root / provider
         folder.mkdir(parents=True, exist_ok=True)
         inp.images[provider] = []
@@ -162,9 +167,12 @@ def server_jobs(data_dir: Path) -> list[dict[str, Any]]:
     db = sqlite3.connect(f"file:{Path(data_dir) / 'sandbox.sqlite3'}?mode=ro", uri=True, timeout=30)
     db.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in db.execute(
-            "SELECT id, provider, tenant, state, error_code, input_digest, idem_key, will_fail"
-            " FROM jobs")]
+        return [
+            dict(r)
+            for r in db.execute(
+                "SELECT id, provider, tenant, state, error_code, input_digest, idem_key, will_fail FROM jobs"
+            )
+        ]
     finally:
         db.close()
 
@@ -280,19 +288,21 @@ def faults_injected(stats: dict[str, Any]) -> dict[str, int]:
 
 
 def report(a: Audit, faults: dict[str, int], seconds: float, kills: int = 0) -> str:
-    lines = [f"inputs tried: {sum(a.inputs.values())} ({', '.join(f'{p} {n}' for p, n in a.inputs.items())})",
-             f"jobs run under faults (server side): {a.server_jobs}",
-             f"faults injected by kind (requests): {json.dumps(faults, sort_keys=True)}",
-             f"jobs failed by injection ('fail'): {a.injected_failures}",
-             f"failed jobs recorded by the client (injected and provider errors): "
-             f"{sum(o['provider_failed'] for o in a.outcomes.values())}",
-             f"uncertain creates not re-sent (SateAIs/Claid): {sum(o['uncertain'] for o in a.outcomes.values())}",
-             f"kills survived: {kills}",
-             f"duplicates found: {a.duplicates} (+{a.orphans} server jobs unknown to the ledger; "
-             f"{a.uncertain_orphans} server jobs of uncertain creates)",
-             f"results lost: {a.lost}",
-             f"failed jobs without their error (known bug): {a.known_bug}",
-             f"wall time: {seconds:.1f} s"]
+    lines = [
+        f"inputs tried: {sum(a.inputs.values())} ({', '.join(f'{p} {n}' for p, n in a.inputs.items())})",
+        f"jobs run under faults (server side): {a.server_jobs}",
+        f"faults injected by kind (requests): {json.dumps(faults, sort_keys=True)}",
+        f"jobs failed by injection ('fail'): {a.injected_failures}",
+        f"failed jobs recorded by the client (injected and provider errors): "
+        f"{sum(o['provider_failed'] for o in a.outcomes.values())}",
+        f"uncertain creates not re-sent (SateAIs/Claid): {sum(o['uncertain'] for o in a.outcomes.values())}",
+        f"kills survived: {kills}",
+        f"duplicates found: {a.duplicates} (+{a.orphans} server jobs unknown to the ledger; "
+        f"{a.uncertain_orphans} server jobs of uncertain creates)",
+        f"results lost: {a.lost}",
+        f"failed jobs without their error (known bug): {a.known_bug}",
+        f"wall time: {seconds:.1f} s",
+    ]
     for p, o in a.outcomes.items():
         lines.append(f"  {p:<13} " + ", ".join(f"{k} {v}" for k, v in o.items()))
     lines += [f"PROBLEM: {x}" for x in a.problems[:50]]
@@ -328,11 +338,23 @@ def main(argv: list[str] | None = None) -> int:
         print(report(a, faults, seconds))
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps({"inputs": a.inputs, "server_jobs": a.server_jobs, "faults": faults,
-                                            "injected_failures": a.injected_failures,
-                                            "outcomes": a.outcomes, "duplicates": a.duplicates,
-                                            "orphans": a.orphans, "lost": a.lost, "problems": a.problems,
-                                            "seconds": seconds}, indent=2))
+            args.out.write_text(
+                json.dumps(
+                    {
+                        "inputs": a.inputs,
+                        "server_jobs": a.server_jobs,
+                        "faults": faults,
+                        "injected_failures": a.injected_failures,
+                        "outcomes": a.outcomes,
+                        "duplicates": a.duplicates,
+                        "orphans": a.orphans,
+                        "lost": a.lost,
+                        "problems": a.problems,
+                        "seconds": seconds,
+                    },
+                    indent=2,
+                )
+            )
     return 0 if a.ok else 1
 
 

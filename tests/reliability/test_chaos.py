@@ -12,8 +12,18 @@ import os
 
 
 from tests.helpers import stats
-from tests.reliability.chaos_run import (NON_IDEMPOTENT, audit, faults_injected, make_inputs, report, sandbox_options,
-                                         sizes, submit_all, unthrottle, wait_all)
+from tests.reliability.chaos_run import (
+    NON_IDEMPOTENT,
+    audit,
+    faults_injected,
+    make_inputs,
+    report,
+    sandbox_options,
+    sizes,
+    submit_all,
+    unthrottle,
+    wait_all,
+)
 from toolkit.client.model import Status
 from toolkit.workspace import Workspace
 

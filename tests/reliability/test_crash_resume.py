@@ -29,8 +29,13 @@ FULL = os.environ.get("TOOLKIT_RELIABILITY_FULL") == "1"
 #: 1/100 of real time: an upload URL lives 36 s, longer than a kill-and-restart takes (a URL that lapses in
 #: between is the expiry tests' subject, not this one's); SateAIs' 15-minute ships are shortened to 1 min
 SCALE = 0.01
-PREFIXES = {"animaldetect": "/animaldetect/v1", "sateais": "/sateais/api/v1", "authenta": "/authenta/api/v1",
-            "claid": "/claid/v1", "faces": "/faces/api/v1"}
+PREFIXES = {
+    "animaldetect": "/animaldetect/v1",
+    "sateais": "/sateais/api/v1",
+    "authenta": "/authenta/api/v1",
+    "claid": "/claid/v1",
+    "faces": "/faces/api/v1",
+}
 
 #: the client: keys and base URLs of the sandbox process, polled at the sandbox's time scale
 CLIENT = textwrap.dedent("""
@@ -81,10 +86,29 @@ class SandboxProcess:
         faults = ",".join(f"{k}={v}" for k, v in FAULTS.items())
         limits = [a for p in PREFIXES for a in ("--rate-limit", f"{p}=100000/1")]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "toolkit", "sandbox", "--port", str(self.port), "--data-dir", str(self.data_dir),
-             "--time-scale", str(SCALE), "--faults", faults, "--seed", str(self.seed), *limits,
-             "--runtime", "sateais=60"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "toolkit",
+                "sandbox",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--time-scale",
+                str(SCALE),
+                "--faults",
+                faults,
+                "--seed",
+                str(self.seed),
+                *limits,
+                "--runtime",
+                "sateais=60",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -118,8 +142,19 @@ def test_kill_9_client_and_sandbox_at_random_points_then_resume(tmp_path):
     sb.start()
     import json
 
-    args = [sys.executable, "-c", CLIENT, str(ROOT), str(tmp_path / "ws"), sb.url, str(inp.root), json.dumps(n),
-            str(SCALE), json.dumps(PREFIXES), json.dumps(DEMO_KEYS)]
+    args = [
+        sys.executable,
+        "-c",
+        CLIENT,
+        str(ROOT),
+        str(tmp_path / "ws"),
+        sb.url,
+        str(inp.root),
+        json.dumps(n),
+        str(SCALE),
+        json.dumps(PREFIXES),
+        json.dumps(DEMO_KEYS),
+    ]
     env = {**os.environ, "FR_ORG_ID": DEFAULT_ORG, "FR_COLLECTION_ID": DEFAULT_COLLECTION}
     survived, log = 0, []
     try:
@@ -146,8 +181,9 @@ def test_kill_9_client_and_sandbox_at_random_points_then_resume(tmp_path):
             log.append(f"round {round_}: killed after {delay:.2f} s, {created} server jobs")
         out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
         assert "DONE" in out.stdout, out.stdout + out.stderr[-3000:]
-        ws = Workspace(tmp_path / "ws", keys=DEMO_KEYS, base_urls={p: sb.url + PREFIXES[p] for p in PREFIXES},
-                       quiet=True)
+        ws = Workspace(
+            tmp_path / "ws", keys=DEMO_KEYS, base_urls={p: sb.url + PREFIXES[p] for p in PREFIXES}, quiet=True
+        )
         # known bug, tested in test_expiry.py: a job that failed while the client was dead can lose its error
         a = audit(ws, n, sb.data_dir)
         print("\n".join(log))
@@ -173,12 +209,25 @@ def test_two_processes_on_one_workspace_and_a_long_outage_under_faults_then_resu
     inp = make_inputs(tmp_path / "inputs", n)
     sb = SandboxProcess(tmp_path / "sandbox", seed=11)
     sb.start()
-    args = [sys.executable, "-c", CLIENT, str(ROOT), str(tmp_path / "ws"), sb.url, str(inp.root), json.dumps(n),
-            str(SCALE), json.dumps(PREFIXES), json.dumps(DEMO_KEYS)]
+    args = [
+        sys.executable,
+        "-c",
+        CLIENT,
+        str(ROOT),
+        str(tmp_path / "ws"),
+        sb.url,
+        str(inp.root),
+        json.dumps(n),
+        str(SCALE),
+        json.dumps(PREFIXES),
+        json.dumps(DEMO_KEYS),
+    ]
     env = {**os.environ, "FR_ORG_ID": DEFAULT_ORG, "FR_COLLECTION_ID": DEFAULT_COLLECTION}
     try:
-        procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-                 for _ in range(2)]
+        procs = [
+            subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+            for _ in range(2)
+        ]
         for proc in procs:
             line = proc.stdout.readline().strip()
             assert line == "submitted", line + proc.stderr.read()
@@ -190,13 +239,16 @@ def test_two_processes_on_one_workspace_and_a_long_outage_under_faults_then_resu
             assert "DONE" in out, out + err[-3000:]
         stopped = sum(json.loads(out.split("DONE", 1)[1]).get("failed", 0) for out, _ in outcomes)
         sb.start()
-        again = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-                 for _ in range(2)]
+        again = [
+            subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+            for _ in range(2)
+        ]
         for proc in again:
             out, err = proc.communicate(timeout=240)
             assert "DONE" in out, out + err[-3000:]
-        ws = Workspace(tmp_path / "ws", keys=DEMO_KEYS, base_urls={p: sb.url + PREFIXES[p] for p in PREFIXES},
-                       quiet=True)
+        ws = Workspace(
+            tmp_path / "ws", keys=DEMO_KEYS, base_urls={p: sb.url + PREFIXES[p] for p in PREFIXES}, quiet=True
+        )
         a = audit(ws, n, sb.data_dir)
         print(f"two processes, outage: {stopped} job outcomes stopped by the outage across both processes")
         print(report(a, {}, 0.0))
@@ -205,8 +257,11 @@ def test_two_processes_on_one_workspace_and_a_long_outage_under_faults_then_resu
         assert a.duplicates == a.orphans == a.lost == 0
         # nothing waits on the outage any more; a create whose answer was lost stays failed only where the
         # provider cannot tell whether it ran (no idempotency key, no job list): those are the uncertain ones
-        left = [j for j in ws.ledger.jobs() if j.error_code == "UNREACHABLE"
-                or (j.error_code == "CONNECTION_LOST" and j.provider not in NON_IDEMPOTENT)]
+        left = [
+            j
+            for j in ws.ledger.jobs()
+            if j.error_code == "UNREACHABLE" or (j.error_code == "CONNECTION_LOST" and j.provider not in NON_IDEMPOTENT)
+        ]
         assert left == [], [(j.provider, j.input, j.error_code) for j in left]
         uncertain = sum(o["uncertain"] for o in a.outcomes.values())
         assert all(a.outcomes[p]["uncertain"] == 0 for p in n if p not in NON_IDEMPOTENT)

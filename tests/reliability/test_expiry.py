@@ -20,8 +20,13 @@ from toolkit.workspace import Workspace
 
 PROVIDERS = ("animaldetect", "sateais", "authenta", "claid", "faces")
 N = {p: 2 for p in PROVIDERS}
-RETENTION = {"animaldetect": "animaldetect.retention", "sateais": "sateais.retention",
-             "authenta": "authenta.retention", "claid": "claid.retention", "faces": "faces.retention"}
+RETENTION = {
+    "animaldetect": "animaldetect.retention",
+    "sateais": "sateais.retention",
+    "authenta": "authenta.retention",
+    "claid": "claid.retention",
+    "faces": "faces.retention",
+}
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +176,8 @@ def test_vanished_job_ends_expired_and_retry_recreates_it_once(make_sandbox, tmp
         assert j.status == Status.EXPIRED and j.http_status == 404, (j.status, j.error_code, j.error_message)
     assert j.error_message and j.input in str(j.error())
     assert all(x.status == Status.SUCCEEDED for x in jobs_of(batches) if x.key != gone.key), [
-        (x.status, x.error_code, x.error_message) for x in jobs_of(batches)]
+        (x.status, x.error_code, x.error_message) for x in jobs_of(batches)
+    ]
     owner = next(b for b in batches if any(x.key == gone.key for x in b.jobs))
     retry = owner.retry_failed().wait(timeout=60, progress=False)
     assert retry is not owner and len(retry.jobs) == 1 and retry.jobs[0].status == Status.SUCCEEDED
@@ -196,5 +202,7 @@ def test_animaldetect_job_failed_while_client_was_dead_keeps_its_error(make_sand
         b.wait(timeout=30, progress=False)
     for j in jobs_of(again):
         assert j.status == Status.FAILED
-        assert (j.error_code, j.error_message) == ("PROCESSING_FAILED",
-                                                   "The job failed while processing (injected fault).")
+        assert (j.error_code, j.error_message) == (
+            "PROCESSING_FAILED",
+            "The job failed while processing (injected fault).",
+        )

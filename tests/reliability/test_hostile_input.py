@@ -51,8 +51,10 @@ class Seen:
         """(field name, file name, content type) of each part of a multipart body."""
         head = f"Content-Type: {self.headers['content-type']}\r\n\r\n".encode()
         msg = BytesParser(policy=email_policy).parsebytes(head + self.body)
-        return [(p.get_param("name", header="content-disposition"), p.get_filename(), p.get_content_type())
-                for p in msg.iter_parts()]
+        return [
+            (p.get_param("name", header="content-disposition"), p.get_filename(), p.get_content_type())
+            for p in msg.iter_parts()
+        ]
 
 
 class Recorder:
@@ -156,12 +158,16 @@ def submit_faces(ws: Workspace, tmp: Path, extra: list[tuple[str, str]]) -> Plan
 # -- the table -----------------------------------------------------------------------------------------------
 # A file case: (file name, bytes or a maker) written under tmp/bad/, then submitted next to a good image.
 FILE_PROVIDERS = ("animaldetect", "authenta", "claid")
-IMAGE_SUFFIXES = {"animaldetect": ".jpeg/.jpg/.png/.webp", "authenta": ".jpeg/.jpg/.png",
-                  "claid": ".avif/.bmp/.gif/.jpeg/.jpg/.png/.tif/.tiff/.webp"}
-ACCEPTS = {"animaldetect": "; this operation accepts image/jpeg, image/png, image/webp",
-           "authenta": " (a video); ai-image-detection (task 1) accepts images (image/jpeg, image/png)",
-           "claid": "; this operation accepts image/avif, image/bmp, image/gif, image/jpeg, image/png, image/tiff, "
-                    "image/webp"}
+IMAGE_SUFFIXES = {
+    "animaldetect": ".jpeg/.jpg/.png/.webp",
+    "authenta": ".jpeg/.jpg/.png",
+    "claid": ".avif/.bmp/.gif/.jpeg/.jpg/.png/.tif/.tiff/.webp",
+}
+ACCEPTS = {
+    "animaldetect": "; this operation accepts image/jpeg, image/png, image/webp",
+    "authenta": " (a video); ai-image-detection (task 1) accepts images (image/jpeg, image/png)",
+    "claid": "; this operation accepts image/avif, image/bmp, image/gif, image/jpeg, image/png, image/tiff, image/webp",
+}
 
 
 @dataclass
@@ -186,24 +192,49 @@ def _empty_dir(p: Path) -> None:
 
 FILE_CASES = [
     FileCase("empty file", "bad-empty.jpg", _write(b""), lambda _p: "the file is empty"),
-    FileCase("truncated JPEG", "bad-cut.jpg", _write(scene_image(5, size=(320, 240))[:3000]),
-             lambda _p: "the image cannot be decoded (OSError: image file is truncated…"),
-    FileCase("text named .jpg", "bad-text.jpg", _write(b"these are field notes, not a picture\n" * 4),
-             lambda _p: "the content is not a recognised media file (magic bytes)"),
-    FileCase("video for an image task", "bad-clip.mp4", lambda p: shutil.copy(VIDEO, p),
-             lambda p: "the content is video/mp4" + ACCEPTS[p]),
+    FileCase(
+        "truncated JPEG",
+        "bad-cut.jpg",
+        _write(scene_image(5, size=(320, 240))[:3000]),
+        lambda _p: "the image cannot be decoded (OSError: image file is truncated…",
+    ),
+    FileCase(
+        "text named .jpg",
+        "bad-text.jpg",
+        _write(b"these are field notes, not a picture\n" * 4),
+        lambda _p: "the content is not a recognised media file (magic bytes)",
+    ),
+    FileCase(
+        "video for an image task",
+        "bad-clip.mp4",
+        lambda p: shutil.copy(VIDEO, p),
+        lambda p: "the content is video/mp4" + ACCEPTS[p],
+    ),
     FileCase("path that does not exist", "bad-missing.jpg", lambda p: None, lambda _p: "the path does not exist"),
-    FileCase("directory with no images", "bad-folder", _empty_dir,
-             lambda p: f"the directory holds no {IMAGE_SUFFIXES[p]} files"),
-    FileCase("over-size image (animaldetect 10 MB)", "bad-huge.jpg", _write(HUGE_10),
-             lambda _p: f"the file is {len(HUGE_10) / 1e6:.1f} MB; animaldetect accepts at most 10 MB"),
-    FileCase("over-size image (claid 25 MB)", "bad-huge.jpg", _write(HUGE_25),
-             lambda _p: f"the file is {len(HUGE_25) / 1e6:.1f} MB; claid accepts at most 26 MB"),  # 25 MiB
+    FileCase(
+        "directory with no images",
+        "bad-folder",
+        _empty_dir,
+        lambda p: f"the directory holds no {IMAGE_SUFFIXES[p]} files",
+    ),
+    FileCase(
+        "over-size image (animaldetect 10 MB)",
+        "bad-huge.jpg",
+        _write(HUGE_10),
+        lambda _p: f"the file is {len(HUGE_10) / 1e6:.1f} MB; animaldetect accepts at most 10 MB",
+    ),
+    FileCase(
+        "over-size image (claid 25 MB)",
+        "bad-huge.jpg",
+        _write(HUGE_25),
+        lambda _p: f"the file is {len(HUGE_25) / 1e6:.1f} MB; claid accepts at most 26 MB",
+    ),  # 25 MiB
 ]
 # Authenta documents no size cap, so an over-size case applies to Animal Detect, Claid and the face service only.
 SIZE_CAP = {"over-size image (animaldetect 10 MB)": "animaldetect", "over-size image (claid 25 MB)": "claid"}
-FILE_PARAMS = [pytest.param(p, c, id=f"{p}-{c.kind}") for c in FILE_CASES for p in FILE_PROVIDERS
-               if SIZE_CAP.get(c.kind, p) == p]
+FILE_PARAMS = [
+    pytest.param(p, c, id=f"{p}-{c.kind}") for c in FILE_CASES for p in FILE_PROVIDERS if SIZE_CAP.get(c.kind, p) == p
+]
 
 
 def check_rejected(batch: Any, provider: str, name: str, reason: str) -> PreflightError:
@@ -225,8 +256,9 @@ def check_only_good_reached(sb: Any, rec: Recorder, planned: Planned, provider: 
     assert t["jobs"]["created"] == 1
     if planned.good_digest:
         assert t["jobs_per_input_digest"] == {planned.good_digest: 1}
-    assert any("good-1" in s.text() for s in rec.seen), "the good input's name never reached the sandbox: " \
-                                                        "the checks below would prove nothing"
+    assert any("good-1" in s.text() for s in rec.seen), (
+        "the good input's name never reached the sandbox: the checks below would prove nothing"
+    )
     for token in tokens:
         hits = [f"{s.method} {s.path}" for s in rec.seen if token.lower() in s.text()]
         assert not hits, f"{token!r} reached the sandbox in {hits}"
@@ -252,27 +284,52 @@ def _face_jpeg(size: tuple[int, int]) -> bytes:
 
 
 FACE_ROWS = {  # kind -> (files to write under img/, extra rows, (row label, reason))
-    "empty file": ({"bad-empty.jpg": b""}, [("bad-a", "img/bad-empty.jpg")],
-                   ("roster.csv row 1 (bad-a)", "the image file img/bad-empty.jpg is empty")),
-    "truncated JPEG": ({"bad-cut.jpg": FACE.read_bytes()[:1500]}, [("bad-a", "img/bad-cut.jpg")],
-                       ("roster.csv row 1 (bad-a)", "the image img/bad-cut.jpg cannot be decoded (OSError: image "
-                                                    "file is truncated…")),
-    "text named .jpg": ({"bad-text.jpg": b"these are field notes, not a picture\n"}, [("bad-a", "img/bad-text.jpg")],
-                        ("roster.csv row 1 (bad-a)", "the file img/bad-text.jpg is not an image (by its content); "
-                                                     "only JPEG or PNG images are accepted")),
-    "over-size image": ({"bad-huge.jpg": HUGE_10}, [("bad-a", "img/bad-huge.jpg")],
-                        ("roster.csv row 1 (bad-a)", f"the image file img/bad-huge.jpg is {len(HUGE_10) / 1e6:.1f} MB; "
-                                                     "at most 10 MB is accepted")),
-    "image below the face minimum": ({"bad-tiny.jpg": _face_jpeg((80, 96))}, [("bad-a", "img/bad-tiny.jpg")],
-                                     ("roster.csv row 1 (bad-a)", "the image img/bad-tiny.jpg is 80x96 px; at least "
-                                                                  "100x100 px is needed")),
-    "video for an image task": ({"bad-clip.mp4": VIDEO.read_bytes()}, [("bad-a", "img/bad-clip.mp4")],
-                                ("roster.csv row 1 (bad-a)", "the file img/bad-clip.mp4 is video/mp4; only JPEG or "
-                                                             "PNG images are accepted")),
-    "path that does not exist": ({}, [("bad-a", "img/bad-missing.jpg")],
-                                 ("roster.csv row 1 (bad-a)", "the image file img/bad-missing.jpg does not exist")),
-    "missing id": ({"bad-noid.jpg": _face_jpeg((160, 160))}, [("", "img/bad-noid.jpg")],
-                   ("roster.csv row 1", "the external id is missing")),
+    "empty file": (
+        {"bad-empty.jpg": b""},
+        [("bad-a", "img/bad-empty.jpg")],
+        ("roster.csv row 1 (bad-a)", "the image file img/bad-empty.jpg is empty"),
+    ),
+    "truncated JPEG": (
+        {"bad-cut.jpg": FACE.read_bytes()[:1500]},
+        [("bad-a", "img/bad-cut.jpg")],
+        ("roster.csv row 1 (bad-a)", "the image img/bad-cut.jpg cannot be decoded (OSError: image file is truncated…"),
+    ),
+    "text named .jpg": (
+        {"bad-text.jpg": b"these are field notes, not a picture\n"},
+        [("bad-a", "img/bad-text.jpg")],
+        (
+            "roster.csv row 1 (bad-a)",
+            "the file img/bad-text.jpg is not an image (by its content); only JPEG or PNG images are accepted",
+        ),
+    ),
+    "over-size image": (
+        {"bad-huge.jpg": HUGE_10},
+        [("bad-a", "img/bad-huge.jpg")],
+        (
+            "roster.csv row 1 (bad-a)",
+            f"the image file img/bad-huge.jpg is {len(HUGE_10) / 1e6:.1f} MB; at most 10 MB is accepted",
+        ),
+    ),
+    "image below the face minimum": (
+        {"bad-tiny.jpg": _face_jpeg((80, 96))},
+        [("bad-a", "img/bad-tiny.jpg")],
+        ("roster.csv row 1 (bad-a)", "the image img/bad-tiny.jpg is 80x96 px; at least 100x100 px is needed"),
+    ),
+    "video for an image task": (
+        {"bad-clip.mp4": VIDEO.read_bytes()},
+        [("bad-a", "img/bad-clip.mp4")],
+        ("roster.csv row 1 (bad-a)", "the file img/bad-clip.mp4 is video/mp4; only JPEG or PNG images are accepted"),
+    ),
+    "path that does not exist": (
+        {},
+        [("bad-a", "img/bad-missing.jpg")],
+        ("roster.csv row 1 (bad-a)", "the image file img/bad-missing.jpg does not exist"),
+    ),
+    "missing id": (
+        {"bad-noid.jpg": _face_jpeg((160, 160))},
+        [("", "img/bad-noid.jpg")],
+        ("roster.csv row 1", "the external id is missing"),
+    ),
 }
 
 
@@ -299,7 +356,9 @@ def test_duplicated_ids_refuse_both_rows_and_the_rest_enrolls(recorded, tmp_path
     planned = submit_faces(ws, tmp_path, [("bad-dup", "img/twin-1.jpg"), ("bad-dup", "img/twin-2.jpg")])
     reason = "the external id 'bad-dup' is duplicated (rows 1, 2); ids must be unique"
     assert [(e.input, e.message) for e in planned.batch.rejected] == [
-        ("roster.csv row 1 (bad-dup)", reason), ("roster.csv row 2 (bad-dup)", reason)]
+        ("roster.csv row 1 (bad-dup)", reason),
+        ("roster.csv row 2 (bad-dup)", reason),
+    ]
     check_only_good_reached(sb, rec, planned, "faces", "bad-", "twin-")
 
 
@@ -308,8 +367,10 @@ def test_roster_that_cannot_be_read_whole_raises_and_sends_nothing(recorded, tmp
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     (tmp_path / "no-faces").mkdir()
     (tmp_path / "no-faces" / "readme.txt").write_text("nothing")
-    cases = {tmp_path / "missing.csv": "the roster file or folder does not exist",
-             tmp_path / "no-faces": "the folder holds no image files"}
+    cases = {
+        tmp_path / "missing.csv": "the roster file or folder does not exist",
+        tmp_path / "no-faces": "the folder holds no image files",
+    }
     for roster, reason in cases.items():
         with pytest.raises(PreflightError) as e:
             ws.faces.enroll(roster)
@@ -329,8 +390,9 @@ def test_more_than_100_faces_are_split_into_jobs_of_at_most_100(recorded, tmp_pa
     posts = [s for s in rec.seen if s.method == "POST" and s.path.endswith("/faces/batch-async")]
     per_job = [sum(1 for name, _f, _t in s.parts() if name == "images") for s in posts]
     assert sorted(per_job) == [50, 100]  # sent concurrently
-    assert sorted(r["external_id"] for r in batch.results().to_dict("records")) == \
-        sorted(["good-1", *(i for i, _ in extra)])
+    assert sorted(r["external_id"] for r in batch.results().to_dict("records")) == sorted(
+        ["good-1", *(i for i, _ in extra)]
+    )
 
 
 # SateAIs: AOIs and date ranges. Each case: (operation, bad AOI, dates, expected input label, reason).
@@ -338,20 +400,38 @@ BOWTIE = "POLYGON ((14.57171 35.8, 14.6 35.83, 14.6 35.8, 14.57171 35.83, 14.571
 OPEN = {"type": "Polygon", "coordinates": [[[14.57171, 35.8], [14.6, 35.8], [14.6, 35.83], [14.57171, 35.83]]]}
 RANGE = {"date_start": "2024-01-01", "date_end": "2024-03-01"}
 SATEAIS = {
-    "self-intersecting AOI": ("newbuilding", BOWTIE, RANGE, "bad",
-                              "the polygon is self-intersecting (Self-intersection[14.585855 35.815]); fix the vertex "
-                              "order or use shapely.make_valid"),
+    "self-intersecting AOI": (
+        "newbuilding",
+        BOWTIE,
+        RANGE,
+        "bad",
+        "the polygon is self-intersecting (Self-intersection[14.585855 35.815]); fix the vertex "
+        "order or use shapely.make_valid",
+    ),
     # (lat, lon) is only recognisable where the longitude exceeds 90 (here Tokyo Bay); at Malta both orders are valid
-    "lat/lon swapped": ("ship", (35.57171, 139.7, 35.6, 139.75), {"date": "2026-06-15"}, "bad",
-                        "looks like lat/lon swapped: y spans 139.7..139.75, beyond ±90; coordinates must be (lon, lat) "
-                        "in EPSG:4326"),
-    "open ring (GeoJSON)": ("ship", OPEN, {"date": "2026-06-15"}, "bad",
-                            "open ring: the first point [14.57171, 35.8] and the last point [14.57171, 35.83] differ "
-                            "(GeoJSON rings must be closed)"),
-    "open ring (WKT)": ("ship", "POLYGON ((14.57171 35.8, 14.6 35.8, 14.6 35.83))", {"date": "2026-06-15"}, "bad",
-                        "open ring: the first and last points of a polygon ring differ (WKT rings must be closed)"),
-    "AOI over the area cap": ("timeseries", (14.07171, 35.8, 14.2, 35.9), RANGE, "bad",
-                              "the area is …"),
+    "lat/lon swapped": (
+        "ship",
+        (35.57171, 139.7, 35.6, 139.75),
+        {"date": "2026-06-15"},
+        "bad",
+        "looks like lat/lon swapped: y spans 139.7..139.75, beyond ±90; coordinates must be (lon, lat) in EPSG:4326",
+    ),
+    "open ring (GeoJSON)": (
+        "ship",
+        OPEN,
+        {"date": "2026-06-15"},
+        "bad",
+        "open ring: the first point [14.57171, 35.8] and the last point [14.57171, 35.83] differ "
+        "(GeoJSON rings must be closed)",
+    ),
+    "open ring (WKT)": (
+        "ship",
+        "POLYGON ((14.57171 35.8, 14.6 35.8, 14.6 35.83))",
+        {"date": "2026-06-15"},
+        "bad",
+        "open ring: the first and last points of a polygon ring differ (WKT rings must be closed)",
+    ),
+    "AOI over the area cap": ("timeseries", (14.07171, 35.8, 14.2, 35.9), RANGE, "bad", "the area is …"),
 }
 
 
@@ -371,8 +451,9 @@ def test_date_range_over_the_cap_is_refused_and_the_good_range_goes_on(recorded,
     sb, rec = recorded
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     batch = ws.sateais.timeseries({"good": GOOD_AOI}, ["2024-01-01", "2020-01-01"], ["2024-03-01", "2023-01-02"])
-    check_rejected(batch, "sateais", "2020-01-01..2023-01-02",
-                   "the range is 1097 days, over the 3-year limit for timeseries")
+    check_rejected(
+        batch, "sateais", "2020-01-01..2023-01-02", "the range is 1097 days, over the 3-year limit for timeseries"
+    )
     _sateais_only_good(sb, rec, batch, "2023-01-02")
 
 
@@ -398,11 +479,18 @@ def test_unknown_claid_operations_raise_naming_the_key_and_send_nothing(recorded
     sb, rec = recorded
     (tmp_path / "a.jpg").write_bytes(scene_image(1, size=(160, 120)))
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
-    cases = {"operations.resize": ({"resize": {"width": 10}}, "unknown operation 'resize' in operations; did you mean "
-                                   "'resizing'? (valid: adjustments, background, generative, padding, privacy, "
-                                   "resizing, restorations)"),
-             "operations.restorations.sharpen": ({"restorations": {"sharpen": True}}, "unknown key 'sharpen' in "
-                                                 "operations.restorations (valid: decompress, polish, upscale)")}
+    cases = {
+        "operations.resize": (
+            {"resize": {"width": 10}},
+            "unknown operation 'resize' in operations; did you mean "
+            "'resizing'? (valid: adjustments, background, generative, padding, privacy, "
+            "resizing, restorations)",
+        ),
+        "operations.restorations.sharpen": (
+            {"restorations": {"sharpen": True}},
+            "unknown key 'sharpen' in operations.restorations (valid: decompress, polish, upscale)",
+        ),
+    }
     for where, (ops, reason) in cases.items():
         with pytest.raises(InvalidRequest) as e:
             ws.claid.edit(tmp_path / "a.jpg", ops)
@@ -419,10 +507,12 @@ def test_only_bad_inputs_send_not_one_request(recorded, tmp_path):
     (bad / "notes.jpg").write_text("text")
     (bad / "clip.mp4").write_bytes(VIDEO.read_bytes())
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
-    batches = [ws.animaldetect.detect([bad / "empty.jpg", bad / "notes.jpg", bad / "clip.mp4"]),
-               ws.authenta.run("ai-image-detection", sorted(bad.iterdir())),
-               ws.claid.edit(sorted(bad.iterdir()), CLAID_OPS),
-               ws.sateais.ship({"x": BOWTIE, "y": OPEN}, "2026-06-15")]
+    batches = [
+        ws.animaldetect.detect([bad / "empty.jpg", bad / "notes.jpg", bad / "clip.mp4"]),
+        ws.authenta.run("ai-image-detection", sorted(bad.iterdir())),
+        ws.claid.edit(sorted(bad.iterdir()), CLAID_OPS),
+        ws.sateais.ship({"x": BOWTIE, "y": OPEN}, "2026-06-15"),
+    ]
     assert [(len(b), len(b.rejected)) for b in batches] == [(0, 3), (0, 3), (0, 3), (0, 2)]
     for b in batches:
         b.wait(timeout=5)
@@ -445,9 +535,11 @@ def test_png_named_jpg_is_sent_as_png(recorded, tmp_path, provider):
         csv.write_text(f"external_id,image\nliar,{liar}\n")
         batch = ws.faces.enroll(csv)
     else:
-        batch = {"animaldetect": lambda: ws.animaldetect.detect(liar),
-                 "authenta": lambda: ws.authenta.run("ai-image-detection", liar),
-                 "claid": lambda: ws.claid.edit(liar, CLAID_OPS)}[provider]()
+        batch = {
+            "animaldetect": lambda: ws.animaldetect.detect(liar),
+            "authenta": lambda: ws.authenta.run("ai-image-detection", liar),
+            "claid": lambda: ws.claid.edit(liar, CLAID_OPS),
+        }[provider]()
     assert not batch.rejected
     assert [j.status for j in batch.wait(timeout=60).jobs] == [Status.SUCCEEDED]
     declared: list[str] = []

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCALE = 0.001
 
 #: one client process: AD or Authenta on the given images, against the sandbox at URL with KEY
-CLIENT = textwrap.dedent("""
+CLIENT = (
+    textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, sys.argv[1])
     from toolkit.workspace import Workspace
@@ -47,7 +48,9 @@ CLIENT = textwrap.dedent("""
     b.wait(timeout=120, progress=False)
     print("RESULT", json.dumps({"counts": b.status_counts(), "requests": ws.client(provider).transport.requests,
                                 "errors": sorted({str(j.error_code) for j in b.jobs if j.error_code})}), flush=True)
-""") % SCALE
+""")
+    % SCALE
+)
 
 
 def images(folder: Path, n: int, seed: int = 0) -> list[Path]:
@@ -62,8 +65,9 @@ def images(folder: Path, n: int, seed: int = 0) -> list[Path]:
 
 def client_ws(path: Path, sb, provider: str, key: str | None = None) -> Workspace:
     """A workspace that talks to ``sb`` as if it were the real service (keys and base URL)."""
-    ws = Workspace(path, keys={provider: key or sb.key(provider)}, base_urls={provider: sb.base_url(provider)},
-                   quiet=True)
+    ws = Workspace(
+        path, keys={provider: key or sb.key(provider)}, base_urls={provider: sb.base_url(provider)}, quiet=True
+    )
     cfg = ws._config(provider)
     cfg.sandbox, cfg.time_scale, cfg.rate_limits = True, SCALE, []
     cfg.max_attempts, cfg.backoff_base = 3, 0.01
@@ -81,10 +85,26 @@ def one_job_per_input(rows: list[dict], n: int) -> None:
 
 def run_clients(n_procs: int, ws_dirs: list[Path], provider: str, sb, paths: list[Path]) -> list[dict]:
     start = time.time() + 3.0
-    procs = [subprocess.Popen([sys.executable, "-c", CLIENT, str(ROOT), str(ws_dirs[i % len(ws_dirs)]), provider,
-                               sb.base_url(provider), sb.key(provider), json.dumps([str(p) for p in paths]),
-                               str(start)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(n_procs)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CLIENT,
+                str(ROOT),
+                str(ws_dirs[i % len(ws_dirs)]),
+                provider,
+                sb.base_url(provider),
+                sb.key(provider),
+                json.dumps([str(p) for p in paths]),
+                str(start),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n_procs)
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=240)
@@ -105,7 +125,9 @@ def test_several_processes_on_one_workspace_make_one_server_job_per_input_and_al
     jobs = ws.ledger.jobs(provider=provider)
     assert len(jobs) == 20 and {j.status for j in jobs} == {Status.SUCCEEDED}
     assert all(ws.ledger.get_result(j.result_digest) for j in jobs)
-    again = ws.animaldetect.detect(paths) if provider == "animaldetect" else ws.authenta.run("ai-image-detection", paths)
+    again = (
+        ws.animaldetect.detect(paths) if provider == "animaldetect" else ws.authenta.run("ai-image-detection", paths)
+    )
     again.wait(timeout=60, progress=False)
     assert ws.client(provider).transport.requests == 0  # a re-run is free
 
@@ -143,8 +165,9 @@ def test_an_outage_longer_than_the_retry_budget_resumes_on_a_re_run_without_a_du
     assert all(j.error_code == "UNREACHABLE" for j in stopped), {j.error_code for j in stopped}
     sb2 = restart()  # back, same port and data
     again = ws.animaldetect.detect(paths).wait(timeout=120, progress=False)
-    assert again.status_counts()["succeeded"] == 30, [(j.status, j.error_code, j.error_message) for j in again.jobs
-                                                      if j.status != Status.SUCCEEDED]
+    assert again.status_counts()["succeeded"] == 30, [
+        (j.status, j.error_code, j.error_message) for j in again.jobs if j.status != Status.SUCCEEDED
+    ]
     one_job_per_input(server(sb2, "animaldetect"), 30)
     assert len({r["idem_key"] for r in server(sb2, "animaldetect")}) == 30
 
@@ -217,7 +240,9 @@ def test_a_lost_ledger_on_a_provider_that_cannot_tell_stops_and_explains(tmp_pat
         ws2 = client_ws(tmp_path / "ws", sandbox, "sateais")
     b = ws2.sateais.ship(aoi, date="2026-06-15").wait(timeout=60, progress=False)
     job = b.jobs[0]
-    assert job.status == Status.FAILED and job.error_code == "SUBMISSION_UNCERTAIN" and "force=True" in job.error_message
+    assert (
+        job.status == Status.FAILED and job.error_code == "SUBMISSION_UNCERTAIN" and "force=True" in job.error_message
+    )
     assert len(server(sandbox, "sateais")) == 1  # never sent blindly a second time
     forced = ws2.sateais.ship(aoi, date="2026-06-15", force=True).wait(timeout=120, progress=False)
     assert forced.status_counts()["succeeded"] == 1
@@ -285,8 +310,9 @@ def test_an_insert_race_is_not_an_error_and_a_row_never_moves_backwards(tmp_path
 def small_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     assert done.returncode == 0, f"this test needs root to mount a tmpfs: {done.stderr}"
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
@@ -317,8 +343,11 @@ def test_credits_running_out_mid_batch_stop_the_sends_and_a_top_up_resumes(tmp_p
     paths = images(tmp_path / "in", 10, seed=900)
     ws = client_ws(tmp_path / "ws", sb, provider)
     ws.client(provider).transport.config.max_in_flight = 2  # one create at a time: the 402 lands mid-batch
-    run = (lambda: ws.authenta.run("ai-image-detection", paths)) if provider == "authenta" else \
-        (lambda: ws.animaldetect.detect(paths))
+    run = (
+        (lambda: ws.authenta.run("ai-image-detection", paths))
+        if provider == "authenta"
+        else (lambda: ws.animaldetect.detect(paths))
+    )
     b = run().wait(timeout=120)
     counts = b.status_counts()
     assert counts["succeeded"] == 3 and counts["failed"] == 7, counts
@@ -326,8 +355,13 @@ def test_credits_running_out_mid_batch_stop_the_sends_and_a_top_up_resumes(tmp_p
     creates = [r for r in server(sb, provider)]
     assert len(creates) == 3
     stats = httpx.get(sb.url + "/__sandbox__/stats").json()["providers"][provider]["tenants"]
-    refused = sum(n for t in stats.values() for route, codes in t["requests"].items() for code, n in codes.items()
-                  if code == "402")
+    refused = sum(
+        n
+        for t in stats.values()
+        for route, codes in t["requests"].items()
+        for code, n in codes.items()
+        if code == "402"
+    )
     assert refused == 1, f"{refused} creates met the 402: the first should stop the others"
     assert "7 job(s) stopped with" in capsys.readouterr().err
     r = httpx.put(sb.url + "/__sandbox__/credits", json={"provider": provider, "key": sb.key(provider), "credits": 100})

@@ -30,21 +30,39 @@ from toolkit.sandbox.config import DEFAULT_ORG
 from toolkit.sandbox.openapi import operations
 
 EXAMPLES = int(os.environ.get("TOOLKIT_FUZZ_EXAMPLES", "6"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    derandomize="TOOLKIT_FUZZ_EXAMPLES" not in os.environ,
-                    phases=[Phase.explicit, Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
-CHECKS = [not_a_server_error, oc.status_code_conformance, oc.content_type_conformance, oc.response_headers_conformance,
-          oc.response_schema_conformance, oc.ignored_auth]
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize="TOOLKIT_FUZZ_EXAMPLES" not in os.environ,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+)
+CHECKS = [
+    not_a_server_error,
+    oc.status_code_conformance,
+    oc.content_type_conformance,
+    oc.response_headers_conformance,
+    oc.response_schema_conformance,
+    oc.ignored_auth,
+]
 #: Valid JSON is not enough for these: an AOI must be a valid polygon with scenes in range, a task type must take
 #: the declared media, a Claid input must exist in the sandbox's storage, a finalize needs uploads, a faces batch
 #: pairs images with ids. Schema-valid requests may be refused (400/422) there.
-SEMANTIC = {("POST", "/sateais/api/v1/analyze/{type}"), ("POST", "/sateais/api/v1/detect/{type}"),
-            ("POST", "/sateais/api/v1/analyze/{type}/preview"), ("POST", "/authenta/api/v1/jobs"),
-            ("POST", "/authenta/api/v1/jobs/{job_id}/finalize"), ("POST", "/claid/v1/image/edit/async"),
-            ("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async")}
+SEMANTIC = {
+    ("POST", "/sateais/api/v1/analyze/{type}"),
+    ("POST", "/sateais/api/v1/detect/{type}"),
+    ("POST", "/sateais/api/v1/analyze/{type}/preview"),
+    ("POST", "/authenta/api/v1/jobs"),
+    ("POST", "/authenta/api/v1/jobs/{job_id}/finalize"),
+    ("POST", "/claid/v1/image/edit/async"),
+    ("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async"),
+}
 #: Multipart fields are text on the wire, so a "boolean" or "null" negation arrives as a valid string.
-MULTIPART = {("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async"),
-             ("POST", "/claid/v1/storage/upload")}
+MULTIPART = {
+    ("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async"),
+    ("POST", "/claid/v1/storage/upload"),
+}
 # DELETE and cancel last, so the other routes still see the real jobs
 KEYS = sorted(operations(), key=lambda k: (k[0] == "DELETE" or k[1].endswith("/cancel"), k))
 RUN = {"examples": 0, "with_real_jobs": 0}
@@ -57,8 +75,10 @@ def world(tmp_path_factory) -> Iterator[World]:
         yield w
     finally:
         w.close()
-        print(f"\nfuzz: {len(KEYS)} operations, {RUN['examples']} examples ({RUN['with_real_jobs']} on real jobs), "
-              f"{EXAMPLES} per operation, mode and job")
+        print(
+            f"\nfuzz: {len(KEYS)} operations, {RUN['examples']} examples ({RUN['with_real_jobs']} on real jobs), "
+            f"{EXAMPLES} per operation, mode and job"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +148,9 @@ def test_authenta_envelope_modes_match_their_document(tmp_path, mode):
             return r.json() if r.content else {}
 
         with httpx.Client(base_url=sb.base_url("authenta"), headers=auth("authenta"), timeout=15) as c:
-            inputs = [{"contentType": "image/jpeg", "fileName": "a.jpg", "sizeBytes": len(JPEG),
-                       "slotName": "original"}]
+            inputs = [
+                {"contentType": "image/jpeg", "fileName": "a.jpg", "sizeBytes": len(JPEG), "slotName": "original"}
+            ]
             for _ in range(2):
                 job = check("POST", "", c.post("/jobs", params={"taskTypeId": 1}, json={"inputs": inputs}))
                 jobs.append(str(job["jobId"] if mode == "flat" else job["job"]["id"]))

@@ -63,10 +63,19 @@ def test_every_route_wants_a_key_of_its_own_provider(world):
     assert {p for p, *_ in ops} == set(PROVIDERS) and len(ops) >= 21
     for provider, method, path in ops:
         other = PROVIDERS[(PROVIDERS.index(provider) + 1) % len(PROVIDERS)]
-        for headers in ({}, {"Authorization": "Bearer nope"}, {"X-API-Key": "nope"}, {"Authorization": "Basic eDp5"},
-                        auth(other)):
-            r = world.http.request(method, sb.url + fill(path), content=b"{not json",
-                                   headers={**headers, "Content-Type": "application/json"})
+        for headers in (
+            {},
+            {"Authorization": "Bearer nope"},
+            {"X-API-Key": "nope"},
+            {"Authorization": "Basic eDp5"},
+            auth(other),
+        ):
+            r = world.http.request(
+                method,
+                sb.url + fill(path),
+                content=b"{not json",
+                headers={**headers, "Content-Type": "application/json"},
+            )
             refused(r, provider, 401, sb.ctx.specs[provider].unauthorized_code)
             count("auth")
     assert jobs_created(sb) == before
@@ -145,14 +154,18 @@ def test_idempotency_keys_storage_and_collections_are_per_tenant(world):
             assert ids.setdefault(tenant, r.json()["job_id"]) == r.json()["job_id"]
     assert ids["a"] != ids["b"]
     with world.client("claid", "b") as c:  # b cannot name a's storage object
-        body = refused(c.post("/image/edit/async", json={"input": world.claid_input, "operations": {}}), "claid", 400,
-                       "4000")
+        body = refused(
+            c.post("/image/edit/async", json={"input": world.claid_input, "operations": {}}), "claid", 400, "4000"
+        )
         assert "not found" in body["error_message"]
     with world.client("claid") as c:
         assert c.post("/image/edit/async", json={"input": world.claid_input, "operations": {}}).status_code == 200
     with world.client("faces", "b") as c:  # b's key cannot enroll into a's collection
-        r = c.post(f"/collections/{DEFAULT_COLLECTION}/faces/batch-async",
-                   files=[("images", ("p.jpg", JPEG, "image/jpeg"))], data={"external_ids[]": ["x"]})
+        r = c.post(
+            f"/collections/{DEFAULT_COLLECTION}/faces/batch-async",
+            files=[("images", ("p.jpg", JPEG, "image/jpeg"))],
+            data={"external_ids[]": ["x"]},
+        )
         job_id = r.json()["data"]["job_id"]
         deadline = time.monotonic() + 10
         while (job := c.get(f"/organizations/{OTHER_ORG}/batch/{job_id}").json()["data"])["status"] != "failed":
@@ -166,8 +179,10 @@ def test_idempotency_keys_storage_and_collections_are_per_tenant(world):
 UPLOADS = {"animaldetect.upload": (JPEG, "image/jpeg"), "authenta.upload": (JPEG, "image/jpeg")}
 
 
-@pytest.mark.parametrize("name", ["animaldetect.upload", "authenta.upload", "authenta.artifact", "sateais.result",
-                                  "claid.tmp", "claid.object"])
+@pytest.mark.parametrize(
+    "name",
+    ["animaldetect.upload", "authenta.upload", "authenta.artifact", "sateais.result", "claid.tmp", "claid.object"],
+)
 def test_tampered_signed_urls_are_refused(world, name):
     provider, url = name.split(".")[0], world.signed[name]
     q = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
@@ -175,10 +190,20 @@ def test_tampered_signed_urls_are_refused(world, name):
     key = world.sb.config.data_dir.joinpath("signing.key").read_bytes().hex()
     flipped = ("0" if sig[0] != "0" else "1") + sig[1:]
     first_id = next(i for i, seg in enumerate(segments) if any(ch.isdigit() for ch in seg))
-    renamed = "/".join(segments[:first_id] + ["9" + segments[first_id]] + segments[first_id + 1:])  # another job
-    changes = [{"sig": flipped}, {"sig": None}, {"sig": ""}, {"sig": "é" * 64}, {"sig": sig.upper()},
-               {"expires": str(int(q["expires"]) + 3600)}, {"expires": "soon"}, {"expires": None},
-               {"ct": "image/png"}, {"size": "1"}, {"path": renamed}]
+    renamed = "/".join(segments[:first_id] + ["9" + segments[first_id]] + segments[first_id + 1 :])  # another job
+    changes = [
+        {"sig": flipped},
+        {"sig": None},
+        {"sig": ""},
+        {"sig": "é" * 64},
+        {"sig": sig.upper()},
+        {"expires": str(int(q["expires"]) + 3600)},
+        {"expires": "soon"},
+        {"expires": None},
+        {"ct": "image/png"},
+        {"size": "1"},
+        {"path": renamed},
+    ]
     tampered = [with_query(url, **change) for change in changes]
     data, ct = UPLOADS.get(name, (b"", ""))
     method = "PUT" if data else "GET"
@@ -212,8 +237,12 @@ def test_expired_signed_urls_are_refused(tmp_path):
             assert "expired" in message(refused(r, name.split(".")[0], 403)), name
             count("signatures")
         with httpx.Client(base_url=sb.base_url("claid"), headers=auth("claid")) as c:  # a lapsed URL as input
-            body = refused(c.post("/image/edit/async", json={"input": w.signed["claid.object"], "operations": {}}),
-                           "claid", 400, "4000")
+            body = refused(
+                c.post("/image/edit/async", json={"input": w.signed["claid.object"], "operations": {}}),
+                "claid",
+                400,
+                "4000",
+            )
             assert "no longer valid" in body["error_message"]
     finally:
         w.close()
@@ -233,13 +262,24 @@ def test_path_traversal_in_file_names_and_storage_paths(world, tmp_path_factory)
         slot = {"contentType": "image/jpeg", "sizeBytes": len(JPEG)}
         for name in evil:
             job = c.post("/jobs?taskTypeId=1", json={"inputs": [{**slot, "fileName": name, "slotName": "original"}]})
-            assert world.http.put(job.json()["inputs"][0]["uploadUrl"], content=JPEG,
-                             headers={"Content-Type": "image/jpeg"}).status_code == 200
-            refused(c.post("/jobs?taskTypeId=1", json={"inputs": [{**slot, "fileName": "a", "slotName": name}]}),
-                    "authenta", 400, "VALIDATION_ERROR")
+            assert (
+                world.http.put(
+                    job.json()["inputs"][0]["uploadUrl"], content=JPEG, headers={"Content-Type": "image/jpeg"}
+                ).status_code
+                == 200
+            )
+            refused(
+                c.post("/jobs?taskTypeId=1", json={"inputs": [{**slot, "fileName": "a", "slotName": name}]}),
+                "authenta",
+                400,
+                "VALIDATION_ERROR",
+            )
     with world.client("faces") as c:
-        r = c.post(f"/collections/{DEFAULT_COLLECTION}/faces/batch-async",
-                   files=[("images", (n, JPEG, "image/jpeg")) for n in evil], data={"external_ids[]": evil})
+        r = c.post(
+            f"/collections/{DEFAULT_COLLECTION}/faces/batch-async",
+            files=[("images", (n, JPEG, "image/jpeg")) for n in evil],
+            data={"external_ids[]": evil},
+        )
         assert r.status_code == 202, r.text
     with world.client("claid") as c:
         for name in evil:
@@ -247,9 +287,17 @@ def test_path_traversal_in_file_names_and_storage_paths(world, tmp_path_factory)
             assert ".." not in stored["input"].split("/") and "\\" not in stored["input"]
             assert c.post("/image/edit/async", json={"input": stored["input"], "operations": {}}).status_code == 200
         literal = ["storage://sandbox/%2e%2e/signing.key", "storage://sandbox/..\\signing.key"]  # names, not paths
-        for bad in ["storage://sandbox/../signing.key", "storage://sandbox/uploads/../../signing.key",
-                    "storage://sandbox//signing.key", "storage://sandbox/./x", "storage://sandbox/",
-                    "storage://other/signing.key", "storage://../signing.key", "storage:///signing.key", *literal]:
+        for bad in [
+            "storage://sandbox/../signing.key",
+            "storage://sandbox/uploads/../../signing.key",
+            "storage://sandbox//signing.key",
+            "storage://sandbox/./x",
+            "storage://sandbox/",
+            "storage://other/signing.key",
+            "storage://../signing.key",
+            "storage:///signing.key",
+            *literal,
+        ]:
             refused(c.post("/image/edit/async", json={"input": bad, "operations": {}}), "claid", 400, "4000")
             dest = {"input": world.claid_input, "operations": {}, "output": {"destination": bad}}
             r = c.post("/image/edit/async", json=dest)
@@ -262,12 +310,17 @@ def test_path_traversal_in_file_names_and_storage_paths(world, tmp_path_factory)
 
     # URL paths: raw dot segments and encoded slashes never reach a file or another route
     tenant = sb.tenant("claid").id
-    cases = ["/animaldetect/v1/jobs/..%2F..%2F..%2F__sandbox__%2Fstats", "/animaldetect/v1/../../__sandbox__/stats",
-             f"/storage/claid/objects/{tenant}/..%2F..%2F..%2Fsigning.key?expires=9999999999&sig=00",
-             "/storage/sateais/%2E%2E/result.geojson?expires=9999999999&sig=00"]
+    cases = [
+        "/animaldetect/v1/jobs/..%2F..%2F..%2F__sandbox__%2Fstats",
+        "/animaldetect/v1/../../__sandbox__/stats",
+        f"/storage/claid/objects/{tenant}/..%2F..%2F..%2Fsigning.key?expires=9999999999&sig=00",
+        "/storage/sateais/%2E%2E/result.geojson?expires=9999999999&sig=00",
+    ]
     # ... and, supposing a signature could be had, the store still keeps to its own files (404, not 403)
-    signed = [sb.ctx.signer.sign("GET", p, 60) for p in (f"/storage/claid/objects/{tenant}/../../../signing.key",
-                                                         "/storage/sateais/../result.geojson")]
+    signed = [
+        sb.ctx.signer.sign("GET", p, 60)
+        for p in (f"/storage/claid/objects/{tenant}/../../../signing.key", "/storage/sateais/../result.geojson")
+    ]
     cases += [u.replace("/../../../", "/..%2F..%2F..%2F").replace("/../", "/%2E%2E/") for u in signed]
     for i, path in enumerate(cases):
         hdr = "" if path.startswith("/storage/") else f"Authorization: {auth('animaldetect')['Authorization']}\r\n"
@@ -290,16 +343,34 @@ def test_claid_inputs_pointing_at_other_hosts_or_schemes(world):
         own = c.post("/storage/upload", files={"file": ("o.jpg", JPEG, "image/jpeg")}).json()["data"]["url"]
     own_path = own.split(str(p), 1)[1]
     inputs = [
-        "file:///etc/passwd", "file://localhost/etc/hostname", f"file://{sb.config.data_dir}/signing.key",
-        "ftp://127.0.0.1/x.jpg", f"gopher://127.0.0.1:{d}/_GET", "data:image/jpeg;base64,/9j/4AAQ", "javascript:1",
-        f"http://127.0.0.1:{d}/x.jpg", f"http://localhost:{d}/x.jpg", f"http://[::1]:{d}/x.jpg",
-        f"http://0x7f000001:{d}/x.jpg", f"http://2130706433:{d}/x.jpg", f"http://127.1:{d}/x.jpg",
-        f"http://127.0.0.1:{p}@127.0.0.1:{d}/x.jpg", f"http://127.0.0.1:{d}#@127.0.0.1:{p}/x.jpg",
-        f"http://127.0.0.1:{d}/?@127.0.0.1:{p}/", f"http://127.0.0.1:{d}{own_path}",  # a real signature, other port
-        f"http://localhost:{p}{own_path}", f"https://example.org{own_path}", f"http://127.0.0.1:99999{own_path}",
-        f"http://127.0.0.1:{p}/__sandbox__/stats", f"http://127.0.0.1:{p}/storage/claid/objects/x/y",
-        world.signed["sateais.result"], world.signed["authenta.artifact"], f"//127.0.0.1:{d}/x.jpg",
-        f" http://127.0.0.1:{d}/x.jpg", f"HTTP://127.0.0.1:{d}/x.jpg", f"http://127.0.0.1:{d}/x.jpg\r\nHost: y",
+        "file:///etc/passwd",
+        "file://localhost/etc/hostname",
+        f"file://{sb.config.data_dir}/signing.key",
+        "ftp://127.0.0.1/x.jpg",
+        f"gopher://127.0.0.1:{d}/_GET",
+        "data:image/jpeg;base64,/9j/4AAQ",
+        "javascript:1",
+        f"http://127.0.0.1:{d}/x.jpg",
+        f"http://localhost:{d}/x.jpg",
+        f"http://[::1]:{d}/x.jpg",
+        f"http://0x7f000001:{d}/x.jpg",
+        f"http://2130706433:{d}/x.jpg",
+        f"http://127.1:{d}/x.jpg",
+        f"http://127.0.0.1:{p}@127.0.0.1:{d}/x.jpg",
+        f"http://127.0.0.1:{d}#@127.0.0.1:{p}/x.jpg",
+        f"http://127.0.0.1:{d}/?@127.0.0.1:{p}/",
+        f"http://127.0.0.1:{d}{own_path}",  # a real signature, other port
+        f"http://localhost:{p}{own_path}",
+        f"https://example.org{own_path}",
+        f"http://127.0.0.1:99999{own_path}",
+        f"http://127.0.0.1:{p}/__sandbox__/stats",
+        f"http://127.0.0.1:{p}/storage/claid/objects/x/y",
+        world.signed["sateais.result"],
+        world.signed["authenta.artifact"],
+        f"//127.0.0.1:{d}/x.jpg",
+        f" http://127.0.0.1:{d}/x.jpg",
+        f"HTTP://127.0.0.1:{d}/x.jpg",
+        f"http://127.0.0.1:{d}/x.jpg\r\nHost: y",
     ]
     before = jobs_created(sb)
     try:
@@ -307,8 +378,12 @@ def test_claid_inputs_pointing_at_other_hosts_or_schemes(world):
             for value in inputs:
                 refused(c.post("/image/edit/async", json={"input": value, "operations": {}}), "claid", 400, "4000")
                 count("claid_inputs")
-            refused(c.post("/image/edit/async", json={"input": "http://x/" + "a" * 4100, "operations": {}}),
-                    "claid", 422, "9000")
+            refused(
+                c.post("/image/edit/async", json={"input": "http://x/" + "a" * 4100, "operations": {}}),
+                "claid",
+                422,
+                "9000",
+            )
             assert c.post("/image/edit/async", json={"input": own, "operations": {}}).status_code == 200
     finally:
         decoy.shutdown()
@@ -317,9 +392,14 @@ def test_claid_inputs_pointing_at_other_hosts_or_schemes(world):
 
 
 # -- sizes and malformed bodies ----------------------------------------------------------------------------
-JSON_ROUTES = [("animaldetect", "/jobs"), ("sateais", "/analyze/ship"), ("sateais", "/detect/ship"),
-               ("sateais", "/analyze/ship/preview"), ("authenta", "/jobs?taskTypeId=1"),
-               ("claid", "/image/edit/async")]
+JSON_ROUTES = [
+    ("animaldetect", "/jobs"),
+    ("sateais", "/analyze/ship"),
+    ("sateais", "/detect/ship"),
+    ("sateais", "/analyze/ship/preview"),
+    ("authenta", "/jobs?taskTypeId=1"),
+    ("claid", "/image/edit/async"),
+]
 
 
 def test_oversized_bodies_get_413(world):
@@ -328,8 +408,12 @@ def test_oversized_bodies_get_413(world):
     for provider, path in JSON_ROUTES:
         with world.client(provider) as c:
             big = b'{"pad":"' + b"x" * MiB + b'"}'
-            refused(c.post(path, content=big, headers={"Content-Type": "application/json"}), provider, 413,
-                    code.get(provider, "PAYLOAD_TOO_LARGE"))
+            refused(
+                c.post(path, content=big, headers={"Content-Type": "application/json"}),
+                provider,
+                413,
+                code.get(provider, "PAYLOAD_TOO_LARGE"),
+            )
             chunks = (b" " * 65536 for _ in range(17))  # no Content-Length: counted while read
             refused(c.post(path, content=chunks, headers={"Content-Type": "application/json"}), provider, 413)
             count("413", 2)
@@ -343,25 +427,50 @@ def test_oversized_bodies_get_413(world):
         big = JPEG + b"\0" * (25 * MiB + 100 * 1024)
         refused(c.post("/storage/upload", files={"file": ("big.jpg", big, "image/jpeg")}), "claid", 413)
         form = multipart([b'Content-Disposition: form-data; name="file"; filename="b.jpg"\r\n\r\n' + big])
-        chunks = (form[i:i + MiB] for i in range(0, len(form), MiB))  # the route's parser gives up: still 413
+        chunks = (form[i : i + MiB] for i in range(0, len(form), MiB))  # the route's parser gives up: still 413
         form_type = {"Content-Type": "multipart/form-data; boundary=B0UND"}
         refused(c.post("/storage/upload", content=chunks, headers=form_type), "claid", 413)
     # a declared length past the cap is refused before a byte of the body is read
-    for path, headers in ((f"/faces/api/v1/collections/{DEFAULT_COLLECTION}/faces/batch-async",
-                           f"X-API-Key: {auth('faces')['X-API-Key']}\r\nContent-Type: multipart/form-data; boundary=b"),
-                          ("/storage/authenta/jobs/1/original?expires=1&sig=0", "Content-Type: image/jpeg")):
-        status, body = raw(sb, f"{'POST' if 'faces' in path else 'PUT'} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n"
-                                f"Content-Length: {2 ** 40}\r\nConnection: close\r\n\r\n".encode())
+    for path, headers in (
+        (
+            f"/faces/api/v1/collections/{DEFAULT_COLLECTION}/faces/batch-async",
+            f"X-API-Key: {auth('faces')['X-API-Key']}\r\nContent-Type: multipart/form-data; boundary=b",
+        ),
+        ("/storage/authenta/jobs/1/original?expires=1&sig=0", "Content-Type: image/jpeg"),
+    ):
+        status, body = raw(
+            sb,
+            f"{'POST' if 'faces' in path else 'PUT'} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n"
+            f"Content-Length: {2**40}\r\nConnection: close\r\n\r\n".encode(),
+        )
         assert status == 413 and b"PAYLOAD_TOO_LARGE" in body, body
     count("413", 6)
     assert jobs_created(sb) == before + 1  # the animaldetect job above
     assert httpx.get(sb.url + "/__sandbox__/health").status_code == 200
 
 
-MALFORMED = [b"{bad", b'{"a": 1', b"\xff\xfe\x00", b"[" * 5000, b'{"a":' * 5000, b"NaN", b'{"x": NaN}',
-             b'{"x": -Infinity}', b'{"x": 1e999}', b"", b"null", b"[]", b'"s"', b"1" * 5000, b'{"x": "\\ud800"}',
-             b'{"inputs": "\\udfff"}', b'{"a": 1} trailing', b"\x00" * 16, b'{"a": 1, "a": 2}',
-             '{"é": 1}'.encode("latin-1")]
+MALFORMED = [
+    b"{bad",
+    b'{"a": 1',
+    b"\xff\xfe\x00",
+    b"[" * 5000,
+    b'{"a":' * 5000,
+    b"NaN",
+    b'{"x": NaN}',
+    b'{"x": -Infinity}',
+    b'{"x": 1e999}',
+    b"",
+    b"null",
+    b"[]",
+    b'"s"',
+    b"1" * 5000,
+    b'{"x": "\\ud800"}',
+    b'{"inputs": "\\udfff"}',
+    b'{"a": 1} trailing',
+    b"\x00" * 16,
+    b'{"a": 1, "a": 2}',
+    '{"é": 1}'.encode("latin-1"),
+]
 
 
 def test_malformed_json_is_a_clean_error(world):
@@ -381,16 +490,24 @@ def test_malformed_multipart_is_a_clean_error(world):
     """Broken multipart on both multipart routes (faces batch, Claid upload): 400/422, never a 5xx, no job."""
     sb, before = world.sb, jobs_created(world.sb)
     mp = "multipart/form-data; boundary=B0UND"
-    for field, url, headers in (("images", f"/faces/api/v1/collections/{DEFAULT_COLLECTION}/faces/batch-async",
-                                 auth("faces")), ("file", "/claid/v1/storage/upload", auth("claid"))):
-        image = (b'Content-Disposition: form-data; name="%s"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
-                 % field.encode() + JPEG)
+    for field, url, headers in (
+        ("images", f"/faces/api/v1/collections/{DEFAULT_COLLECTION}/faces/batch-async", auth("faces")),
+        ("file", "/claid/v1/storage/upload", auth("claid")),
+    ):
+        image = (
+            b'Content-Disposition: form-data; name="%s"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+            % field.encode()
+            + JPEG
+        )
         ident = b'Content-Disposition: form-data; name="external_ids[]"\r\n\r\ne1'
         bodies = [
             (mp, multipart([ident, image])[:1500]),  # truncated inside the file: the partial file is dropped
             (mp, multipart([image, ident], b"OTHER")),  # a boundary other than the declared one
-            ("multipart/form-data", multipart([image, ident])), ("multipart/form-data; boundary=", multipart([image])),
-            (mp, b"not multipart at all"), (mp, b""), (mp, multipart([b"Garbage-Header\r\n\r\nx"])),
+            ("multipart/form-data", multipart([image, ident])),
+            ("multipart/form-data; boundary=", multipart([image])),
+            (mp, b"not multipart at all"),
+            (mp, b""),
+            (mp, multipart([b"Garbage-Header\r\n\r\nx"])),
             (mp, multipart([b"Content-Disposition: form-data\r\n\r\nx", ident])),  # a part without a name
             (mp, multipart([b'Content-Disposition: form-data; name="%s"\r\n\r\nnot a file' % field.encode(), ident])),
             (mp, multipart([ident] * 1001)),  # more parts than the parser takes
@@ -410,6 +527,7 @@ def test_malformed_multipart_is_a_clean_error(world):
     assert jobs_created(sb) == before + 1  # that last faces batch
     # a CR LF smuggled into a file name ends the header line: the rest is a header of its own, never a path
     injected = multipart([image.replace(b"a.jpg", b"a\r\nX-Evil: ../../escape.jpg")])
-    r = world.http.post(sb.url + "/claid/v1/storage/upload", content=injected,
-                        headers={**auth("claid"), "Content-Type": mp})
+    r = world.http.post(
+        sb.url + "/claid/v1/storage/upload", content=injected, headers={**auth("claid"), "Content-Type": mp}
+    )
     assert r.status_code == 200 and r.json()["data"]["input"].endswith("/_a"), r.text

@@ -20,14 +20,28 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {"animaldetect": "sk_LEAKCHECK_ad_5e1f0c", "sateais": "sk_live_LEAKCHECK_sa_77b2",
-        "authenta": "api_apikey_LEAKCHECK_au_19d4", "claid": "LEAKCHECK_claid_0a6e", "faces": "fr_live_LEAKCHECK_fr_c3"}
+KEYS = {
+    "animaldetect": "sk_LEAKCHECK_ad_5e1f0c",
+    "sateais": "sk_live_LEAKCHECK_sa_77b2",
+    "authenta": "api_apikey_LEAKCHECK_au_19d4",
+    "claid": "LEAKCHECK_claid_0a6e",
+    "faces": "fr_live_LEAKCHECK_fr_c3",
+}
 ORG, COLLECTION = "leak-org", "leak-collection"
-PREFIX = {"animaldetect": "/animaldetect/v1", "sateais": "/sateais/api/v1", "authenta": "/authenta/api/v1",
-          "claid": "/claid/v1", "faces": "/faces/api/v1"}
-ENV = {"animaldetect": ("AD_API_KEY", "AD_API_BASE_URL"), "sateais": ("SATEAIS_API_KEY", "SATEAIS_BASE_URL"),
-       "authenta": ("AUTHENTA_API_KEY", "AUTHENTA_BASE_URL"), "claid": ("CLAID_API_KEY", "CLAID_BASE_URL"),
-       "faces": ("FR_API_KEY", "FR_BASE_URL")}
+PREFIX = {
+    "animaldetect": "/animaldetect/v1",
+    "sateais": "/sateais/api/v1",
+    "authenta": "/authenta/api/v1",
+    "claid": "/claid/v1",
+    "faces": "/faces/api/v1",
+}
+ENV = {
+    "animaldetect": ("AD_API_KEY", "AD_API_BASE_URL"),
+    "sateais": ("SATEAIS_API_KEY", "SATEAIS_BASE_URL"),
+    "authenta": ("AUTHENTA_API_KEY", "AUTHENTA_BASE_URL"),
+    "claid": ("CLAID_API_KEY", "CLAID_BASE_URL"),
+    "faces": ("FR_API_KEY", "FR_BASE_URL"),
+}
 #: Keys point the providers at a "live" service, so polls would follow the documented real-time schedule
 #: (SateAIs: first poll after 5 min). This bootstrap scales them like the sandbox's own (test harness only).
 FAST = ""  # the clients follow the sandbox's time scale through TOOLKIT_TIME_SCALE (see env below)
@@ -75,8 +89,20 @@ def service(tmp_path_factory):
     """A sandbox process whose tenants are the fake keys; yields (base URL, env for clients, its log file)."""
     tmp = tmp_path_factory.mktemp("secrets")
     port = _free_port()
-    args = [sys.executable, "-m", "toolkit", "sandbox", "--port", str(port), "--data-dir", str(tmp / "sb"),
-            "--time-scale", "0.001", "--seed", "8"]
+    args = [
+        sys.executable,
+        "-m",
+        "toolkit",
+        "sandbox",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp / "sb"),
+        "--time-scale",
+        "0.001",
+        "--seed",
+        "8",
+    ]
     for p, k in KEYS.items():
         args += ["--key", f"{p}:{k}@{ORG}/{COLLECTION}" if p == "faces" else f"{p}:{k}"]
     log = (tmp / "sandbox.log").open("wb")
@@ -89,8 +115,13 @@ def service(tmp_path_factory):
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        env = {"PYTHONPATH": str(ROOT), "FR_ORG_ID": ORG, "FR_COLLECTION_ID": COLLECTION, "TOOLKIT_WORKSPACE": "",
-               "TOOLKIT_TIME_SCALE": "0.001"}
+        env = {
+            "PYTHONPATH": str(ROOT),
+            "FR_ORG_ID": ORG,
+            "FR_COLLECTION_ID": COLLECTION,
+            "TOOLKIT_WORKSPACE": "",
+            "TOOLKIT_TIME_SCALE": "0.001",
+        }
         for p, (key_var, url_var) in ENV.items():
             env[key_var], env[url_var] = KEYS[p], base + PREFIX[p]
         yield base, env, tmp
@@ -100,14 +131,23 @@ def service(tmp_path_factory):
         log.close()
 
 
-CLI = ("import logging, sys\nlogging.basicConfig(level=logging.DEBUG)\n" + FAST +
-       "from toolkit.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+CLI = (
+    "import logging, sys\nlogging.basicConfig(level=logging.DEBUG)\n"
+    + FAST
+    + "from toolkit.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def cli(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """``python -m toolkit ARGS`` with DEBUG logging of everything (toolkit, httpx, httpcore) on stderr."""
-    return subprocess.run([sys.executable, "-c", CLI, "-w", str(cwd / "ws"), *args], cwd=cwd,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", CLI, "-w", str(cwd / "ws"), *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def run_notebook(path: Path, workdir: Path, env: dict) -> Path:
@@ -117,15 +157,20 @@ def run_notebook(path: Path, workdir: Path, env: dict) -> Path:
 
     nb = nbformat.read(path, as_version=4)
     logfile = workdir / "logs" / f"{path.stem}.log"
-    setup = (f"import logging\nlogging.basicConfig(level=logging.DEBUG, filename={str(logfile)!r})\n" + FAST)
+    setup = f"import logging\nlogging.basicConfig(level=logging.DEBUG, filename={str(logfile)!r})\n" + FAST
     nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
     from jupyter_client.manager import KernelManager
 
     km = KernelManager(kernel_name="python3")
     km.start_kernel(env={**os.environ, **env}, cwd=str(workdir / "notebooks"))
     try:
-        NotebookClient(nb, km=km, timeout=300, store_widget_state=True,
-                       resources={"metadata": {"path": str(workdir / "notebooks")}}).execute()
+        NotebookClient(
+            nb,
+            km=km,
+            timeout=300,
+            store_widget_state=True,
+            resources={"metadata": {"path": str(workdir / "notebooks")}},
+        ).execute()
     finally:
         km.shutdown_kernel(now=True)
     out = workdir / "executed" / path.name
@@ -150,10 +195,13 @@ def test_cli_and_every_notebook_leak_no_key(service, tmp_path):
     for i in range(2):
         (images / f"cam-{i}.jpg").write_bytes(scene_image(i, size=(160, 120)))
     cli_env = {k: v for k, v in env.items() if k != "TOOLKIT_WORKSPACE"}
-    submits = [("animaldetect", "detect", str(images)), ("authenta", "ai-image-detection", str(images)),
-               ("claid", "edit", str(images / "cam-0.jpg"), "-o", 'operations={"restorations": {"polish": true}}'),
-               ("sateais", "ship", str(ROOT / "data/aoi/harbour.geojson"), "-o", "date=2026-06-15"),
-               ("faces", "enroll", str(ROOT / "data/faces/roster.csv"))]
+    submits = [
+        ("animaldetect", "detect", str(images)),
+        ("authenta", "ai-image-detection", str(images)),
+        ("claid", "edit", str(images / "cam-0.jpg"), "-o", 'operations={"restorations": {"polish": true}}'),
+        ("sateais", "ship", str(ROOT / "data/aoi/harbour.geojson"), "-o", "date=2026-06-15"),
+        ("faces", "enroll", str(ROOT / "data/faces/roster.csv")),
+    ]
     with ThreadPoolExecutor(4) as pool:  # the notebooks mostly wait on polls: run them side by side
         runs = [pool.submit(run_notebook, nb, work, nb_env) for nb in notebooks if "report" not in nb.name]
         done = [pool.submit(cli, cli_env, tmp_path, "submit", *s) for s in submits]
@@ -163,16 +211,28 @@ def test_cli_and_every_notebook_leak_no_key(service, tmp_path):
     batch_ids = [p.stdout.strip().splitlines()[-1] for p in procs]
     assert all(b.startswith("b-") for b in batch_ids), [p.stderr[-2000:] for p in procs]
     procs += [cli(cli_env, tmp_path, "jobs", "ls"), cli(cli_env, tmp_path, "jobs", "show", batch_ids[0])]
-    procs += [cli(cli_env, tmp_path, "results", "export", b, "--out", str(tmp_path / f"out-{i}.json"))
-              for i, b in enumerate(batch_ids)]
+    procs += [
+        cli(cli_env, tmp_path, "results", "export", b, "--out", str(tmp_path / f"out-{i}.json"))
+        for i, b in enumerate(batch_ids)
+    ]
     (tmp_path / "wrong").mkdir()
-    procs.append(cli({**cli_env, "AD_API_KEY": KEYS["animaldetect"] + "_typo"}, tmp_path / "wrong",
-                     "submit", "animaldetect", "detect", str(images)))  # refused with 401: its error texts too
+    procs.append(
+        cli(
+            {**cli_env, "AD_API_KEY": KEYS["animaldetect"] + "_typo"},
+            tmp_path / "wrong",
+            "submit",
+            "animaldetect",
+            "detect",
+            str(images),
+        )
+    )  # refused with 401: its error texts too
     assert procs[-1].returncode == 1 and "401" in procs[-1].stderr
     assert "DEBUG" in procs[0].stderr and "HTTP Request" in procs[0].stderr  # the logs were really on
 
-    leaks = find_secrets([p.stdout + p.stderr for p in procs] + [tmp_path / "ws", tmp_path / "wrong",
-                                                                 *tmp_path.glob("out-*.json")], list(KEYS.values()))
+    leaks = find_secrets(
+        [p.stdout + p.stderr for p in procs] + [tmp_path / "ws", tmp_path / "wrong", *tmp_path.glob("out-*.json")],
+        list(KEYS.values()),
+    )
     leaks += find_secrets([*executed, work / "logs", work / "notebooks"], list(KEYS.values()))
     assert not leaks, leaks
     assert len(executed) == len(notebooks) and all(Path(p).stat().st_size for p in executed)
@@ -180,8 +240,10 @@ def test_cli_and_every_notebook_leak_no_key(service, tmp_path):
     stats = httpx.get(base + "/__sandbox__/stats").json()["providers"]
     assert {p: s["auth_on_signed_urls"] for p, s in stats.items()} == {p: 0 for p in KEYS}
     # the check above is live: a request that does carry the header to a signed URL is counted
-    loc = httpx.get(base + PREFIX["sateais"] + "/jobs/" + _first_job(tmp_path / "ws", "sateais") + "/result.geojson",
-                    headers={"Authorization": "Bearer " + KEYS["sateais"]}).headers["location"]
+    loc = httpx.get(
+        base + PREFIX["sateais"] + "/jobs/" + _first_job(tmp_path / "ws", "sateais") + "/result.geojson",
+        headers={"Authorization": "Bearer " + KEYS["sateais"]},
+    ).headers["location"]
     httpx.get(loc, headers={"Authorization": "Bearer " + KEYS["sateais"]})
     assert httpx.get(base + "/__sandbox__/stats").json()["providers"]["sateais"]["auth_on_signed_urls"] == 1
 

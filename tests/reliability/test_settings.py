@@ -83,15 +83,19 @@ def send(t: Transport, method: str = "GET", path: str = "/health", **kw: object)
 
 # -- configuration ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url, reason", [
-    ("htp://x", "the scheme must be http or https"),
-    ("api.animaldetect.com/v1", "the scheme must be http or https"),
-    ("http://", "it has no host"),
-    ("https://api.animaldetect.com/v1\n", "it ends with a newline"),
-    (" https://api.animaldetect.com/v1", "it starts with a space"),
-    ("https://api.animal detect.com/v1", "it contains a space"),
-    ("http://127.0.0.1:99999/v1", "the port must be a number from 0 to 65535"),
-])
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("htp://x", "the scheme must be http or https"),
+        ("api.animaldetect.com/v1", "the scheme must be http or https"),
+        ("http://", "it has no host"),
+        ("https://api.animaldetect.com/v1\n", "it ends with a newline"),
+        (" https://api.animaldetect.com/v1", "it starts with a space"),
+        ("https://api.animal detect.com/v1", "it contains a space"),
+        ("http://127.0.0.1:99999/v1", "the port must be a number from 0 to 65535"),
+    ],
+)
 def test_a_malformed_base_url_variable_is_named_with_its_value_and_reason(monkeypatch, tmp_path, url, reason):
     monkeypatch.setenv("AD_API_KEY", KEY)
     monkeypatch.setenv("AD_API_BASE_URL", url)
@@ -106,22 +110,27 @@ def test_a_malformed_base_url_variable_is_named_with_its_value_and_reason(monkey
 def test_a_malformed_base_url_argument_is_named_as_the_argument(tmp_path):
     with pytest.raises(ConfigurationError) as raised:
         Workspace(tmp_path / "ws", keys={"claid": KEY}, base_urls={"claid": "ftp://files.example.com/v1"}, quiet=True)
-    assert str(raised.value) == ("base_urls['claid']='ftp://files.example.com/v1': the scheme must be http or https "
-                                 "(e.g. https://api.example.com/v1)")
+    assert str(raised.value) == (
+        "base_urls['claid']='ftp://files.example.com/v1': the scheme must be http or https "
+        "(e.g. https://api.example.com/v1)"
+    )
     # a password in the URL is not repeated in the message
     with pytest.raises(ConfigurationError) as raised:
         Workspace(tmp_path / "ws", base_urls={"claid": "htp://me:hunter2-secret@h/v1"}, quiet=True)
     assert "hunter2-secret" not in str(raised.value) and "me:***@h" in str(raised.value)
 
 
-@pytest.mark.parametrize("key, flaw", [
-    (KEY + "\n", "ends with a newline (read from a file with its line end?)"),
-    (KEY + "\r\n", "ends with a newline"),
-    (" " + KEY, "starts with a space"),
-    ("Bearer " + KEY, "contains a space"),
-    (KEY[:6] + "\t" + KEY[6:], "contains a tab"),
-    (KEY + "\u2019", "contains a non-ASCII character"),
-])
+@pytest.mark.parametrize(
+    "key, flaw",
+    [
+        (KEY + "\n", "ends with a newline (read from a file with its line end?)"),
+        (KEY + "\r\n", "ends with a newline"),
+        (" " + KEY, "starts with a space"),
+        ("Bearer " + KEY, "contains a space"),
+        (KEY[:6] + "\t" + KEY[6:], "contains a tab"),
+        (KEY + "\u2019", "contains a non-ASCII character"),
+    ],
+)
 def test_a_key_with_whitespace_is_refused_without_showing_it(monkeypatch, tmp_path, key, flaw):
     monkeypatch.setenv("SATEAIS_API_KEY", key)
     with pytest.raises(ConfigurationError) as raised:
@@ -160,16 +169,19 @@ def test_an_empty_base_url_variable_with_a_key_is_an_error(monkeypatch, tmp_path
     monkeypatch.setenv("AD_API_BASE_URL", "")
     with pytest.raises(ConfigurationError) as raised:
         Workspace(tmp_path / "ws", quiet=True)
-    assert str(raised.value) == ("AD_API_BASE_URL is set but empty: unset it to use the default "
-                                 "https://api.animaldetect.com/v1, or give the base URL")
+    assert str(raised.value) == (
+        "AD_API_BASE_URL is set but empty: unset it to use the default "
+        "https://api.animaldetect.com/v1, or give the base URL"
+    )
 
 
 def test_the_config_knows_where_its_base_url_came_from(monkeypatch, tmp_path):
     monkeypatch.setenv("AD_API_KEY", KEY)
     monkeypatch.setenv("AD_API_BASE_URL", "http://127.0.0.1:1/v1")
     monkeypatch.setenv("SATEAIS_API_KEY", KEY)
-    ws = Workspace(tmp_path / "ws", keys={"claid": KEY}, base_urls={"claid": "https://claid.example.com/v1"},
-                   quiet=True)
+    ws = Workspace(
+        tmp_path / "ws", keys={"claid": KEY}, base_urls={"claid": "https://claid.example.com/v1"}, quiet=True
+    )
     assert ws._config("animaldetect").url_var == "AD_API_BASE_URL"
     assert ws._config("claid").url_var == "base_urls['claid']"
     assert ws._config("sateais").url_var == "default; SATEAIS_BASE_URL is not set"
@@ -177,6 +189,7 @@ def test_the_config_knows_where_its_base_url_came_from(monkeypatch, tmp_path):
 
 
 # -- the circuit breaker -----------------------------------------------------------------------------------------
+
 
 def test_a_closed_port_fails_a_whole_batch_in_seconds_with_one_message(monkeypatch, tmp_path):
     """It took 148 s for 20 images (8 attempts each with backoff up to 30 s); the breaker ends it at once."""
@@ -204,8 +217,14 @@ def test_a_closed_port_fails_a_whole_batch_in_seconds_with_one_message(monkeypat
 
 def test_the_breaker_opens_after_three_failures_and_closes_once_the_server_is_back(servers):
     port = closed_port()
-    cfg = ProviderConfig("animaldetect", f"http://127.0.0.1:{port}/v1", KEY, url_var="AD_API_BASE_URL",
-                         time_scale=0.1, breaker_probe_interval=5.0)  # probes every 0.5 s
+    cfg = ProviderConfig(
+        "animaldetect",
+        f"http://127.0.0.1:{port}/v1",
+        KEY,
+        url_var="AD_API_BASE_URL",
+        time_scale=0.1,
+        breaker_probe_interval=5.0,
+    )  # probes every 0.5 s
     t = Transport(cfg)
     with pytest.raises(TransportError) as raised:
         send(t)
@@ -262,13 +281,15 @@ def test_a_tls_failure_opens_the_breaker_with_its_reason(servers):
     """``https://`` to a plain-HTTP port: the handshake fails before anything is sent."""
     port = closed_port()
     servers.append(Server(port))
-    t = Transport(ProviderConfig("claid", f"https://127.0.0.1:{port}/v1", KEY, url_var="CLAID_BASE_URL",
-                                 time_scale=0.01))
+    t = Transport(
+        ProviderConfig("claid", f"https://127.0.0.1:{port}/v1", KEY, url_var="CLAID_BASE_URL", time_scale=0.01)
+    )
     with pytest.raises(TransportError) as raised:
         send(t, "POST", "/image/edit/async")  # a POST: connection failures are safe to repeat
     assert raised.value.code == "UNREACHABLE" and t.breaker_open and t.requests == 3
-    assert raised.value.message.startswith(f"cannot reach https://127.0.0.1:{port}/v1 (CLAID_BASE_URL): "
-                                           "TLS handshake failed")
+    assert raised.value.message.startswith(
+        f"cannot reach https://127.0.0.1:{port}/v1 (CLAID_BASE_URL): TLS handshake failed"
+    )
     runtime.run(t.aclose())
 
 

@@ -92,8 +92,13 @@ def special_folder(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     os.mkfifo(folder / "pipe.jpg")
     sock = _socket_at(folder / "sock.jpg")
     (folder / "null.jpg").symlink_to(os.devnull)
-    reasons = {"dangling.jpg": "is a dangling symbolic link (its target gone.jpg does not exist)", "loop.jpg": LOOP,
-               "pipe.jpg": FIFO, "sock.jpg": SOCKET, "null.jpg": CHAR_DEVICE}
+    reasons = {
+        "dangling.jpg": "is a dangling symbolic link (its target gone.jpg does not exist)",
+        "loop.jpg": LOOP,
+        "pipe.jpg": FIFO,
+        "sock.jpg": SOCKET,
+        "null.jpg": CHAR_DEVICE,
+    }
     if not ROOT:  # permission bits bind only non-root users
         locked = folder / "locked.jpg"
         locked.write_bytes(scene_image(1, size=(320, 240)))
@@ -101,8 +106,10 @@ def special_folder(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         (folder / "closed").mkdir()
         (folder / "closed" / "inside.jpg").write_bytes(scene_image(2, size=(320, 240)))
         (folder / "closed").chmod(0)
-        reasons |= {"locked.jpg": "cannot be read (Permission denied)",
-                    "closed": "the folder cannot be listed (Permission denied)"}
+        reasons |= {
+            "locked.jpg": "cannot be read (Permission denied)",
+            "closed": "the folder cannot be listed (Permission denied)",
+        }
     elif Path("/proc/self/mem").exists():  # root reads anything; a read of this file fails for root too
         (folder / "mem.jpg").symlink_to("/proc/self/mem")
         reasons["mem.jpg"] = "cannot be read (Input/output error)"
@@ -155,7 +162,8 @@ def test_glob_matches_are_checked_the_same_way(sandbox, tmp_path, special_folder
     batch = promptly(lambda: ws.animaldetect.detect(str(folder / "*.jpg")), [folder / "pipe.jpg"]).wait(timeout=60)
     # a glob does not descend into the unlistable folder: it names files, not folders
     assert {Path(e.input).name: e.message for e in batch.rejected} == {
-        k: v for k, v in expected.items() if k != "closed"}
+        k: v for k, v in expected.items() if k != "closed"
+    }
     assert [Path(j.input).name for j in batch.jobs] == ["cam-000.jpg"]
 
 
@@ -204,12 +212,32 @@ def test_cli_submit_with_a_fifo_returns_and_names_it(make_sandbox, tmp_path: Pat
     (folder / "cam.jpg").write_bytes(scene_image(4, size=(320, 240)))
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
-    env = {**os.environ, "AD_API_KEY": key, "AD_API_BASE_URL": sb.base_url("animaldetect"),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {
+        **os.environ,
+        "AD_API_KEY": key,
+        "AD_API_BASE_URL": sb.base_url("animaldetect"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
     try:  # run() kills the child when the timeout passes: a blocked open fails the test, not the suite
-        done = subprocess.run([sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), "submit", "animaldetect",
-                               "detect", str(fifo), str(folder)], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "toolkit",
+                "-w",
+                str(tmp_path / "ws"),
+                "submit",
+                "animaldetect",
+                "detect",
+                str(fifo),
+                str(folder),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     except subprocess.TimeoutExpired:
         _unblock(fifo)
         pytest.fail("`toolkit submit` with a FIFO among the inputs did not return")

@@ -9,8 +9,13 @@ import pytest
 
 from tests.helpers import api, scene_image, stats
 
-CREATE = {"operation": "detect", "filename": "camera-a-0001.jpg", "content_type": "image/jpeg",
-          "client_reference_id": "camera-a-2026-06-19-0001", "options": {"threshold": 0.2, "classify": True}}
+CREATE = {
+    "operation": "detect",
+    "filename": "camera-a-0001.jpg",
+    "content_type": "image/jpeg",
+    "client_reference_id": "camera-a-2026-06-19-0001",
+    "options": {"threshold": 0.2, "classify": True},
+}
 
 
 def run_job(c: httpx.Client, image: bytes, body: dict | None = None, headers: dict | None = None) -> dict:
@@ -80,8 +85,12 @@ def test_options_threshold_classify_metadata(sandbox):
 
 
 def test_auth_and_tenant_isolation(make_sandbox):
-    sb = make_sandbox(tenants=[__import__("toolkit.sandbox", fromlist=["Tenant"]).Tenant("animaldetect", "sk_a"),
-                               __import__("toolkit.sandbox", fromlist=["Tenant"]).Tenant("animaldetect", "sk_b")])
+    sb = make_sandbox(
+        tenants=[
+            __import__("toolkit.sandbox", fromlist=["Tenant"]).Tenant("animaldetect", "sk_a"),
+            __import__("toolkit.sandbox", fromlist=["Tenant"]).Tenant("animaldetect", "sk_b"),
+        ]
+    )
     with httpx.Client(base_url=sb.base_url("animaldetect")) as anon:
         r = anon.post("/jobs", json=CREATE)
         assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
@@ -96,12 +105,15 @@ def test_auth_and_tenant_isolation(make_sandbox):
         assert wait_result(a, job).status_code == 200
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({**CREATE, "operation": "classify"}, "operation"),
-    ({**CREATE, "content_type": "text/plain"}, "content_type"),
-    ({**CREATE, "options": {"threshold": 1.5}}, "threshold"),
-    ({k: v for k, v in CREATE.items() if k != "filename"}, "filename"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({**CREATE, "operation": "classify"}, "operation"),
+        ({**CREATE, "content_type": "text/plain"}, "content_type"),
+        ({**CREATE, "options": {"threshold": 1.5}}, "threshold"),
+        ({k: v for k, v in CREATE.items() if k != "filename"}, "filename"),
+    ],
+)
 def test_bad_bodies_are_400_validation_errors(sandbox, body, fragment):
     with api(sandbox, "animaldetect") as c:
         r = c.post("/jobs", json=body)

@@ -57,10 +57,12 @@ M4A = b"\x00\x00\x00\x18ftypM4A \x00\x00\x02\x00M4A isom" + noise_bytes()
 MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + noise_bytes()
 MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + noise_bytes(seed=2)
 WEBM = b"\x1aE\xdf\xa3\x9fB\x86\x81\x01" + noise_bytes(seed=3)
-PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-       b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
-       b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n"
-       b"trailer << /Root 1 0 R >>\n%%EOF\n")
+PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n"
+    b"trailer << /Root 1 0 R >>\n%%EOF\n"
+)
 
 
 # -- client steps --------------------------------------------------------------------------------------
@@ -121,8 +123,14 @@ def assert_error(r: httpx.Response, status: int, code: str, fragment: str = "") 
 def test_documented_flow_with_artifact_download(sandbox):
     image = photo(1)
     with api(sandbox, "authenta") as c:
-        r = c.post("/jobs?taskTypeId=1", json={"inputs": [{"contentType": "image/jpeg", "fileName": "real",
-                                                           "sizeBytes": len(image), "slotName": "original"}]})
+        r = c.post(
+            "/jobs?taskTypeId=1",
+            json={
+                "inputs": [
+                    {"contentType": "image/jpeg", "fileName": "real", "sizeBytes": len(image), "slotName": "original"}
+                ]
+            },
+        )
         assert r.status_code == 200
         job = r.json()
         assert isinstance(job["jobId"], int) and job["job"] == {"id": str(job["jobId"]), "status": job["status"]}
@@ -155,27 +163,49 @@ def test_task_type_in_body_as_string_and_mismatch(sandbox):
         r = c.post("/jobs", json={"inputs": inputs, "taskTypeId": "5", "parameters": {"version": "v1"}})
         assert r.status_code == 200 and r.json()["taskTypeId"] == 5
         assert c.post("/jobs?taskTypeId=5", json={"inputs": inputs, "taskTypeId": 5}).status_code == 200
-        assert_error(c.post("/jobs?taskTypeId=1", json={"inputs": inputs, "taskTypeId": "5"}), 400,
-                     "INVALID_TASK_TYPE", "differ")
+        assert_error(
+            c.post("/jobs?taskTypeId=1", json={"inputs": inputs, "taskTypeId": "5"}), 400, "INVALID_TASK_TYPE", "differ"
+        )
         assert_error(c.post("/jobs?taskTypeId=99", json={"inputs": inputs}), 400, "INVALID_TASK_TYPE", "99")
         assert_error(c.post("/jobs", json={"inputs": inputs, "taskTypeId": "abc"}), 400, "INVALID_TASK_TYPE")
         assert_error(c.post("/jobs", json={"inputs": inputs}), 400, "INVALID_TASK_TYPE", "required")
         assert_error(c.post("/jobs?taskTypeId=1", json={"inputs": []}), 400, "VALIDATION_ERROR")
-        assert_error(c.post("/jobs?taskTypeId=1", json={"inputs": [slot(photo(), "image/jpeg", "selfie")]}), 400,
-                     "VALIDATION_ERROR", "selfie")
+        assert_error(
+            c.post("/jobs?taskTypeId=1", json={"inputs": [slot(photo(), "image/jpeg", "selfie")]}),
+            400,
+            "VALIDATION_ERROR",
+            "selfie",
+        )
 
 
 def test_every_task_type_end_to_end(sandbox):
     jpeg, png = (photo(3), "image/jpeg"), (photo(3, fmt="PNG"), "image/png")
     cases = {
-        1: {"original": png}, 2: {"original": (MP3, "audio/mpeg")}, 3: {"original": (MP4, "video/mp4")},
-        4: {"original": (MOV, "video/quicktime")}, 5: {"original": jpeg}, 6: {"original": (PDF, "application/pdf")},
-        7: {"original": jpeg}, 8: {"original": jpeg, "reference": (photo(4), "image/jpeg")}, 9: {"original": png},
-        10: {"original": (wav(gaps=True), "audio/wav")}, 11: {"original": (WEBM, "video/webm")},
+        1: {"original": png},
+        2: {"original": (MP3, "audio/mpeg")},
+        3: {"original": (MP4, "video/mp4")},
+        4: {"original": (MOV, "video/quicktime")},
+        5: {"original": jpeg},
+        6: {"original": (PDF, "application/pdf")},
+        7: {"original": jpeg},
+        8: {"original": jpeg, "reference": (photo(4), "image/jpeg")},
+        9: {"original": png},
+        10: {"original": (wav(gaps=True), "audio/wav")},
+        11: {"original": (WEBM, "video/webm")},
     }
-    slugs = {1: "ai-image-detection", 2: "ai-audio-detection", 3: "ai-video-detection", 4: "faceswap-detection",
-             5: "image-forgery-detection", 6: "document-intelligence", 7: "face-liveness-detection",
-             8: "face-intelligence", 9: "face-embedding", 10: "audio-splitter", 11: "ekyc-deepfake"}
+    slugs = {
+        1: "ai-image-detection",
+        2: "ai-audio-detection",
+        3: "ai-video-detection",
+        4: "faceswap-detection",
+        5: "image-forgery-detection",
+        6: "document-intelligence",
+        7: "face-liveness-detection",
+        8: "face-intelligence",
+        9: "face-embedding",
+        10: "audio-splitter",
+        11: "ekyc-deepfake",
+    }
     with api(sandbox, "authenta") as c:
         ids = {task: start(c, task, files) for task, files in cases.items()}
         done = {task: wait(c, job_id) for task, job_id in ids.items()}
@@ -207,17 +237,34 @@ def test_audio_wav_and_m4a_and_pdf_signals(sandbox):
 def test_face_intelligence_reference_slot_and_parameters(sandbox):
     ref_same, ref_other = (photo(7), "image/jpeg"), (photo(7, flip=True), "image/jpeg")
     with api(sandbox, "authenta") as c:
-        same = run(c, 8, {"original": (photo(6), "image/jpeg"), "reference": ref_same},
-                   parameters={"isSimilarityCheck": True})["result"]
-        other = run(c, 8, {"original": (photo(6), "image/jpeg"), "reference": ref_other},
-                    parameters={"isLivenessCheck": False, "isFaceswapCheck": True})["result"]
+        same = run(
+            c, 8, {"original": (photo(6), "image/jpeg"), "reference": ref_same}, parameters={"isSimilarityCheck": True}
+        )["result"]
+        other = run(
+            c,
+            8,
+            {"original": (photo(6), "image/jpeg"), "reference": ref_other},
+            parameters={"isLivenessCheck": False, "isFaceswapCheck": True},
+        )["result"]
         video = run(c, 8, {"original": (MP4, "video/mp4")})["result"]
-        assert_error(create(c, 8, {"original": (photo(), "image/jpeg")}, parameters={"isSimilarityCheck": True}),
-                     400, "VALIDATION_ERROR", "reference")
-        assert_error(create(c, 8, {"original": (photo(), "image/jpeg"), "reference": (MP4, "video/mp4")}),
-                     400, "UNSUPPORTED_MEDIA_TYPE", "reference")
-        assert_error(create(c, 1, {"original": (photo(), "image/jpeg"), "reference": (photo(), "image/jpeg")}),
-                     400, "VALIDATION_ERROR", "reference")
+        assert_error(
+            create(c, 8, {"original": (photo(), "image/jpeg")}, parameters={"isSimilarityCheck": True}),
+            400,
+            "VALIDATION_ERROR",
+            "reference",
+        )
+        assert_error(
+            create(c, 8, {"original": (photo(), "image/jpeg"), "reference": (MP4, "video/mp4")}),
+            400,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "reference",
+        )
+        assert_error(
+            create(c, 1, {"original": (photo(), "image/jpeg"), "reference": (photo(), "image/jpeg")}),
+            400,
+            "VALIDATION_ERROR",
+            "reference",
+        )
     assert same["isSimilar"] is True and same["similarityScore"] > 90
     assert other["isSimilar"] is False and other["similarityScore"] < 50
     assert other["isLiveness"] is None and other["isDeepFake"] is False
@@ -243,10 +290,12 @@ def test_upload_url_single_use_type_and_size(sandbox):
         job = create(c, 1, {"original": (image, "image/jpeg")}).json()
     url = job["inputs"][0]["uploadUrl"]
     assert_error(httpx.put(url, content=image, headers={"Content-Type": "image/png"}), 403, "FORBIDDEN", "Content-Type")
-    assert_error(httpx.put(url, content=image + b"x", headers={"Content-Type": "image/jpeg"}), 403, "FORBIDDEN",
-                 "declared")
-    assert_error(httpx.put(url.replace("sig=", "sig=0"), content=image, headers={"Content-Type": "image/jpeg"}),
-                 403, "FORBIDDEN")
+    assert_error(
+        httpx.put(url, content=image + b"x", headers={"Content-Type": "image/jpeg"}), 403, "FORBIDDEN", "declared"
+    )
+    assert_error(
+        httpx.put(url.replace("sig=", "sig=0"), content=image, headers={"Content-Type": "image/jpeg"}), 403, "FORBIDDEN"
+    )
     assert httpx.put(url, content=image, headers={"Content-Type": "image/jpeg"}).status_code == 200
     assert_error(httpx.put(url, content=image, headers={"Content-Type": "image/jpeg"}), 403, "FORBIDDEN", "single")
 
@@ -273,7 +322,9 @@ def test_finalize_before_upload_and_twice(sandbox):
         assert c.post(f"/jobs/{jid(job)}/finalize").status_code == 200
         assert_error(c.post(f"/jobs/{jid(job)}/finalize"), 400, "INVALID_JOB_STATE", "already finalized")
         assert_error(c.post("/jobs/99999/finalize"), 400, "JOB_NOT_FOUND", "Job not found or already finalized")
-        r = httpx.put(job["inputs"][0]["uploadUrl"], content=files["original"][0], headers={"Content-Type": "image/jpeg"})
+        r = httpx.put(
+            job["inputs"][0]["uploadUrl"], content=files["original"][0], headers={"Content-Type": "image/jpeg"}
+        )
         assert r.status_code == 403  # uploads close with finalize
 
 
@@ -325,7 +376,9 @@ def test_delete_then_404(sandbox):
         done = run(c, 7, {"original": (photo(), "image/jpeg")})
         url = done["artifacts"][0]["downloadUrl"]
         assert c.delete(f"/jobs/{done['jobId']}").status_code == 204
-        assert_error(c.get(f"/jobs/{done['jobId']}"), 404, "JOB_NOT_FOUND", f"Job with ID {done['jobId']} does not exist")
+        assert_error(
+            c.get(f"/jobs/{done['jobId']}"), 404, "JOB_NOT_FOUND", f"Job with ID {done['jobId']} does not exist"
+        )
         assert_error(c.delete(f"/jobs/{done['jobId']}"), 404, "JOB_NOT_FOUND")
         assert httpx.get(url).status_code == 404
         draft = jid(create(c, 7, {"original": (photo(), "image/jpeg")}).json())

@@ -71,8 +71,11 @@ def test_documented_flow_upload_then_storage_input(sb):
     with api(sb, "claid") as c:
         stored = upload(c, picture((128, 128), "JPEG"), "in.jpg")
         assert stored["input"].startswith("storage://sandbox/")
-        body = {"input": stored["input"], "operations": {"resizing": {"width": 1000, "height": 1000, "fit": "crop"}},
-                "output": {"format": "jpeg"}}
+        body = {
+            "input": stored["input"],
+            "operations": {"resizing": {"width": 1000, "height": 1000, "fit": "crop"}},
+            "output": {"format": "jpeg"},
+        }
         r = c.post("/image/edit/async", json=body)
         assert r.status_code == 200 and r.headers["RateLimit-Limit"].startswith("500, 6000;w=60, 500;w=1")
         assert int(r.headers["RateLimit-Remaining"]) >= 0 and "RateLimit-Reset" in r.headers
@@ -82,11 +85,23 @@ def test_documented_flow_upload_then_storage_input(sb):
         assert created["created_at"].endswith("+00:00")
         task = wait(c, created["result_url"])
     assert task["id"] == created["id"] and task["status"] == "DONE" and task["errors"] == []
-    assert task["result"]["input_object"] == {"ext": "jpeg", "mps": 0.016384, "mime": "image/jpeg",
-                                              "format": "JPEG", "width": 128, "height": 128}
+    assert task["result"]["input_object"] == {
+        "ext": "jpeg",
+        "mps": 0.016384,
+        "mime": "image/jpeg",
+        "format": "JPEG",
+        "width": 128,
+        "height": 128,
+    }
     out = task["result"]["output_object"]
     assert {k: out[k] for k in ("ext", "mps", "mime", "format", "width", "height")} == {
-        "ext": "jpeg", "mps": 1.0, "mime": "image/jpeg", "format": "JPEG", "width": 1000, "height": 1000}
+        "ext": "jpeg",
+        "mps": 1.0,
+        "mime": "image/jpeg",
+        "format": "JPEG",
+        "width": 1000,
+        "height": 1000,
+    }
     assert out["sandbox"] is True and out["tmp_url"].startswith(sb.url + "/storage/claid/")
     img = Image.open(io.BytesIO(httpx.get(out["tmp_url"]).content))
     assert img.format == "JPEG" and img.size == (1000, 1000)
@@ -104,8 +119,14 @@ def test_v1_beta1_prefix_and_uploaded_url_as_input(sb):
     assert (task["result"]["output_object"]["width"], task["result"]["output_object"]["height"]) == (80, 60)
 
 
-@pytest.mark.parametrize("fmt,pil,mode", [("png", "PNG", "RGB"), ("WEBP", "WEBP", "RGB"),
-                                          ({"type": "JPEG", "quality": 40, "progressive": True}, "JPEG", "RGB")])
+@pytest.mark.parametrize(
+    "fmt,pil,mode",
+    [
+        ("png", "PNG", "RGB"),
+        ("WEBP", "WEBP", "RGB"),
+        ({"type": "JPEG", "quality": 40, "progressive": True}, "JPEG", "RGB"),
+    ],
+)
 def test_format_conversion(sb, fmt, pil, mode):
     with api(sb, "claid") as c:
         task, img = edit(c, picture(fmt="JPEG"), {}, {"format": fmt})
@@ -114,14 +135,17 @@ def test_format_conversion(sb, fmt, pil, mode):
     assert out["ext"] == pil.lower() and out["mime"] == f"image/{pil.lower()}"
 
 
-@pytest.mark.parametrize("resizing,size", [
-    ({"width": 100, "height": 100, "fit": "bounds"}, (100, 75)),
-    ({"width": 100, "height": 100, "fit": "cover"}, (133, 100)),
-    ({"width": 100, "height": 100, "fit": "canvas"}, (100, 100)),
-    ({"width": 100, "height": 100, "fit": "OUTPAINT"}, (100, 100)),
-    ({"width": 90, "height": 40, "fit": {"crop": "smart"}}, (90, 40)),
-    ({"height": "200%"}, (320, 240)),
-])
+@pytest.mark.parametrize(
+    "resizing,size",
+    [
+        ({"width": 100, "height": 100, "fit": "bounds"}, (100, 75)),
+        ({"width": 100, "height": 100, "fit": "cover"}, (133, 100)),
+        ({"width": 100, "height": 100, "fit": "canvas"}, (100, 100)),
+        ({"width": 100, "height": 100, "fit": "OUTPAINT"}, (100, 100)),
+        ({"width": 90, "height": 40, "fit": {"crop": "smart"}}, (90, 40)),
+        ({"height": "200%"}, (320, 240)),
+    ],
+)
 def test_resizing_fits(sb, resizing, size):
     with api(sb, "claid") as c:
         _, img = edit(c, picture(), {"resizing": resizing}, {"format": "png"})
@@ -154,28 +178,36 @@ def test_adjustments_move_pixel_statistics_the_right_way(sb):
 
 def test_padding_keeps_size_and_fills_the_border(sb):
     with api(sb, "claid") as c:
-        _, img = edit(c, picture(fg=(20, 20, 200)), {"padding": "25%", "background": {"color": "#ff0000"}},
-                      {"format": "png"})
+        _, img = edit(
+            c, picture(fg=(20, 20, 200)), {"padding": "25%", "background": {"color": "#ff0000"}}, {"format": "png"}
+        )
     arr = np.asarray(img.convert("RGB"))
     assert img.size == (160, 120) and tuple(arr[3, 3]) == (255, 0, 0) and tuple(arr[-3, -3]) == (255, 0, 0)
 
 
-@pytest.mark.parametrize("url", [
-    "https://example.com/photo.jpg",
-    "file:///etc/passwd",
-    "ftp://127.0.0.1/photo.jpg",
-    "http://127.0.0.1:1/storage/claid/objects/x/y.png",
-    "storage://my-bucket/photo.jpg",
-    "storage://sandbox/uploads/missing.png",
-    "storage://sandbox/../../etc/passwd",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/photo.jpg",
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/photo.jpg",
+        "http://127.0.0.1:1/storage/claid/objects/x/y.png",
+        "storage://my-bucket/photo.jpg",
+        "storage://sandbox/uploads/missing.png",
+        "storage://sandbox/../../etc/passwd",
+    ],
+)
 def test_inputs_outside_the_sandbox_storage_are_400(sb, url):
     with api(sb, "claid") as c:
         r = c.post("/image/edit/async", json={"input": url, "operations": {}})
     assert r.status_code == 400
     err = r.json()
     assert err["error_message"].startswith("input:") and set(err) == {
-        "error_code", "error_type", "error_message", "error_details"}
+        "error_code",
+        "error_type",
+        "error_message",
+        "error_details",
+    }
 
 
 def test_own_host_url_without_valid_signature_is_400(sb):
@@ -186,12 +218,15 @@ def test_own_host_url_without_valid_signature_is_400(sb):
     assert r.status_code == 400 and "not issued by this sandbox" in r.json()["error_message"]
 
 
-@pytest.mark.parametrize("operations,field", [
-    ({"upscale_everything": True}, "operations.upscale_everything"),
-    ({"resizing": {"width": 100, "fit": "zoom"}}, "operations.resizing.fit"),
-    ({"adjustments": {"exposure": 250}}, "operations.adjustments.exposure"),
-    ({"padding": "80%"}, "operations.padding"),
-])
+@pytest.mark.parametrize(
+    "operations,field",
+    [
+        ({"upscale_everything": True}, "operations.upscale_everything"),
+        ({"resizing": {"width": 100, "fit": "zoom"}}, "operations.resizing.fit"),
+        ({"adjustments": {"exposure": 250}}, "operations.adjustments.exposure"),
+        ({"padding": "80%"}, "operations.padding"),
+    ],
+)
 def test_unknown_operation_or_bad_value_is_422_9000(sb, operations, field):
     with api(sb, "claid") as c:
         r = c.post("/image/edit/async", json={"input": "storage://sandbox/x.png", "operations": operations})
@@ -212,9 +247,11 @@ def test_bad_json_is_400_and_unknown_top_level_key_is_422(sb):
 def test_missing_or_wrong_key_is_401(sb):
     with httpx.Client(base_url=sb.base_url("claid")) as anon:
         for headers in ({}, {"Authorization": "Bearer nope"}):
-            for r in (anon.post("/image/edit/async", json={"input": "x", "operations": {}}, headers=headers),
-                      anon.get("/image/edit/async/1", headers=headers),
-                      anon.post("/storage/upload", files={"file": ("a.png", b"x")}, headers=headers)):
+            for r in (
+                anon.post("/image/edit/async", json={"input": "x", "operations": {}}, headers=headers),
+                anon.get("/image/edit/async/1", headers=headers),
+                anon.post("/storage/upload", files={"file": ("a.png", b"x")}, headers=headers),
+            ):
                 assert r.status_code == 401
                 assert (r.json()["error_code"], r.json()["error_type"]) == ("111", "auth")
 
@@ -255,8 +292,13 @@ def test_rate_limit_429_nested_envelope(make_sandbox):
     assert [r.status_code for r in rs] == [404, 404, 404, 429]
     assert rs[0].headers["RateLimit-Limit"] == "3, 120;w=60, 3;w=30"
     last = rs[-1]
-    assert last.json() == {"detail": {"error_code": "2001", "error_type": "general",
-                                      "error_message": "Too Many Requests. Rate limit exceeded."}}
+    assert last.json() == {
+        "detail": {
+            "error_code": "2001",
+            "error_type": "general",
+            "error_message": "Too Many Requests. Rate limit exceeded.",
+        }
+    }
     assert int(last.headers["RateLimit-Reset"]) >= 1 and int(last.headers["Retry-After"]) >= 1
     assert last.headers["RateLimit-Remaining"] == "0"
 
@@ -287,8 +329,14 @@ def test_destination_and_tmp_url_chain_into_new_edits(sb):
             again = wait(c, r.json()["data"]["result_url"])
             assert again["result"]["input_object"]["format"] == "PNG"
             assert again["result"]["input_object"]["width"] == 80
-        r = c.post("/image/edit/async", json={"input": "storage://sandbox/out/a.png", "operations": {},
-                                              "output": {"destination": "s3://bucket/x.png"}})
+        r = c.post(
+            "/image/edit/async",
+            json={
+                "input": "storage://sandbox/out/a.png",
+                "operations": {},
+                "output": {"destination": "s3://bucket/x.png"},
+            },
+        )
         assert r.status_code == 400 and "destination" in r.json()["error_message"]
 
 
@@ -299,5 +347,11 @@ def test_injected_failure_reports_the_input_object(make_sandbox):
         r = c.post("/image/edit/async", json={"input": upload(c, picture())["input"], "operations": {}})
         task = wait(c, r.json()["data"]["result_url"])
     assert task["status"] == "ERROR" and task["result"] == {}
-    assert task["errors"][0]["input_object"] == {"ext": "png", "mps": 0.0192, "mime": "image/png", "format": "PNG",
-                                                 "width": 160, "height": 120}
+    assert task["errors"][0]["input_object"] == {
+        "ext": "png",
+        "mps": 0.0192,
+        "mime": "image/png",
+        "format": "PNG",
+        "width": 160,
+        "height": 120,
+    }

@@ -40,22 +40,39 @@ CREATE_OPS = {
 def creator(provider: str, c: httpx.Client) -> Callable[[int], httpx.Response]:
     """``create(i)``: the provider's job-creating request for the i-th distinct input."""
     if provider == "animaldetect":
-        return lambda i: c.post("/jobs", json={"operation": "detect", "filename": f"cam-{i}.jpg",
-                                               "content_type": "image/jpeg"})
+        return lambda i: c.post(
+            "/jobs", json={"operation": "detect", "filename": f"cam-{i}.jpg", "content_type": "image/jpeg"}
+        )
     if provider == "sateais":
-        return lambda i: c.post("/analyze/ship", json={"satellite_id": "sentinel-1", "polygon": AOI,
-                                                       "date": f"2024-06-0{i + 1}"})
+        return lambda i: c.post(
+            "/analyze/ship", json={"satellite_id": "sentinel-1", "polygon": AOI, "date": f"2024-06-0{i + 1}"}
+        )
     if provider == "authenta":
-        return lambda i: c.post("/jobs", params={"taskTypeId": 1}, json={"inputs": [
-            {"contentType": "image/jpeg", "fileName": f"a-{i}.jpg", "sizeBytes": len(JPEG), "slotName": "original"}]})
+        return lambda i: c.post(
+            "/jobs",
+            params={"taskTypeId": 1},
+            json={
+                "inputs": [
+                    {
+                        "contentType": "image/jpeg",
+                        "fileName": f"a-{i}.jpg",
+                        "sizeBytes": len(JPEG),
+                        "slotName": "original",
+                    }
+                ]
+            },
+        )
     if provider == "claid":
         r = c.post("/storage/upload", files={"file": ("in.jpg", JPEG, "image/jpeg")})  # storage: not a job, free
         assert r.status_code == 200, r.text
         source = r.json()["data"]["input"]
         return lambda i: c.post("/image/edit/async", json={"input": source, "operations": {}})
     assert provider == "faces"
-    return lambda i: c.post(f"/collections/{DEFAULT_COLLECTION}/faces/batch-async",
-                            files=[("images", (f"p{i}.jpg", JPEG, "image/jpeg"))], data={"external_ids[]": [f"e{i}"]})
+    return lambda i: c.post(
+        f"/collections/{DEFAULT_COLLECTION}/faces/batch-async",
+        files=[("images", (f"p{i}.jpg", JPEG, "image/jpeg"))],
+        data={"external_ids[]": [f"e{i}"]},
+    )
 
 
 def tenant_stats(sb: Sandbox, provider: str) -> dict:
@@ -69,8 +86,10 @@ def top_up(sb: Sandbox, provider: str, credits: int | None, key: str | None = ""
 
 def document_402(sb: Sandbox, provider: str) -> list[dict]:
     doc = httpx.get(sb.url + "/openapi.json").json()
-    return [doc["paths"][path][method]["responses"]["402"]["content"]["application/json"]["schema"]
-            for method, path in CREATE_OPS[provider]]
+    return [
+        doc["paths"][path][method]["responses"]["402"]["content"]["application/json"]["schema"]
+        for method, path in CREATE_OPS[provider]
+    ]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -90,8 +109,9 @@ def test_third_create_is_402_until_a_top_up(make_sandbox, provider):
             "animaldetect": lambda b: b == {"error": {"code": code, "message": text}},
             "sateais": lambda b: b == {"error": {"code": code, "message": text}},
             "authenta": lambda b: b == {"code": code, "statusCode": 402, "message": text},
-            "claid": lambda b: b == {"error_code": code, "error_type": "billing", "error_message": text,
-                                     "error_details": {}},
+            "claid": lambda b: (
+                b == {"error_code": code, "error_type": "billing", "error_message": text, "error_details": {}}
+            ),
             "faces": lambda b: b == {"success": False, "error": {"code": code, "message": text}},
         }[provider](body), body
         t = tenant_stats(sb, provider)
@@ -143,8 +163,11 @@ def test_sateais_preview_is_free_and_validation_comes_before_credits(make_sandbo
 
 def test_credits_are_per_key_and_unlimited_elsewhere(make_sandbox):
     other = Tenant("authenta", "api_apikey_other")
-    sb = make_sandbox(credits={"authenta": 1}, tenants=[Tenant("authenta", "api_apikey_sandbox_authenta"), other,
-                                                        Tenant("claid", "claid_sandbox_key")], rate_limits={})
+    sb = make_sandbox(
+        credits={"authenta": 1},
+        tenants=[Tenant("authenta", "api_apikey_sandbox_authenta"), other, Tenant("claid", "claid_sandbox_key")],
+        rate_limits={},
+    )
     with api(sb, "authenta") as a, api(sb, "authenta", key=other.key) as b:
         make_a, make_b = creator("authenta", a), creator("authenta", b)
         assert [make_a(0).status_code, make_a(1).status_code] == [200, 402]
@@ -182,6 +205,10 @@ def test_config_and_cli_refuse_bad_credits(tmp_path: Path):
     cfg.set_credits("authenta=3")
     assert cfg.credits == {"authenta": 3}
     for spec, words in (("authenta", "PROVIDER=N"), ("authenta=x", "whole number"), ("nope=1", "PROVIDER=N")):
-        r = subprocess.run([sys.executable, "-m", "toolkit", "sandbox", "--data-dir", str(tmp_path / "d"),
-                            "--credits", spec], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "toolkit", "sandbox", "--data-dir", str(tmp_path / "d"), "--credits", spec],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode != 0 and words in r.stderr, (spec, r.stderr)

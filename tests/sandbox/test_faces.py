@@ -41,8 +41,14 @@ def client(sb, key: str | None = None, bearer: bool = False) -> httpx.Client:
     return httpx.Client(base_url=sb.base_url("faces"), headers=headers, timeout=15)
 
 
-def submit(c: httpx.Client, images: list[bytes], ids: list[str], coll: str = COLL,
-           image_field: str = "images", id_field: str = "external_ids[]") -> httpx.Response:
+def submit(
+    c: httpx.Client,
+    images: list[bytes],
+    ids: list[str],
+    coll: str = COLL,
+    image_field: str = "images",
+    id_field: str = "external_ids[]",
+) -> httpx.Response:
     files = [(image_field, (f"img{i}.{ext(b)}", b)) for i, b in enumerate(images)]
     return c.post(f"/collections/{coll}/faces/batch-async", files=files, data={id_field: ids})
 
@@ -65,15 +71,22 @@ def test_documented_flow(sandbox):
         body = r.json()
         assert body["success"] is True
         d = body["data"]
-        assert {k: d[k] for k in ("status", "total", "processed", "succeeded", "failed")} == \
-            {"status": "queued", "total": 2, "processed": 0, "succeeded": 0, "failed": 0}
+        assert {k: d[k] for k in ("status", "total", "processed", "succeeded", "failed")} == {
+            "status": "queued",
+            "total": 2,
+            "processed": 0,
+            "succeeded": 0,
+            "failed": 0,
+        }
         done = wait_done(poll, d["job_id"])  # poll with the key as a Bearer token (PC)
     data = done["data"]
     assert done["success"] is True and data["job_id"] == d["job_id"] and data["status"] == "done"
     assert (data["total"], data["processed"], data["succeeded"], data["failed"]) == (2, 2, 2, 0)
     assert data["sandbox"] is True
-    assert [(x["index"], x["external_id"], x["success"]) for x in data["results"]] == \
-        [(0, "employee-001", True), (1, "employee-002", True)]
+    assert [(x["index"], x["external_id"], x["success"]) for x in data["results"]] == [
+        (0, "employee-001", True),
+        (1, "employee-002", True),
+    ]
     ids = [x["face_id"] for x in data["results"]]
     assert all(isinstance(i, str) and i for i in ids) and ids[0] != ids[1]
 
@@ -82,9 +95,12 @@ def test_mixed_batch_fails_items_not_the_job(sandbox):
     rng = np.random.default_rng(3)
     face_rgb = np.asarray(Image.open(io.BytesIO(faces()[0])).convert("RGB"))
     items = {
-        "good-a": faces()[0], "good-b": faces()[2],
-        "noise": png(rng.integers(0, 256, (240, 240, 3))), "flat": png(np.full((200, 200, 3), 128)),
-        "tiny": png(face_rgb[:50, :50]), "text": b"name,department\nalice,hr\n",
+        "good-a": faces()[0],
+        "good-b": faces()[2],
+        "noise": png(rng.integers(0, 256, (240, 240, 3))),
+        "flat": png(np.full((200, 200, 3), 128)),
+        "tiny": png(face_rgb[:50, :50]),
+        "text": b"name,department\nalice,hr\n",
         "broken-png": b"\x89PNG\r\n\x1a\n" + bytes(64),
     }
     with client(sandbox) as c:
@@ -93,8 +109,15 @@ def test_mixed_batch_fails_items_not_the_job(sandbox):
     assert data["status"] == "done"
     assert (data["total"], data["processed"], data["succeeded"], data["failed"]) == (7, 7, 2, 5)
     codes = {x["external_id"]: (x.get("error") or {}).get("code") for x in data["results"]}
-    assert codes == {"good-a": None, "good-b": None, "noise": "FACE_NOT_DETECTED", "flat": "FACE_NOT_DETECTED",
-                     "tiny": "FACE_QUALITY_TOO_LOW", "text": "INVALID_IMAGE", "broken-png": "INVALID_IMAGE"}
+    assert codes == {
+        "good-a": None,
+        "good-b": None,
+        "noise": "FACE_NOT_DETECTED",
+        "flat": "FACE_NOT_DETECTED",
+        "tiny": "FACE_QUALITY_TOO_LOW",
+        "text": "INVALID_IMAGE",
+        "broken-png": "INVALID_IMAGE",
+    }
     for x in data["results"]:
         if not x["success"]:
             assert x["face_id"] is None and x["error"]["message"]
@@ -110,8 +133,9 @@ def test_oversized_item_is_invalid_image(sandbox):
     assert data["results"][0]["error"]["code"] == "INVALID_IMAGE" and "10 MB" in data["results"][0]["error"]["message"]
 
 
-@pytest.mark.parametrize("image_field,id_field", [("images[]", "external_ids"), ("images", "external_ids"),
-                                                  ("images[]", "external_ids[]")])
+@pytest.mark.parametrize(
+    "image_field,id_field", [("images[]", "external_ids"), ("images", "external_ids"), ("images[]", "external_ids[]")]
+)
 def test_field_name_drift(sandbox, image_field, id_field):
     with client(sandbox) as c:
         r = submit(c, [faces()[0]], ["e-1"], image_field=image_field, id_field=id_field)
@@ -125,7 +149,10 @@ def test_batch_too_large_and_validation_errors(sandbox):
     with client(sandbox) as c:
         r = submit(c, [small] * 101, [f"e{i}" for i in range(101)])
         assert r.status_code == 400
-        assert r.json() == {"success": False, "error": {"code": "BATCH_TOO_LARGE", "message": r.json()["error"]["message"]}}
+        assert r.json() == {
+            "success": False,
+            "error": {"code": "BATCH_TOO_LARGE", "message": r.json()["error"]["message"]},
+        }
         assert submit(c, [small] * 100, [f"e{i}" for i in range(100)]).status_code == 202
         for images, ids in (([small, small], ["only-one"]), ([small], ["a", "b"]), ([small], [])):
             r = submit(c, images, ids)
@@ -143,8 +170,10 @@ def test_batch_too_large_and_validation_errors(sandbox):
 def test_unauthorized(sandbox):
     with httpx.Client(base_url=sandbox.base_url("faces")) as anon:
         r = submit(anon, [faces()[0]], ["e"])
-        assert r.status_code == 401 and r.json() == {"success": False, "error": {
-            "code": "UNAUTHORIZED", "message": r.json()["error"]["message"]}}
+        assert r.status_code == 401 and r.json() == {
+            "success": False,
+            "error": {"code": "UNAUTHORIZED", "message": r.json()["error"]["message"]},
+        }
         assert anon.get(f"/organizations/{ORG}/batch").status_code == 401
     for wrong in (client(sandbox, "fr_live_wrong"), client(sandbox, "fr_live_wrong", bearer=True)):
         with wrong as c:

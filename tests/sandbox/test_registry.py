@@ -28,8 +28,14 @@ NAME = "echo"
 PREFIX = "/echo/v2"
 KEY = "echo_demo_key"
 MAX_BODY = 2048
-STATE = {"created": "waiting", "queued": "waiting", "processing": "running", "succeeded": "done",
-         "failed": "broken", "cancelled": "broken"}
+STATE = {
+    "created": "waiting",
+    "queued": "waiting",
+    "processing": "running",
+    "succeeded": "done",
+    "failed": "broken",
+    "cancelled": "broken",
+}
 
 
 def error_body(err: ApiError) -> dict[str, Any]:
@@ -50,7 +56,7 @@ def build_router(ctx: Context) -> APIRouter:
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(NAME, 400, "BAD_JSON", f"not JSON: {e}") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
-            raise ApiError(NAME, 400, "BAD_TEXT", "send {\"text\": \"...\"}")
+            raise ApiError(NAME, 400, "BAD_TEXT", 'send {"text": "..."}')
         with ctx.credits.charge(NAME, tenant.id):
             job = ctx.store.create_job(NAME, tenant.id, "echo", request={"text": payload["text"]})
         ctx.enqueue(job)
@@ -79,18 +85,29 @@ def make_engine(ctx: Context):
 def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
     state = {"enum": sorted(set(STATE.values()))}
     body = obj({"id": STR, "state": state, "output": {"type": ["object", "null"]}})
-    return {("POST", "/tasks"): Op({202: body}, (400, 402, 413)),
-            ("GET", "/tasks/{task_id}"): Op({200: body}, (404,))}
+    return {("POST", "/tasks"): Op({202: body}, (400, 402, 413)), ("GET", "/tasks/{task_id}"): Op({200: body}, (404,))}
 
 
 SPEC = ProviderSpec(
-    name=NAME, title="Echo", prefixes=[PREFIX], build_router=build_router, engine=make_engine,
-    error_body=error_body, error_schema=obj({"fault": obj({"kind": STR, "text": STR, "status": INT})}),
-    demo_key=KEY, runtime=0.5, windows={"retention": 3600.0},
+    name=NAME,
+    title="Echo",
+    prefixes=[PREFIX],
+    build_router=build_router,
+    engine=make_engine,
+    error_body=error_body,
+    error_schema=obj({"fault": obj({"kind": STR, "text": STR, "status": INT})}),
+    demo_key=KEY,
+    runtime=0.5,
+    windows={"retention": 3600.0},
     rate_limits={"create": [(3, 60.0)], "read": [(1000, 60.0)]},
     body_limits=(BodyLimit(MAX_BODY, suffix="/tasks"),),
-    unauthorized_code="WHO_ARE_YOU", rate_limited_code="SLOW_DOWN", not_found_code="NO_SUCH_TASK",
-    too_large_code="TOO_BIG", fault_status=502, fault_code="ECHO_DOWN", fail_code="ECHO_CRASHED",
+    unauthorized_code="WHO_ARE_YOU",
+    rate_limited_code="SLOW_DOWN",
+    not_found_code="NO_SUCH_TASK",
+    too_large_code="TOO_BIG",
+    fault_status=502,
+    fault_code="ECHO_DOWN",
+    fail_code="ECHO_CRASHED",
     payment_required=("NO_COINS", "Out of coins."),
     retry_headers=lambda retry: {"X-Echo-Retry": str(retry)},
     operations=operations,
@@ -139,8 +156,12 @@ def test_fake_provider_served_end_to_end(echo):
     assert entry["tenants"]["-"]["requests"]["(unauthenticated)"] == {"401": 2}
     assert httpx.get(echo.url + "/__sandbox__/health").json()["providers"][NAME] == PREFIX
     # the built-ins are still there
-    assert httpx.get(echo.base_url("animaldetect") + "/jobs/x",
-                     headers={"Authorization": f"Bearer {echo.key('animaldetect')}"}).status_code == 404
+    assert (
+        httpx.get(
+            echo.base_url("animaldetect") + "/jobs/x", headers={"Authorization": f"Bearer {echo.key('animaldetect')}"}
+        ).status_code
+        == 404
+    )
 
 
 def test_fake_provider_in_openapi_document(echo):
@@ -173,8 +194,11 @@ def test_fake_provider_rate_limited_by_its_spec(echo):
 
 def test_fake_provider_body_limited_by_its_spec(echo):
     with client(echo) as c:
-        ok = c.post("/tasks", content=b'{"text": "' + b"a" * (MAX_BODY - 20) + b'"}',
-                    headers={"Content-Type": "application/json"})
+        ok = c.post(
+            "/tasks",
+            content=b'{"text": "' + b"a" * (MAX_BODY - 20) + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
         assert ok.status_code == 202, ok.text
         fault(c.post("/tasks", json={"text": "a" * MAX_BODY}), 413, "TOO_BIG")  # Content-Length over the cap
 

@@ -23,11 +23,21 @@ BODIES = {
     "oilslick": {**S1, "polygon": SEA_AOI, "date": "2024-06-01", "date_direction": "before"},
     "newbuilding": {**S1, "polygon": SEA_AOI, "date_start": "2016-01-01", "date_end": "2024-01-01"},
     "disappearbuilding": {**S1, "polygon": SEA_AOI, "date_start": "2016-01-01", "date_end": "2024-01-01"},
-    "timeseries": {**S1, "polygon": SMALL_AOI, "date_start": "2024-01-01", "date_end": "2024-03-01",
-                   "orbit_direction": "ascending"},
+    "timeseries": {
+        **S1,
+        "polygon": SMALL_AOI,
+        "date_start": "2024-01-01",
+        "date_end": "2024-03-01",
+        "orbit_direction": "ascending",
+    },
 }
-CLASSES = {"ship": "ship", "oilslick": "oilslick", "newbuilding": "new_building",
-           "disappearbuilding": "disappeared_building", "timeseries": "change"}
+CLASSES = {
+    "ship": "ship",
+    "oilslick": "oilslick",
+    "newbuilding": "new_building",
+    "disappearbuilding": "disappeared_building",
+    "timeseries": "change",
+}
 GRD = "S1A_IW_GRDH_1SDV_20240615T054211_20240615T054236_054744_471196_7FD4"
 SLC = "S1A_IW_SLC__1SDV_20240615T054211_20240615T054238_054744_471196_A1B2"
 
@@ -97,8 +107,16 @@ def test_every_type_end_to_end_on_analyze_and_detect(sb, kind):
         created = c.post(f"/analyze/{kind}", json=BODIES[kind])
         assert created.status_code == 202
         job = created.json()
-        assert set(job) == {"job_id", "status", "created_at", "completed_at", "result_path", "error_code",
-                            "error_message", "error"}
+        assert set(job) == {
+            "job_id",
+            "status",
+            "created_at",
+            "completed_at",
+            "result_path",
+            "error_code",
+            "error_message",
+            "error",
+        }
         assert job["status"] == "pending" and job["result_path"] is None and job["completed_at"] is None
         done = wait(c, job["job_id"])
         assert done["status"] == "completed" and done["completed_at"] >= done["created_at"]
@@ -132,8 +150,9 @@ def test_detectors_find_the_planted_targets(sb):
         for aoi in aois:
             scene = {**S1, "polygon": aoi, "date": "2023-03-03"}
             change = {**S1, "polygon": aoi, "date_start": "2015-06-01", "date_end": "2025-06-01"}
-            ships, slicks, new, gone = run_many(c, [("ship", scene), ("oilslick", scene), ("newbuilding", change),
-                                                    ("disappearbuilding", change)])
+            ships, slicks, new, gone = run_many(
+                c, [("ship", scene), ("oilslick", scene), ("newbuilding", change), ("disappearbuilding", change)]
+            )
             planted = ships["sandbox_info"]["planted"]
             assert planted["ships"] >= 3 and abs(len(ships["features"]) - planted["ships"]) <= 1
             assert len(slicks["features"]) == slicks["sandbox_info"]["planted"]["oilslicks"]
@@ -148,7 +167,7 @@ def test_detector_algorithms_on_hand_made_images():
     assert not sar.cfar(img, sea).any()  # pure speckle: no false alarms at Pfa 1e-7
     targets = [(20, 20), (20, 90), (64, 64), (100, 30), (110, 110)]
     for r, c in targets:
-        img[r:r + 2, c:c + 3] = 2.0
+        img[r : r + 2, c : c + 3] = 2.0
     hits = sar.cfar(img, sea)
     assert all(hits[r, c] for r, c in targets) and hits.sum() == 5 * 6
     dark = img.copy()
@@ -220,21 +239,49 @@ def test_preview_is_free_and_validates_like_create(sb):
 
 BAD = {
     "open ring": ({**BODIES["ship"], "polygon": "POLYGON((0 0, 1 0, 1 1))"}, "ship", "VALIDATION_ERROR", "not closed"),
-    "lon range": ({**BODIES["ship"], "polygon": "POLYGON((179 0, 181 0, 181 1, 179 0))"}, "ship",
-                  "VALIDATION_ERROR", "Longitude out of range"),
-    "lat range (lat-lon swapped)": ({**BODIES["ship"], "polygon": "POLYGON((35.4 139.7, 35.6 139.7, 35.6 139.9, "
-                                     "35.4 139.7))"}, "ship", "VALIDATION_ERROR", "Latitude out of range"),
-    "self-intersection": ({**BODIES["newbuilding"], "polygon": "POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))"}, "newbuilding",
-                          "VALIDATION_ERROR", "Self-intersection"),
+    "lon range": (
+        {**BODIES["ship"], "polygon": "POLYGON((179 0, 181 0, 181 1, 179 0))"},
+        "ship",
+        "VALIDATION_ERROR",
+        "Longitude out of range",
+    ),
+    "lat range (lat-lon swapped)": (
+        {**BODIES["ship"], "polygon": "POLYGON((35.4 139.7, 35.6 139.7, 35.6 139.9, 35.4 139.7))"},
+        "ship",
+        "VALIDATION_ERROR",
+        "Latitude out of range",
+    ),
+    "self-intersection": (
+        {**BODIES["newbuilding"], "polygon": "POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))"},
+        "newbuilding",
+        "VALIDATION_ERROR",
+        "Self-intersection",
+    ),
     "not wkt": ({**BODIES["ship"], "polygon": "139.7,35.4"}, "ship", "VALIDATION_ERROR", "WKT"),
-    "timeseries area cap": ({**BODIES["timeseries"], "polygon": SEA_AOI}, "timeseries", "VALIDATION_ERROR",
-                            "exceeds 50 km² limit for endpoint 'timeseries'"),
-    "newbuilding area cap": ({**BODIES["newbuilding"], "polygon": "POLYGON((0 0, 2 0, 2 2, 0 2, 0 0))"},
-                             "newbuilding", "VALIDATION_ERROR", "exceeds 30,000 km² limit for endpoint 'newbuilding'"),
-    "date range cap": ({**BODIES["timeseries"], "date_start": "2019-01-01", "date_end": "2022-01-02"}, "timeseries",
-                       "VALIDATION_ERROR", "3 year limit"),
-    "date order": ({**BODIES["newbuilding"], "date_start": "2024-01-01", "date_end": "2023-01-01"}, "newbuilding",
-                   "VALIDATION_ERROR", "date_start must be before date_end"),
+    "timeseries area cap": (
+        {**BODIES["timeseries"], "polygon": SEA_AOI},
+        "timeseries",
+        "VALIDATION_ERROR",
+        "exceeds 50 km² limit for endpoint 'timeseries'",
+    ),
+    "newbuilding area cap": (
+        {**BODIES["newbuilding"], "polygon": "POLYGON((0 0, 2 0, 2 2, 0 2, 0 0))"},
+        "newbuilding",
+        "VALIDATION_ERROR",
+        "exceeds 30,000 km² limit for endpoint 'newbuilding'",
+    ),
+    "date range cap": (
+        {**BODIES["timeseries"], "date_start": "2019-01-01", "date_end": "2022-01-02"},
+        "timeseries",
+        "VALIDATION_ERROR",
+        "3 year limit",
+    ),
+    "date order": (
+        {**BODIES["newbuilding"], "date_start": "2024-01-01", "date_end": "2023-01-01"},
+        "newbuilding",
+        "VALIDATION_ERROR",
+        "date_start must be before date_end",
+    ),
     "date format": ({**BODIES["ship"], "date": "01/06/2024"}, "ship", "VALIDATION_ERROR", "YYYY-MM-DD"),
     "satellite": ({**BODIES["ship"], "satellite_id": "sentinel-2"}, "ship", "VALIDATION_ERROR", "sentinel-1"),
     "both scene and polygon": ({**BODIES["ship"], "scene_id": GRD}, "oilslick", "VALIDATION_ERROR", "exactly one"),
@@ -260,13 +307,17 @@ def test_scene_not_found_and_insufficient_scenes(no_jobs_sb):
     sb = no_jobs_sb
     future = (date.today() + timedelta(days=30)).isoformat()
     with api(sb, "sateais") as c:
-        for body in ({**BODIES["ship"], "date": "2014-01-01"}, {**BODIES["ship"], "date": future},
-                     {**BODIES["oilslick"], "date": date.today().isoformat(), "date_direction": "after"},
-                     {**S1, "scene_id": GRD.replace("20240615", "20130615")}):
+        for body in (
+            {**BODIES["ship"], "date": "2014-01-01"},
+            {**BODIES["ship"], "date": future},
+            {**BODIES["oilslick"], "date": date.today().isoformat(), "date_direction": "after"},
+            {**S1, "scene_id": GRD.replace("20240615", "20130615")},
+        ):
             r = c.post("/analyze/ship", json=body)
             assert r.status_code == 404 and r.json()["error"]["code"] == "SCENE_NOT_FOUND", body
-        r = c.post("/analyze/newbuilding", json={**BODIES["newbuilding"], "date_start": "2020-01-01",
-                                                 "date_end": "2020-01-05"})
+        r = c.post(
+            "/analyze/newbuilding", json={**BODIES["newbuilding"], "date_start": "2020-01-01", "date_end": "2020-01-05"}
+        )
         assert r.status_code == 404 and r.json()["error"]["code"] == "INSUFFICIENT_SCENES"
         r = c.post("/detect/timeseries", json={**BODIES["timeseries"], "date_end": "2024-01-10"})
         assert r.status_code == 404 and r.json()["error"]["code"] == "INSUFFICIENT_SCENES"  # one ascending pass
@@ -285,8 +336,9 @@ def test_unauthorized_and_tenant_isolation(make_sandbox):
     with httpx.Client(base_url=sb.base_url("sateais")) as anon:
         for headers in ({}, {"Authorization": "Bearer sk_live_wrong"}):
             r = anon.post("/analyze/ship", json={"not": "even valid"}, headers=headers)
-            assert r.status_code == 401 and r.json() == {"error": {"code": "UNAUTHORIZED",
-                                                                   "message": r.json()["error"]["message"]}}
+            assert r.status_code == 401 and r.json() == {
+                "error": {"code": "UNAUTHORIZED", "message": r.json()["error"]["message"]}
+            }
     with api(sb, "sateais", key="k1") as a, api(sb, "sateais", key="k2") as b:
         job = a.post("/analyze/timeseries", json=BODIES["timeseries"]).json()
         assert wait(a, job["job_id"])["status"] == "completed"

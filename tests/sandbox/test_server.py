@@ -77,9 +77,28 @@ def test_cli_process_serves_and_stops_on_sigterm(tmp_path: Path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "sandbox", "--port", str(port), "--data-dir", str(tmp_path / "d"),
-         "--time-scale", "0.001", "--key", "animaldetect:sk_cli", "--key", "faces:fr_x@acme/staff", "--seed", "7"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "sandbox",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--time-scale",
+            "0.001",
+            "--key",
+            "animaldetect:sk_cli",
+            "--key",
+            "faces:fr_x@acme/staff",
+            "--seed",
+            "7",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         deadline = time.monotonic() + 20
@@ -102,7 +121,9 @@ def test_cli_process_serves_and_stops_on_sigterm(tmp_path: Path):
 
 
 def test_cli_rejects_bad_options():
-    r = subprocess.run([sys.executable, "-m", "toolkit", "sandbox", "--faults", "5xx=2"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "toolkit", "sandbox", "--faults", "5xx=2"], capture_output=True, text=True
+    )
     assert r.returncode != 0 and "probability" in r.stderr
     r = subprocess.run([sys.executable, "-m", "toolkit", "sandbox", "--key", "nope:k"], capture_output=True, text=True)
     assert r.returncode != 0 and "PROVIDER:KEY" in r.stderr

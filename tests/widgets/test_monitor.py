@@ -61,8 +61,11 @@ def test_monitor_follows_a_whole_batch_with_failures(make_sandbox, tmp_path):
     # outside a kernel the display is static HTML + text, final and free of timings
     bundle = batch_mimebundle(batch)
     assert set(bundle) == {"text/plain", "text/html"}
-    assert bundle["text/plain"].splitlines()[0].endswith(
-        f"16/16 done ({counts['succeeded']} succeeded, {failed} failed, 1 rejected before sending)")
+    assert (
+        bundle["text/plain"]
+        .splitlines()[0]
+        .endswith(f"16/16 done ({counts['succeeded']} succeeded, {failed} failed, 1 rejected before sending)")
+    )
     assert "broken.jpg" not in bundle["text/plain"] or failed >= 5  # rejected rows come after job failures
     assert bundle == batch_mimebundle(batch)  # deterministic
     assert "http" not in bundle["text/html"] and "<script" not in bundle["text/html"]
@@ -149,9 +152,20 @@ def test_monitor_cost_for_ten_thousand_jobs(sandbox, tmp_path):
     client = ws.animaldetect
     statuses = list(Status)
     now = time.time()
-    jobs = [Job(key=f"k{i}", provider="animaldetect", operation="detect", input=f"cam-{i:05d}.jpg", batch_id="b-big",
-                status=statuses[i % len(statuses)], finished_at=now + i * 1e-4, error_code="E", error_message="m")
-            for i in range(10_000)]
+    jobs = [
+        Job(
+            key=f"k{i}",
+            provider="animaldetect",
+            operation="detect",
+            input=f"cam-{i:05d}.jpg",
+            batch_id="b-big",
+            status=statuses[i % len(statuses)],
+            finished_at=now + i * 1e-4,
+            error_code="E",
+            error_message="m",
+        )
+        for i in range(10_000)
+    ]
     batch = Batch(client, "b-big", jobs, {}, [])  # never started: only the monitor's own cost is measured
     m = Monitor(batch, heartbeat=3600)
     t = time.perf_counter()

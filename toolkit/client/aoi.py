@@ -19,8 +19,15 @@ from typing import Any, Iterator
 from .inputs import file_problem
 from .model import PreflightError
 
-GEOJSON_GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-                      "GeometryCollection"}
+GEOJSON_GEOMETRIES = {
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+}
 GEOJSON_TYPES = GEOJSON_GEOMETRIES | {"Feature", "FeatureCollection"}
 WKT_START = re.compile(r"^\s*(SRID=\d+;\s*)?(MULTI)?(POINT|LINESTRING|POLYGON)|^\s*GEOMETRYCOLLECTION", re.I)
 NAME_KEYS = ("name", "Name", "NAME", "aoi", "label")
@@ -43,8 +50,13 @@ def geodesic_area_sqkm(geom: Any) -> float:
     return abs(Geod(ellps="WGS84").geometry_area_perimeter(geom)[0]) / 1e6
 
 
-def parse_aois(provider: str, aoi: Any, *, cap_sqkm: float | None = None, kind: str = "",
-               ) -> list[AOI | PreflightError]:
+def parse_aois(
+    provider: str,
+    aoi: Any,
+    *,
+    cap_sqkm: float | None = None,
+    kind: str = "",
+) -> list[AOI | PreflightError]:
     """Every AOI in ``aoi`` validated, in order; a bad one becomes a PreflightError naming it and the reason."""
     found = list(_collect(provider, aoi, "aoi"))
     names: dict[str, int] = {}
@@ -79,10 +91,14 @@ def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = No
         raise bad("the coordinates are not finite numbers")
     if max(abs(miny), abs(maxy)) > 90 or max(abs(minx), abs(maxx)) > 180:
         if max(abs(miny), abs(maxy)) <= 180 and max(abs(minx), abs(maxx)) <= 90:
-            raise bad(f"looks like lat/lon swapped: y spans {miny:g}..{maxy:g}, beyond ±90; coordinates must be "
-                      "(lon, lat) in EPSG:4326")
-        raise bad(f"coordinates {minx:g}, {miny:g}, {maxx:g}, {maxy:g} are outside lon -180..180 / lat -90..90: "
-                  "projected coordinates? give EPSG:4326 or a GeoDataFrame with its crs set")
+            raise bad(
+                f"looks like lat/lon swapped: y spans {miny:g}..{maxy:g}, beyond ±90; coordinates must be "
+                "(lon, lat) in EPSG:4326"
+            )
+        raise bad(
+            f"coordinates {minx:g}, {miny:g}, {maxx:g}, {maxy:g} are outside lon -180..180 / lat -90..90: "
+            "projected coordinates? give EPSG:4326 or a GeoDataFrame with its crs set"
+        )
     # What is checked is what is sent: validate the rounded WKT, not the geometry before rounding.
     wkt = shapely.to_wkt(geom, rounding_precision=8, trim=True)
     geom = shapely.from_wkt(wkt)
@@ -146,13 +162,21 @@ def _collect(provider: str, obj: Any, default: str) -> Iterator[tuple[str, Any]]
         for i, item in enumerate(obj, 1):
             yield from _collect(provider, item, f"aoi-{i}")
     else:
-        yield default, err(f"an AOI cannot be a {type(obj).__name__}: give a GeoJSON file or dict, a GeoDataFrame, "
-                           "a shapely polygon, a bbox (minx, miny, maxx, maxy) or a WKT string")
+        yield (
+            default,
+            err(
+                f"an AOI cannot be a {type(obj).__name__}: give a GeoJSON file or dict, a GeoDataFrame, "
+                "a shapely polygon, a bbox (minx, miny, maxx, maxy) or a WKT string"
+            ),
+        )
 
 
 def _is_bbox(obj: Any) -> bool:
-    return (isinstance(obj, (tuple, list)) and len(obj) == 4
-            and all(isinstance(v, Real) and not isinstance(v, bool) for v in obj))
+    return (
+        isinstance(obj, (tuple, list))
+        and len(obj) == 4
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in obj)
+    )
 
 
 def _from_wkt(provider: str, name: str, text: str) -> Any:
@@ -164,8 +188,11 @@ def _from_wkt(provider: str, name: str, text: str) -> Any:
     except shapely.errors.GEOSException as e:
         msg = str(e)
         if "closed linestring" in msg:
-            return PreflightError(provider, name, "open ring: the first and last points of a polygon ring differ "
-                                                  "(WKT rings must be closed)")
+            return PreflightError(
+                provider,
+                name,
+                "open ring: the first and last points of a polygon ring differ (WKT rings must be closed)",
+            )
         return PreflightError(provider, name, f"not valid WKT ({msg.split(': ', 1)[-1]})")
 
 
@@ -173,8 +200,14 @@ def _from_file(provider: str, path: Path) -> Iterator[tuple[str, Any]]:
     stem = path.stem or str(path)
     problem = file_problem(path, directory_ok=True)  # by stat: a FIFO is never opened; a folder may be vector data
     if problem:
-        yield stem, PreflightError(provider, str(path), "the AOI file does not exist"
-                                   if problem == "the path does not exist" else f"the AOI file {problem}")
+        yield (
+            stem,
+            PreflightError(
+                provider,
+                str(path),
+                "the AOI file does not exist" if problem == "the path does not exist" else f"the AOI file {problem}",
+            ),
+        )
         return
     if path.suffix.lower() in (".geojson", ".json"):
         try:
@@ -265,9 +298,13 @@ def _geometry(provider: str, name: str, geometry: Any, crs: str | None) -> Any:
         for poly in polys or []:
             for ring in poly:
                 if len(ring) and list(ring[0]) != list(ring[-1]):
-                    return PreflightError(provider, name, f"open ring: the first point {list(ring[0])} and the "
-                                                          f"last point {list(ring[-1])} differ (GeoJSON rings must "
-                                                          "be closed)")
+                    return PreflightError(
+                        provider,
+                        name,
+                        f"open ring: the first point {list(ring[0])} and the "
+                        f"last point {list(ring[-1])} differ (GeoJSON rings must "
+                        "be closed)",
+                    )
         geom = shape(geometry)
     except (TypeError, ValueError, IndexError, AttributeError) as e:
         return PreflightError(provider, name, f"not a valid {kind} ({e})")

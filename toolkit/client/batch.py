@@ -60,8 +60,16 @@ class ProviderClient:
             self._submit_slots = asyncio.Semaphore(max(1, self.transport.config.max_in_flight // 2))
         return self._active, self._submit_slots
 
-    def submit(self, operation: str, items: Iterable[Item | PreflightError], *, options: dict[str, Any] | None = None,
-               force: bool = False, start: bool = True, salt: str = "") -> "Batch":
+    def submit(
+        self,
+        operation: str,
+        items: Iterable[Item | PreflightError],
+        *,
+        options: dict[str, Any] | None = None,
+        force: bool = False,
+        start: bool = True,
+        salt: str = "",
+    ) -> "Batch":
         """Record and start a batch. Re-submitting the same inputs re-attaches to their jobs unless ``force``.
 
         ``salt`` makes deliberate new jobs for the same inputs reproducible (retries)."""
@@ -94,8 +102,15 @@ class ProviderClient:
             job = self.ledger.get(key)
             if job is None:
                 it = work[key]
-                job = Job(key=key, provider=self.name, operation=operation, input=it.input, batch_id=batch_id,
-                          options=it.options, meta={k: v for k, v in it.meta.items() if _jsonable(v)})
+                job = Job(
+                    key=key,
+                    provider=self.name,
+                    operation=operation,
+                    input=it.input,
+                    batch_id=batch_id,
+                    options=it.options,
+                    meta={k: v for k, v in it.meta.items() if _jsonable(v)},
+                )
                 if key in sent_before:  # the ledger that recorded it was lost: reconcile before creating
                     job.meta.update(create_sent=True, recovered=True)
                 job = self.ledger.insert(job)  # the intent is durable before anything is sent
@@ -140,8 +155,12 @@ class ProviderClient:
 
     def resume_status(self, job: Job, have_input: bool = True) -> Status | None:
         """Where a re-run takes a failed job (None: it stays failed); see ``toolkit.client.resume``."""
-        return resume_status(job, have_input=have_input, can_find=type(self.adapter).find is not Adapter.find,
-                             idempotent=self.adapter.idempotent_create)
+        return resume_status(
+            job,
+            have_input=have_input,
+            can_find=type(self.adapter).find is not Adapter.find,
+            idempotent=self.adapter.idempotent_create,
+        )
 
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
@@ -151,8 +170,14 @@ class ProviderClient:
 class Batch(JobDriver):
     """A set of jobs of one provider and operation; its display in Jupyter is the live monitor."""
 
-    def __init__(self, client: ProviderClient, batch_id: str, jobs: list[Job], items: dict[str, Item],
-                 rejected: list[PreflightError]) -> None:
+    def __init__(
+        self,
+        client: ProviderClient,
+        batch_id: str,
+        jobs: list[Job],
+        items: dict[str, Item],
+        rejected: list[PreflightError],
+    ) -> None:
         self.client = client
         self.id = batch_id
         self.jobs: list[Job] = jobs
@@ -200,8 +225,9 @@ class Batch(JobDriver):
     def can_retry(self) -> bool:
         """Whether ``retry_failed()`` can act on failures: this session holds the batch's inputs (it was
         submitted here, not re-attached from the ledger alone), or a failed job would be resumed as it is."""
-        return bool(self._items) or any(self.client.resume_status(j, have_input=False) is not None
-                                        for j in self.failed())
+        return bool(self._items) or any(
+            self.client.resume_status(j, have_input=False) is not None for j in self.failed()
+        )
 
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -222,7 +248,9 @@ class Batch(JobDriver):
                 self._future = runtime.submit(self._run())
         return self
 
-    def wait(self, timeout: float | None = None, cancel_on_timeout: bool = False, progress: bool | None = None) -> "Batch":
+    def wait(
+        self, timeout: float | None = None, cancel_on_timeout: bool = False, progress: bool | None = None
+    ) -> "Batch":
         """Block until every job is terminal (and its result cached). Ctrl-C stops waiting, not the jobs."""
         self.start()
         assert self._future is not None
@@ -245,16 +273,22 @@ class Batch(JobDriver):
                     if left is not None and left <= 0:
                         if cancel_on_timeout:
                             self.cancel()
-                        raise WaitTimeout(f"batch {self.id} not finished after {timeout} s: {self.progress_line()}; "
-                                          "the jobs keep running: wait again, or re-run the call later") from None
+                        raise WaitTimeout(
+                            f"batch {self.id} not finished after {timeout} s: {self.progress_line()}; "
+                            "the jobs keep running: wait again, or re-run the call later"
+                        ) from None
         except KeyboardInterrupt:
-            print(f"\nStopped waiting; the jobs keep running and are recorded in {self.client.ledger.path}.\n"
-                  f"Re-run the same cell (or call .wait() again) to re-attach.", file=sys.stderr)
+            print(
+                f"\nStopped waiting; the jobs keep running and are recorded in {self.client.ledger.path}.\n"
+                f"Re-run the same cell (or call .wait() again) to re-attach.",
+                file=sys.stderr,
+            )
             return self
         if show:
             print(("\r" if tty else "") + self.progress_line(), file=sys.stderr, flush=True)
-        for line in stop_summary(self.client.name, self.jobs,
-                                 lambda j: self.client.resume_status(j, j.key in self._items) is not None):
+        for line in stop_summary(
+            self.client.name, self.jobs, lambda j: self.client.resume_status(j, j.key in self._items) is not None
+        ):
             print(line, file=sys.stderr, flush=True)
         return self
 
@@ -298,8 +332,11 @@ class Batch(JobDriver):
 
     def raw(self) -> list[dict[str, Any]]:
         """Raw result JSON of every succeeded job, from the cache (no HTTP)."""
-        return [{"job_id": r["job_id"], "input": r["input"], "key": r["key"], "result": r["result"]}
-                for r in self.records() if r["result"] is not None]
+        return [
+            {"job_id": r["job_id"], "input": r["input"], "key": r["key"], "result": r["result"]}
+            for r in self.records()
+            if r["result"] is not None
+        ]
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per job, in submission order, with its outcome and parsed result (None when there is none).
@@ -315,15 +352,31 @@ class Batch(JobDriver):
                 data = self.client.ledger.get_result(j.result_digest)
                 result = json.loads(data) if data is not None else None
                 missing += data is None and j.status == Status.SUCCEEDED
-            out.append({"job_id": j.job_id, "input": j.input, "key": j.key, "provider": j.provider,
-                        "operation": j.operation, "status": j.status.value, "error_code": j.error_code,
-                        "error_message": j.error_message, "options": j.options, "meta": j.meta,
-                        "submitted_at": j.submitted_at, "started_at": j.started_at, "finished_at": j.finished_at,
-                        "result": result})
+            out.append(
+                {
+                    "job_id": j.job_id,
+                    "input": j.input,
+                    "key": j.key,
+                    "provider": j.provider,
+                    "operation": j.operation,
+                    "status": j.status.value,
+                    "error_code": j.error_code,
+                    "error_message": j.error_message,
+                    "options": j.options,
+                    "meta": j.meta,
+                    "submitted_at": j.submitted_at,
+                    "started_at": j.started_at,
+                    "finished_at": j.finished_at,
+                    "result": result,
+                }
+            )
         if missing:
-            warnings.warn(f"{missing} of {len(self.jobs)} succeeded job(s) of batch {self.id} have no result in the "
-                          f"cache at {self.client.ledger.cache_dir} (deleted or damaged): they are left out. "
-                          ".wait() fetches them again while the provider still has them.", stacklevel=3)
+            warnings.warn(
+                f"{missing} of {len(self.jobs)} succeeded job(s) of batch {self.id} have no result in the "
+                f"cache at {self.client.ledger.cache_dir} (deleted or damaged): they are left out. "
+                ".wait() fetches them again while the provider still has them.",
+                stacklevel=3,
+            )
         return out
 
     def to_frame(self) -> "pd.DataFrame":
@@ -339,11 +392,14 @@ class Batch(JobDriver):
     def progress_line(self) -> str:
         c = self.status_counts()
         done = sum(c[s.value] for s in Status if s.terminal)
-        parts = [f"{c[s]} {s}" for s in ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired") if c[s]]
+        parts = [
+            f"{c[s]} {s}" for s in ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired") if c[s]
+        ]
         return f"{self.client.name} {done}/{len(self.jobs)} done ({', '.join(parts)}) {time.time() - self.started:.0f}s"
 
     def on_change(self, fn: Callable[["Batch"], None]) -> None:
         self._listeners.append(fn)
+
 
 ProviderClient.batch_class = Batch
 

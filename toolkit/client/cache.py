@@ -30,13 +30,16 @@ class DiskFullError(ToolkitError):
             free = f"{shutil.disk_usage(path).free / 1e6:.1f} MB free"
         except OSError:
             free = "free space unknown"
-        super().__init__(f"the disk holding the workspace {path} is full ({free}): the batch stopped sending and "
-                         "recording. Free some space, then re-run the same call: the ledger resumes every job.")
+        super().__init__(
+            f"the disk holding the workspace {path} is full ({free}): the batch stopped sending and "
+            "recording. Free some space, then re-run the same call: the ledger resumes every job."
+        )
 
 
 def _disk_full(e: BaseException) -> bool:
-    return (isinstance(e, sqlite3.OperationalError) and "full" in str(e)) or \
-        (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT))
+    return (isinstance(e, sqlite3.OperationalError) and "full" in str(e)) or (
+        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+    )
 
 
 class ResultCache:

@@ -94,8 +94,7 @@ class JobDriver:
             if holding and active is not None:
                 active.release()
 
-    def _fail(self, job: Job, code: str | None, message: str, http_status: int | None,
-              hint: str | None = None) -> None:
+    def _fail(self, job: Job, code: str | None, message: str, http_status: int | None, hint: str | None = None) -> None:
         if hint and hint not in message:
             message = f"{message} — {hint}"  # the ledger keeps what to do about it, too
         job.status = Status.FAILED if job.status != Status.EXPIRED else job.status
@@ -111,8 +110,14 @@ class JobDriver:
             return
         if self.client.halted is not None:  # a create was refused for the key (401) or credits (402)
             h = self.client.halted
-            raise JobError(h.provider, h.code, h.message, http_status=h.http_status, input=job.input,
-                           hint="not sent, after an earlier create was refused" + (f"; {h.hint}" if h.hint else ""))
+            raise JobError(
+                h.provider,
+                h.code,
+                h.message,
+                http_status=h.http_status,
+                input=job.input,
+                hint="not sent, after an earlier create was refused" + (f"; {h.hint}" if h.hint else ""),
+            )
         if not await self._claim(job):
             return  # another process created it; this one follows the job it recorded
         try:
@@ -158,15 +163,24 @@ class JobDriver:
 
         if job.job_id is None and job.meta.get("create_sent") and not adapter.idempotent_create:
             if not await adapter.find(job):
-                raise JobError(adapter.name, "SUBMISSION_UNCERTAIN",
-                               "an earlier create request for this input was interrupted before its job id was "
-                               "recorded, and the provider's job list does not show it; it is not sent again to "
-                               "avoid a duplicate job", input=job.input,
-                               hint="check the provider's job list, or submit with force=True")
+                raise JobError(
+                    adapter.name,
+                    "SUBMISSION_UNCERTAIN",
+                    "an earlier create request for this input was interrupted before its job id was "
+                    "recorded, and the provider's job list does not show it; it is not sent again to "
+                    "avoid a duplicate job",
+                    input=job.input,
+                    hint="check the provider's job list, or submit with force=True",
+                )
             record(job)
         if item is None:
-            raise JobError(adapter.name, "INPUT_UNAVAILABLE", "the input is needed to create this job again",
-                           input=job.input, hint="re-run the submitting call with the same inputs")
+            raise JobError(
+                adapter.name,
+                "INPUT_UNAVAILABLE",
+                "the input is needed to create this job again",
+                input=job.input,
+                hint="re-run the submitting call with the same inputs",
+            )
         if job.job_id is None:
             self.client.ledger.mark_sent(job.key)  # survives a lost ledger (see Ledger.sent_keys)
             job.meta["create_sent"] = True
@@ -204,9 +218,13 @@ class JobDriver:
             if r.status is None:
                 unknown += 1
                 if unknown >= policy.max_unknown:
-                    raise JobError(adapter.name, "UNKNOWN_STATUS",
-                                   f"status {r.provider_status!r} not understood after {unknown} polls",
-                                   job_id=job.job_id, input=job.input)
+                    raise JobError(
+                        adapter.name,
+                        "UNKNOWN_STATUS",
+                        f"status {r.provider_status!r} not understood after {unknown} polls",
+                        job_id=job.job_id,
+                        input=job.input,
+                    )
                 continue
             unknown = 0
             changed = r.status != job.status or r.provider_status != job.provider_status
@@ -221,8 +239,16 @@ class JobDriver:
                 if r.status == Status.SUCCEEDED and r.result is not None:
                     job.result_digest = self.client.ledger.put_result(r.result)
             if changed or r.status.terminal:
-                self._changed(job, "status", "provider_status", "started_at", "finished_at", "error_code",
-                              "error_message", "result_digest")
+                self._changed(
+                    job,
+                    "status",
+                    "provider_status",
+                    "started_at",
+                    "finished_at",
+                    "error_code",
+                    "error_message",
+                    "result_digest",
+                )
 
     def _next_delay(self, job: Job, polled_once: bool, interval: float, scale: float) -> float:
         """The policy's delay, or (once this batch has seen jobs finish) the next runtime quantile."""
@@ -293,5 +319,7 @@ class JobDriver:
 
 
 def _gone(message: str) -> str:
-    return (f"{message} — the job or its result is no longer at the provider (retention over, or deleted); "
-            "retry_failed() submits the input again")
+    return (
+        f"{message} — the job or its result is no longer at the provider (retention over, or deleted); "
+        "retry_failed() submits the input again"
+    )

@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 #: What a path is when it is not a regular file or a directory (by ``stat`` mode).
-_SPECIAL = ((stat.S_ISFIFO, "is a named pipe (FIFO), not a file"), (stat.S_ISSOCK, "is a socket, not a file"),
-            (stat.S_ISCHR, "is a character device, not a file"), (stat.S_ISBLK, "is a block device, not a file"))
+_SPECIAL = (
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a file"),
+    (stat.S_ISSOCK, "is a socket, not a file"),
+    (stat.S_ISCHR, "is a character device, not a file"),
+    (stat.S_ISBLK, "is a block device, not a file"),
+)
 
 
 def file_problem(path: Path, *, directory_ok: bool = False) -> str | None:
@@ -78,8 +82,9 @@ def _too_big(provider: str, size: int, max_bytes: int) -> str:
     return f"the file is {size / 1e6:.1f} MB; {provider} accepts at most {max_bytes / 1e6:.0f} MB"
 
 
-def expand(provider: str, paths: str | Path | Iterable[str | Path], suffixes: set[str] | None = None
-           ) -> list[Path | PreflightError]:
+def expand(
+    provider: str, paths: str | Path | Iterable[str | Path], suffixes: set[str] | None = None
+) -> list[Path | PreflightError]:
     """Files named by paths, globs and directories, in a stable order; unusable names become PreflightErrors.
 
     Inside a directory (or among a glob's matches) a FIFO, socket, device, dangling link, link loop or a
@@ -104,8 +109,14 @@ def expand(provider: str, paths: str | Path | Iterable[str | Path], suffixes: se
         elif path.is_dir():
             found = _walk(provider, path, suffixes)
             if not found:
-                out.append(PreflightError(provider, s, "the directory holds no " + ("media files" if not suffixes else
-                                                                                    "/".join(sorted(suffixes)) + " files")))
+                out.append(
+                    PreflightError(
+                        provider,
+                        s,
+                        "the directory holds no "
+                        + ("media files" if not suffixes else "/".join(sorted(suffixes)) + " files"),
+                    )
+                )
             out += found
         else:
             out.append(path)
@@ -148,13 +159,19 @@ def _walk(provider: str, folder: Path, suffixes: set[str] | None) -> list[Path |
                 pending.append(here / entry.name)
             elif not suffixes or os.path.splitext(entry.name)[1].lower() in suffixes:
                 names.append(here / entry.name)
-    return sorted(_entries(provider, names) + unlisted,
-                  key=lambda x: Path(x.input) if isinstance(x, PreflightError) else x)
+    return sorted(
+        _entries(provider, names) + unlisted, key=lambda x: Path(x.input) if isinstance(x, PreflightError) else x
+    )
 
 
-def media_items(provider: str, paths: str | Path | Iterable[str | Path], suffixes: set[str] | None,
-                accepted: set[str], max_bytes: int | None,
-                check: Callable[[str], str | None] | None = None) -> list["Item | PreflightError"]:
+def media_items(
+    provider: str,
+    paths: str | Path | Iterable[str | Path],
+    suffixes: set[str] | None,
+    accepted: set[str],
+    max_bytes: int | None,
+    check: Callable[[str], str | None] | None = None,
+) -> list["Item | PreflightError"]:
     """Expand ``paths`` and read each file (``read_media``) into an ``Item``; every unusable one becomes a
     PreflightError naming it. ``check(mime)`` may refuse a readable type with a reason (e.g. per task)."""
     from .providers.base import Item
@@ -170,9 +187,11 @@ def media_items(provider: str, paths: str | Path | Iterable[str | Path], suffixe
             out.append(e)
             continue
         problem = check(mime) if check else None
-        out.append(PreflightError(provider, str(p), problem) if problem else
-                   Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
-                                                          "size": len(data)}))
+        out.append(
+            PreflightError(provider, str(p), problem)
+            if problem
+            else Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime, "size": len(data)})
+        )
     return out
 
 
@@ -188,7 +207,9 @@ def read_media(provider: str, path: Path, accepted: set[str], max_bytes: int | N
     if mime is None:
         raise PreflightError(provider, str(path), "the content is not a recognised media file (magic bytes)")
     if mime not in accepted:
-        raise PreflightError(provider, str(path), f"the content is {mime}; this operation accepts {', '.join(sorted(accepted))}")
+        raise PreflightError(
+            provider, str(path), f"the content is {mime}; this operation accepts {', '.join(sorted(accepted))}"
+        )
     if mime.startswith("image/"):
         _check_image(provider, path, data)
     return data, mime
@@ -205,4 +226,6 @@ def _check_image(provider: str, path: Path, data: bytes) -> None:
             im.load()
     except Exception as e:
         detail = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(e))  # no per-run memory addresses
-        raise PreflightError(provider, str(path), f"the image cannot be decoded ({type(e).__name__}: {detail})") from None
+        raise PreflightError(
+            provider, str(path), f"the image cannot be decoded ({type(e).__name__}: {detail})"
+        ) from None

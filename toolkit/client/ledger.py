@@ -89,10 +89,12 @@ class Ledger(ResultCache):
         except sqlite3.DatabaseError as e:
             if _disk_full(e):
                 raise DiskFullError(self.path) from None
-            raise LedgerError(f"{db_path} is not a readable ledger ({e}). Move it aside and restore it from a "
-                              "backup, or move it aside to start a new ledger: results already in the cache stay, "
-                              "and jobs recorded as sent are reconciled with the provider before anything is sent "
-                              "again.") from None
+            raise LedgerError(
+                f"{db_path} is not a readable ledger ({e}). Move it aside and restore it from a "
+                "backup, or move it aside to start a new ledger: results already in the cache stay, "
+                "and jobs recorded as sent are reconciled with the provider before anything is sent "
+                "again."
+            ) from None
         self._sent_keys: set[str] | None = None
         self._verified: set[str] = set()  # result digests read back intact in this process
         self.recovered_from: str | None = None  # the id of a ledger this one replaced, if it was lost
@@ -138,11 +140,13 @@ class Ledger(ResultCache):
             with self._lock:
                 self._db.execute("INSERT OR REPLACE INTO stamp VALUES ('recovered_from', ?)", (cached_id,))
             sent = len(self.sent_keys())
-            warnings.warn(f"the ledger {self.path / 'ledger.sqlite3'} is not the one this workspace's cache was "
-                          f"written with (it was lost, or copied without its -wal file). {sent} input(s) recorded "
-                          "as sent are reconciled with the provider before anything is sent again; where a provider "
-                          "cannot tell, the job stops with SUBMISSION_UNCERTAIN (force=True sends anew).",
-                          stacklevel=3)
+            warnings.warn(
+                f"the ledger {self.path / 'ledger.sqlite3'} is not the one this workspace's cache was "
+                f"written with (it was lost, or copied without its -wal file). {sent} input(s) recorded "
+                "as sent are reconciled with the provider before anything is sent again; where a provider "
+                "cannot tell, the job stops with SUBMISSION_UNCERTAIN (force=True sends anew).",
+                stacklevel=3,
+            )
             recovered = (cached_id,)
         self.recovered_from = recovered[0] if recovered else None
         if cached_id != ledger_id:
@@ -191,8 +195,11 @@ class Ledger(ResultCache):
         with self._lock:
             if "status" in names:
                 allowed = [s.value for s in _FROM[job.status]]
-                cur = self._write(f"UPDATE jobs SET {self._set(job, names)} WHERE key=? AND status IN "
-                                  f"({','.join('?' * len(allowed))})", [*self._args(job, names), job.key, *allowed])
+                cur = self._write(
+                    f"UPDATE jobs SET {self._set(job, names)} WHERE key=? AND status IN "
+                    f"({','.join('?' * len(allowed))})",
+                    [*self._args(job, names), job.key, *allowed],
+                )
                 if cur.rowcount:
                     return True
                 row = self._db.execute("SELECT * FROM jobs WHERE key=?", (job.key,)).fetchone()
@@ -215,12 +222,19 @@ class Ledger(ResultCache):
         """Move a failed job back to work (a re-run resumes it), only if no other process has done so first."""
         was = job.status
         with self._lock:
-            cur = self._write("UPDATE jobs SET status=?, error_code=NULL, error_message=NULL, http_status=NULL, "
-                              "finished_at=NULL, meta=? WHERE key=? AND status=?",
-                              (status.value, json.dumps(job.meta, default=str), job.key, was.value))
+            cur = self._write(
+                "UPDATE jobs SET status=?, error_code=NULL, error_message=NULL, http_status=NULL, "
+                "finished_at=NULL, meta=? WHERE key=? AND status=?",
+                (status.value, json.dumps(job.meta, default=str), job.key, was.value),
+            )
         if cur.rowcount:
             job.status, job.error_code, job.error_message, job.http_status, job.finished_at = (
-                status, None, None, None, None)
+                status,
+                None,
+                None,
+                None,
+                None,
+            )
             return True
         fresh = self.get(job.key)
         if fresh is not None:
@@ -232,16 +246,22 @@ class Ledger(ResultCache):
         else the live owner that holds it. The claim of a process that is gone (on this host), or one older
         than ``CLAIM_LEASE`` (another host's, which cannot be checked), is taken over."""
         with self._lock:
-            row = self._db.execute("SELECT json_extract(meta, '$.create_owner'), json_extract(meta, '$.create_claimed')"
-                                   " FROM jobs WHERE key=?", (job.key,)).fetchone()
+            row = self._db.execute(
+                "SELECT json_extract(meta, '$.create_owner'), json_extract(meta, '$.create_claimed')"
+                " FROM jobs WHERE key=?",
+                (job.key,),
+            ).fetchone()
             holder, claimed = (row[0], row[1]) if row else (None, None)
             if holder not in (None, owner) and _owner_alive(holder, claimed):
                 return holder
-            self._write("UPDATE jobs SET meta=json_set(meta, '$.create_owner', ?, '$.create_claimed', ?) WHERE key=? "
-                        "AND coalesce(json_extract(meta, '$.create_owner'), '') = ?",
-                        (owner, time.time(), job.key, holder or ""))
-            now = self._db.execute("SELECT json_extract(meta, '$.create_owner') FROM jobs WHERE key=?",
-                                   (job.key,)).fetchone()
+            self._write(
+                "UPDATE jobs SET meta=json_set(meta, '$.create_owner', ?, '$.create_claimed', ?) WHERE key=? "
+                "AND coalesce(json_extract(meta, '$.create_owner'), '') = ?",
+                (owner, time.time(), job.key, holder or ""),
+            )
+            now = self._db.execute(
+                "SELECT json_extract(meta, '$.create_owner') FROM jobs WHERE key=?", (job.key,)
+            ).fetchone()
         if now and now[0] == owner:
             job.meta["create_owner"] = owner
             return None
@@ -257,8 +277,14 @@ class Ledger(ResultCache):
             args.append(v.value if isinstance(v, Status) else json.dumps(v, default=str) if n in _JSON else v)
         return args
 
-    def jobs(self, *, batch_id: str | None = None, provider: str | None = None,
-             statuses: Iterable[Status] | None = None, keys: Iterable[str] | None = None) -> list[Job]:
+    def jobs(
+        self,
+        *,
+        batch_id: str | None = None,
+        provider: str | None = None,
+        statuses: Iterable[Status] | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> list[Job]:
         where, args = ["1=1"], []
         if batch_id:
             where.append("batch_id=?")
@@ -271,21 +297,26 @@ class Ledger(ResultCache):
             where.append(f"status IN ({','.join('?' * len(st))})")
             args += st
         with self._lock:
-            rows = self._db.execute(f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY created_at", args).fetchall()
+            rows = self._db.execute(
+                f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY created_at", args
+            ).fetchall()
         out = [_job(r) for r in rows]
         if keys is not None:
             order = {k: i for i, k in enumerate(keys)}
             out = sorted((j for j in out if j.key in order), key=lambda j: order[j.key])
         return out
 
-    def runtimes(self, provider: str, operation: str, *, exclude_batch: str | None = None,
-                 limit: int = 200) -> list[float]:
+    def runtimes(
+        self, provider: str, operation: str, *, exclude_batch: str | None = None, limit: int = 200
+    ) -> list[float]:
         """Submit-to-finish seconds of the latest finished jobs of one provider and operation (the poller's prior)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT finished_at - submitted_at FROM jobs WHERE provider=? AND operation=? AND batch_id != ?"
                 " AND status IN ('succeeded', 'failed') AND submitted_at IS NOT NULL AND finished_at IS NOT NULL"
-                " ORDER BY finished_at DESC LIMIT ?", (provider, operation, exclude_batch or "", limit)).fetchall()
+                " ORDER BY finished_at DESC LIMIT ?",
+                (provider, operation, exclude_batch or "", limit),
+            ).fetchall()
         return [r[0] for r in rows]
 
     # -- batches ------------------------------------------------------------------------------------
@@ -308,8 +339,11 @@ class Ledger(ResultCache):
 
     def batches(self) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT id, provider, operation, created_at FROM batches ORDER BY created_at").fetchall()
+            rows = self._db.execute(
+                "SELECT id, provider, operation, created_at FROM batches ORDER BY created_at"
+            ).fetchall()
         return [dict(r) for r in rows]
+
 
 def _checkpoint_at_exit(ref: "weakref.ref[Ledger]") -> None:
     """At interpreter exit: leave ``ledger.sqlite3`` complete without its ``-wal`` file."""

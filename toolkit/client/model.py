@@ -31,8 +31,16 @@ _TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status
 
 #: the one status vocabulary of every table the toolkit builds, outcomes first; ``rejected`` is an input refused
 #: before anything was sent. Every loader's status column uses these categories, so frames concatenate as such.
-STATUS_CATEGORIES: tuple[str, ...] = ("succeeded", "failed", "expired", "cancelled", "running", "queued", "draft",
-                                      "rejected")
+STATUS_CATEGORIES: tuple[str, ...] = (
+    "succeeded",
+    "failed",
+    "expired",
+    "cancelled",
+    "running",
+    "queued",
+    "draft",
+    "rejected",
+)
 
 
 def map_status(value: Any, table: dict[str, Status]) -> Status | None:
@@ -71,8 +79,14 @@ class Job:
     def error(self) -> "JobError | None":
         if self.error_code is None and self.error_message is None:
             return None
-        return JobError(self.provider, self.error_code, self.error_message or "", http_status=self.http_status,
-                        job_id=self.job_id, input=self.input)
+        return JobError(
+            self.provider,
+            self.error_code,
+            self.error_message or "",
+            http_status=self.http_status,
+            job_id=self.job_id,
+            input=self.input,
+        )
 
 
 class ToolkitError(Exception):
@@ -101,8 +115,17 @@ class WaitTimeout(ToolkitError, TimeoutError):
 class JobError(ToolkitError):
     """A provider refused or failed a job; carries the provider's code and message, the job id and the input."""
 
-    def __init__(self, provider: str, code: str | None, message: str, *, http_status: int | None = None,
-                 job_id: str | None = None, input: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        code: str | None,
+        message: str,
+        *,
+        http_status: int | None = None,
+        job_id: str | None = None,
+        input: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.provider = provider
         self.code = code
         self.message = message

@@ -23,8 +23,9 @@ def checked(fn: F) -> F:
     params = list(inspect.signature(fn).parameters.values())[1:]  # without self
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return fn
-    names = [p.name for p in params if p.kind in (inspect.Parameter.KEYWORD_ONLY,
-                                                  inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    names = [
+        p.name for p in params if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -33,8 +33,11 @@ def resume_status(job: Job, *, have_input: bool, can_find: bool, idempotent: boo
         return None
     if job.error_code == "SUBMISSION_UNCERTAIN":
         return Status.DRAFT if can_find and have_input and job.job_id is None else None
-    stopped_outside = (job.error_code in RESUMABLE_CODES or job.http_status in RESUMABLE_HTTP
-                       or (job.http_status in FOLLOW_HTTP and job.job_id is not None))
+    stopped_outside = (
+        job.error_code in RESUMABLE_CODES
+        or job.http_status in RESUMABLE_HTTP
+        or (job.http_status in FOLLOW_HTTP and job.job_id is not None)
+    )
     if not stopped_outside:
         return None
     if job.meta.get("submitted") and job.job_id is not None:
@@ -58,5 +61,8 @@ def stop_summary(provider: str, jobs: list[Job], resumable: Callable[[Job], bool
         if j.status == Status.FAILED and resumable(j):
             label = " ".join(str(x) for x in (j.error_code, f"[{j.http_status}]" if j.http_status else None) if x)
             reasons[(label or "error", (j.error_message or "").split(" — ")[0].rstrip(". ")[:200])] += 1
-    return [f"{provider}: {n} job(s) stopped with {label}: {message}. They are not finished: fix the cause, then "
-            f"re-run the same call and they resume (nothing is sent twice)." for (label, message), n in reasons.items()]
+    return [
+        f"{provider}: {n} job(s) stopped with {label}: {message}. They are not finished: fix the cause, then "
+        f"re-run the same call and they resume (nothing is sent twice)."
+        for (label, message), n in reasons.items()
+    ]

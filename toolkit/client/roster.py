@@ -62,8 +62,14 @@ class Roster:
     length: int = 0  # rows in the roster, good and bad
 
 
-def read_roster(roster: RosterSource, *, id_column: str | None = None, image_column: str | None = None,
-                base_dir: str | Path | None = None, provider: str = "faces") -> Roster:
+def read_roster(
+    roster: RosterSource,
+    *,
+    id_column: str | None = None,
+    image_column: str | None = None,
+    base_dir: str | Path | None = None,
+    provider: str = "faces",
+) -> Roster:
     """Parse and check a roster; raises ``PreflightError`` when the roster as a whole is unusable."""
     import pandas as pd
 
@@ -78,20 +84,29 @@ def read_roster(roster: RosterSource, *, id_column: str | None = None, image_col
             name, frame, base = path.name, _read_csv(path, provider), Path(base_dir) if base_dir else path.parent
         else:  # never opened: a FIFO or device would block or react
             problem = file_problem(path)
-            raise PreflightError(provider, str(roster), "the roster file or folder does not exist"
-                                 if problem in (None, "the path does not exist") else f"the roster {problem}")
+            raise PreflightError(
+                provider,
+                str(roster),
+                "the roster file or folder does not exist"
+                if problem in (None, "the path does not exist")
+                else f"the roster {problem}",
+            )
     elif isinstance(roster, Iterable):
         pairs = list(roster)
         bad = next((i for i, p in enumerate(pairs) if not (isinstance(p, (tuple, list)) and len(p) == 2)), None)
         if bad is not None:
-            raise PreflightError(provider, f"roster item {bad}", "expected (external_id, image path) pairs, "
-                                                                 f"got {type(pairs[bad]).__name__}")
+            raise PreflightError(
+                provider,
+                f"roster item {bad}",
+                f"expected (external_id, image path) pairs, got {type(pairs[bad]).__name__}",
+            )
         name, base = "roster", Path(base_dir) if base_dir else Path.cwd()
         frame = pd.DataFrame(pairs, columns=["external_id", "image"], dtype=object)
         id_column, image_column = "external_id", "image"
     else:
-        raise TypeError(f"a roster is a CSV path, a folder, a DataFrame or (external_id, path) pairs, "
-                        f"not {type(roster).__name__}")
+        raise TypeError(
+            f"a roster is a CSV path, a folder, a DataFrame or (external_id, path) pairs, not {type(roster).__name__}"
+        )
     id_col, image_col = _columns(name, frame, id_column, image_column, provider)
     if len(frame) == 0:
         raise PreflightError(provider, name, "the roster has no rows")
@@ -105,8 +120,9 @@ def _read_csv(path: Path, provider: str) -> Any:
     try:  # every cell as text: ids like "007" keep their zeros, empty cells stay ""
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        raise PreflightError(provider, path.name, f"the roster cannot be read as CSV ({type(e).__name__}: "
-                                                  f"{str(e).strip()[:200]})") from None
+        raise PreflightError(
+            provider, path.name, f"the roster cannot be read as CSV ({type(e).__name__}: {str(e).strip()[:200]})"
+        ) from None
 
 
 def _folder_frame(folder: Path, provider: str) -> Any:
@@ -114,8 +130,11 @@ def _folder_frame(folder: Path, provider: str) -> Any:
 
     # not only regular files: a FIFO, socket, dangling link or link loop with an image name becomes a row that
     # is rejected with its reason instead of vanishing
-    files = sorted(f for f in folder.iterdir()
-                   if not f.name.startswith(".") and f.suffix.lower() in FOLDER_SUFFIXES and not f.is_dir())
+    files = sorted(
+        f
+        for f in folder.iterdir()
+        if not f.name.startswith(".") and f.suffix.lower() in FOLDER_SUFFIXES and not f.is_dir()
+    )
     if not files:
         raise PreflightError(provider, str(folder), "the folder holds no image files")
     return pd.DataFrame({"external_id": [f.stem for f in files], "image": [f.name for f in files]}, dtype=object)
@@ -134,11 +153,17 @@ def _columns(name: str, frame: Any, id_column: Any, image_column: Any, provider:
     id_col, image_col = pick(id_column, ID_COLUMNS), pick(image_column, IMAGE_COLUMNS)
     missing = []
     if id_col is None:
-        missing.append(f"the external-id column {id_column!r}" if id_column else
-                       f"an external-id column (one of {', '.join(ID_COLUMNS[:5])}, ...; or pass id_column=)")
+        missing.append(
+            f"the external-id column {id_column!r}"
+            if id_column
+            else f"an external-id column (one of {', '.join(ID_COLUMNS[:5])}, ...; or pass id_column=)"
+        )
     if image_col is None:
-        missing.append(f"the image column {image_column!r}" if image_column else
-                       f"an image column (one of {', '.join(IMAGE_COLUMNS[:6])}, ...; or pass image_column=)")
+        missing.append(
+            f"the image column {image_column!r}"
+            if image_column
+            else f"an image column (one of {', '.join(IMAGE_COLUMNS[:6])}, ...; or pass image_column=)"
+        )
     if missing:
         cols = ", ".join(repr(c) for c in found) or "none"
         raise PreflightError(provider, name, f"the roster lacks {' and '.join(missing)}; columns found: {cols}")

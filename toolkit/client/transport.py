@@ -193,23 +193,39 @@ class Transport:
             self._open = True
             self.breaker_trips += 1
             self._next_probe = time.monotonic() + self._probe_interval()
-            log.warning("%s: %s; failing requests at once, one probe every %.2f s", self.config.name,
-                        self.unreachable_message, self._probe_interval())
+            log.warning(
+                "%s: %s; failing requests at once, one probe every %.2f s",
+                self.config.name,
+                self.unreachable_message,
+                self._probe_interval(),
+            )
 
     def _reached(self) -> None:
         self._streak = 0
         if self._open:
             self._open = False
-            log.info("%s: %s answers again; the circuit breaker is closed", self.config.name,
-                     _redact_url(self.config.base_url))
+            log.info(
+                "%s: %s answers again; the circuit breaker is closed",
+                self.config.name,
+                _redact_url(self.config.base_url),
+            )
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         return self.config.base_url.rstrip("/") + "/" + path_or_url.lstrip("/")
 
-    async def request(self, method: str, url: str, *, auth: bool = True, safe_to_retry: bool | None = None,
-                      bearer: str | None = None, follow: bool = True, **kw: Any) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: bool = True,
+        safe_to_retry: bool | None = None,
+        bearer: str | None = None,
+        follow: bool = True,
+        **kw: Any,
+    ) -> httpx.Response:
         """Send with retries; returns the final response (callers map error statuses to JobError).
 
         ``auth=False`` for signed URLs. ``safe_to_retry`` defaults to True for GET/PUT/DELETE/HEAD.
@@ -253,17 +269,23 @@ class Transport:
                     if self._open or isinstance(e, httpx.UnsupportedProtocol):  # no retry can fix the URL
                         raise self._unreachable() from None
                 elif isinstance(e, httpx.UnsupportedProtocol):
-                    raise TransportError(self.config.name, "UNREACHABLE",
-                                         f"{method} {_redact_url(target)}: {_reason(e)}",
-                                         hint=UNREACHABLE_HINT) from None
+                    raise TransportError(
+                        self.config.name,
+                        "UNREACHABLE",
+                        f"{method} {_redact_url(target)}: {_reason(e)}",
+                        hint=UNREACHABLE_HINT,
+                    ) from None
             except httpx.PoolTimeout as e:
                 last_exc = e  # never left this process
             except httpx.TransportError as e:
                 last_exc = e
                 if not safe_to_retry:
-                    raise TransportError(self.config.name, "CONNECTION_LOST",
-                                         f"{method} {_redact_url(target)}: {type(e).__name__}; the request may "
-                                         "have been processed, so it is not repeated automatically.") from None
+                    raise TransportError(
+                        self.config.name,
+                        "CONNECTION_LOST",
+                        f"{method} {_redact_url(target)}: {type(e).__name__}; the request may "
+                        "have been processed, so it is not repeated automatically.",
+                    ) from None
             else:
                 if guarded:
                     self._reached()
@@ -299,9 +321,13 @@ class Transport:
             if attempt < self.config.max_attempts:
                 self.retries += 1
                 await asyncio.sleep(self._backoff(attempt - 1))
-        raise TransportError(self.config.name, "UNREACHABLE",
-                             f"{method} {_redact_url(target)} failed after {self.config.max_attempts} attempts: "
-                             f"{type(last_exc).__name__ if last_exc else 'server errors'}", hint=UNREACHABLE_HINT)
+        raise TransportError(
+            self.config.name,
+            "UNREACHABLE",
+            f"{method} {_redact_url(target)} failed after {self.config.max_attempts} attempts: "
+            f"{type(last_exc).__name__ if last_exc else 'server errors'}",
+            hint=UNREACHABLE_HINT,
+        )
 
     def _same_origin(self, url: str) -> bool:
         a, b = urlsplit(url), urlsplit(self.config.base_url)
@@ -310,7 +336,7 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         scale = self.config.time_scale
         base = max(self.config.backoff_base * max(scale, 0.02), 0.01)
-        return min(self.config.backoff_cap, base * 2 ** attempt) * random.uniform(0.5, 1.0)
+        return min(self.config.backoff_cap, base * 2**attempt) * random.uniform(0.5, 1.0)
 
     @staticmethod
     def _retry_after(resp: httpx.Response) -> float | None:

@@ -16,9 +16,24 @@ from .faces import faces
 from .jobs import jobs
 from .sateais import InvalidGeometryWarning, features, to_geojson, to_geoparquet
 
-__all__ = ["records", "results", "detections", "images_table", "to_megadetector", "from_megadetector",
-           "to_camtrap_dp", "features", "to_geoparquet", "to_geojson", "InvalidGeometryWarning", "verdicts",
-           "embedding_matrix", "images", "faces", "jobs"]
+__all__ = [
+    "records",
+    "results",
+    "detections",
+    "images_table",
+    "to_megadetector",
+    "from_megadetector",
+    "to_camtrap_dp",
+    "features",
+    "to_geoparquet",
+    "to_geojson",
+    "InvalidGeometryWarning",
+    "verdicts",
+    "embedding_matrix",
+    "images",
+    "faces",
+    "jobs",
+]
 
 
 def results(source: Any) -> Any:
@@ -29,6 +44,8 @@ def results(source: Any) -> Any:
     provider = getattr(getattr(source, "client", None), "name", None)
     info = registry.get(provider) if isinstance(provider, str) and provider in registry.names() else None
     if info is None or info.loader is None:
-        raise TypeError("load.results needs a Batch; for raw results call the provider's loader "
-                        "(detections, features, verdicts, images, faces)")
+        raise TypeError(
+            "load.results needs a Batch; for raw results call the provider's loader "
+            "(detections, features, verdicts, images, faces)"
+        )
     return info.load(source)

@@ -91,8 +91,9 @@ def _read(path: str, mtime_ns: int) -> Capture:
     if make and model and model.lower().startswith(make.lower()):
         make = None
     serial = _text(sub.get(BODY_SERIAL))
-    return Capture(width, height, _exif_time(sub.get(DATETIME_ORIGINAL)), serial,
-                   " ".join(x for x in (make, model) if x) or None)
+    return Capture(
+        width, height, _exif_time(sub.get(DATETIME_ORIGINAL)), serial, " ".join(x for x in (make, model) if x) or None
+    )
 
 
 def capture(path: str | None, read_file: bool = True) -> Capture:
@@ -106,5 +107,10 @@ def capture(path: str | None, read_file: bool = True) -> Capture:
         except OSError:
             found = NOTHING
     named = camera_from_path(path)
-    return Capture(found.width, found.height, found.captured_at or time_from_name(Path(path).name),
-                   named or found.camera, found.camera_model)
+    return Capture(
+        found.width,
+        found.height,
+        found.captured_at or time_from_name(Path(path).name),
+        named or found.camera,
+        found.camera_model,
+    )

@@ -8,8 +8,22 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-RECORD_KEYS = ("job_id", "input", "key", "provider", "operation", "status", "error_code", "error_message",
-               "options", "meta", "submitted_at", "started_at", "finished_at", "result")
+RECORD_KEYS = (
+    "job_id",
+    "input",
+    "key",
+    "provider",
+    "operation",
+    "status",
+    "error_code",
+    "error_message",
+    "options",
+    "meta",
+    "submitted_at",
+    "started_at",
+    "finished_at",
+    "result",
+)
 
 
 def records(source: Any) -> list[dict[str, Any]]:
@@ -65,8 +79,10 @@ def _record(d: dict[str, Any]) -> dict[str, Any]:
     rec.update(job_id=_job_id(d), status="failed" if failed else "succeeded", options={}, meta={}, result=d)
     if failed:
         err = d.get("error") if isinstance(d.get("error"), dict) else {}
-        rec.update(error_code=err.get("code") or d.get("error_code"),
-                   error_message=err.get("message") or d.get("error_message"))
+        rec.update(
+            error_code=err.get("code") or d.get("error_code"),
+            error_message=err.get("message") or d.get("error_message"),
+        )
     return rec
 
 

@@ -21,8 +21,14 @@ __all__ = ["detections", "images_table", "image_facts"]
 
 RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
-_PROVIDER_STATUS = {"created": "draft", "queued": "queued", "processing": "running", "succeeded": "succeeded",
-                    "success": "succeeded", "failed": "failed"}
+_PROVIDER_STATUS = {
+    "created": "draft",
+    "queued": "queued",
+    "processing": "running",
+    "succeeded": "succeeded",
+    "success": "succeeded",
+    "failed": "failed",
+}
 
 
 def detections(source: Any, threshold: float | None = None, *, read_files: bool = True) -> pd.DataFrame:
@@ -111,35 +117,48 @@ def images_table(source: Any, *, read_files: bool = True) -> pd.DataFrame:
     images = _images(recs, read_files)
     batches = source if isinstance(source, (list, tuple)) else [source]
     for err in (e for b in batches for e in getattr(b, "rejected", None) or ()):
-        images.append(_image({"input": getattr(err, "input", None), "status": "rejected",
-                              "error_code": getattr(err, "code", None), "error_message": getattr(err, "message", None),
-                              "result": None}, read_files))
+        images.append(
+            _image(
+                {
+                    "input": getattr(err, "input", None),
+                    "status": "rejected",
+                    "error_code": getattr(err, "code", None),
+                    "error_message": getattr(err, "message", None),
+                    "result": None,
+                },
+                read_files,
+            )
+        )
     caps: list[Capture] = [im["capture"] for im in images]
     processed = [im["annotations"] is not None for im in images]
-    df = pd.DataFrame({
-        "job_id": pd.array(image_col(images, "job_id"), dtype="str"),
-        "file": pd.array(image_col(images, "file"), dtype="str"),
-        "status": pd.Categorical(image_col(images, "status"), categories=STATUSES),
-        "failure": pd.array(image_col(images, "failure"), dtype="str"),
-        "processed": np.array(processed, dtype=bool),
-        "n_boxes": pd.array([len(im["annotations"]) if ok else None for im, ok in zip(images, processed)],
-                            dtype="Int64"),
-        "width": pd.array([c.width for c in caps], dtype="Int64"),
-        "height": pd.array([c.height for c in caps], dtype="Int64"),
-        "captured_at": naive_times([c.captured_at for c in caps]),
-        "camera": categorical([c.camera for c in caps]),
-        "camera_model": categorical([c.camera_model for c in caps]),
-        "model_id": categorical(image_col(images, "model_id")),
-        "model_version": categorical(image_col(images, "model_version")),
-        "threshold_applied": np.array([_num(im["threshold"]) for im in images], dtype=np.float64),
-        "submitted_at": utc([im["submitted_at"] for im in images]),
-        "finished_at": utc([im["finished_at"] for im in images]),
-    })
+    df = pd.DataFrame(
+        {
+            "job_id": pd.array(image_col(images, "job_id"), dtype="str"),
+            "file": pd.array(image_col(images, "file"), dtype="str"),
+            "status": pd.Categorical(image_col(images, "status"), categories=STATUSES),
+            "failure": pd.array(image_col(images, "failure"), dtype="str"),
+            "processed": np.array(processed, dtype=bool),
+            "n_boxes": pd.array(
+                [len(im["annotations"]) if ok else None for im, ok in zip(images, processed)], dtype="Int64"
+            ),
+            "width": pd.array([c.width for c in caps], dtype="Int64"),
+            "height": pd.array([c.height for c in caps], dtype="Int64"),
+            "captured_at": naive_times([c.captured_at for c in caps]),
+            "camera": categorical([c.camera for c in caps]),
+            "camera_model": categorical([c.camera_model for c in caps]),
+            "model_id": categorical(image_col(images, "model_id")),
+            "model_version": categorical(image_col(images, "model_version")),
+            "threshold_applied": np.array([_num(im["threshold"]) for im in images], dtype=np.float64),
+            "submitted_at": utc([im["submitted_at"] for im in images]),
+            "finished_at": utc([im["finished_at"] for im in images]),
+        }
+    )
     df.attrs["raw"] = RawResults((im["key"], im["result"]) for im in images if im["result"] is not None)
     return df
 
 
 # -- shared per-image normalisation ---------------------------------------------------------------------
+
 
 def image_facts(source: Any, *, read_files: bool = True) -> list[dict[str, Any]]:
     """One dict per submitted image of a Batch, raw result dicts or files: job_id, file, status, failure,
@@ -182,17 +201,29 @@ def _image(rec: dict[str, Any], read_files: bool) -> dict[str, Any]:
     file = rec.get("input")
     cap = capture(file, read_files) if file else NOTHING
     if meta.get("image_width") and meta.get("image_height"):  # the service's size wins: it is what it saw
-        cap = Capture(int(meta["image_width"]), int(meta["image_height"]), cap.captured_at, cap.camera,
-                      cap.camera_model)
+        cap = Capture(
+            int(meta["image_width"]), int(meta["image_height"]), cap.captured_at, cap.camera, cap.camera_model
+        )
     failure = None
     if anns is None:
         failure = f"{code}: {message}" if code and message else (code or message or f"not processed ({status})")
     job_id = rec.get("job_id") or (res.get("job_id") or res.get("id") if isinstance(res, dict) else None)
-    return {"job_id": job_id, "file": file, "status": status, "failure": failure, "annotations": anns,
-            "capture": cap, "result": res if anns is not None else None, "key": job_id or file,
-            "model_id": info.get("model_id"), "model_version": info.get("model_version"),
-            "threshold": info.get("threshold_applied"), "options": rec.get("options") or {},
-            "submitted_at": rec.get("submitted_at"), "finished_at": rec.get("finished_at")}
+    return {
+        "job_id": job_id,
+        "file": file,
+        "status": status,
+        "failure": failure,
+        "annotations": anns,
+        "capture": cap,
+        "result": res if anns is not None else None,
+        "key": job_id or file,
+        "model_id": info.get("model_id"),
+        "model_version": info.get("model_version"),
+        "threshold": info.get("threshold_applied"),
+        "options": rec.get("options") or {},
+        "submitted_at": rec.get("submitted_at"),
+        "finished_at": rec.get("finished_at"),
+    }
 
 
 def _ints(values: list[Any]) -> pd.arrays.IntegerArray:
@@ -231,5 +262,12 @@ def _bboxes(anns: list[dict[str, Any]]) -> np.ndarray:
             return arr
     except (TypeError, ValueError):
         pass
-    return np.array([b if isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b)
-                     else [np.nan] * 4 for b in boxes], dtype=np.float64)
+    return np.array(
+        [
+            b
+            if isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b)
+            else [np.nan] * 4
+            for b in boxes
+        ],
+        dtype=np.float64,
+    )

@@ -19,20 +19,56 @@ import pandas as pd
 from ._source import records
 from ..client.model import STATUS_CATEGORIES
 
-TASKS = ("ai-image-detection", "ai-audio-detection", "ai-video-detection", "faceswap-detection",
-         "image-forgery-detection", "document-intelligence", "face-liveness-detection", "face-intelligence",
-         "face-embedding", "audio-splitter", "ekyc-deepfake")
+TASKS = (
+    "ai-image-detection",
+    "ai-audio-detection",
+    "ai-video-detection",
+    "faceswap-detection",
+    "image-forgery-detection",
+    "document-intelligence",
+    "face-liveness-detection",
+    "face-intelligence",
+    "face-embedding",
+    "audio-splitter",
+    "ekyc-deepfake",
+)
 TASK_IDS = {i: slug for i, slug in enumerate(TASKS, 1)}
 #: The SDK's model codes for the same task types.
-MODEL_CODES = {"AC-1": "ai-image-detection", "AF-1": "ai-audio-detection", "VF-1": "ai-video-detection",
-               "DF-1": "faceswap-detection", "FD-1": "image-forgery-detection", "FL-1": "face-liveness-detection",
-               "FI-1": "face-intelligence", "FE-1": "face-embedding", "DI-1": "document-intelligence"}
+MODEL_CODES = {
+    "AC-1": "ai-image-detection",
+    "AF-1": "ai-audio-detection",
+    "VF-1": "ai-video-detection",
+    "DF-1": "faceswap-detection",
+    "FD-1": "image-forgery-detection",
+    "FL-1": "face-liveness-detection",
+    "FI-1": "face-intelligence",
+    "FE-1": "face-embedding",
+    "DI-1": "document-intelligence",
+}
 STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
-STATUS_MAP = {"created": "draft", "initiated": "draft", "waiting_for_finalize": "draft", "processing": "running",
-              "completed": "succeeded", "processed": "succeeded", "error": "failed",
-              **{s: s for s in STATUSES}}
-CORE = ["job_id", "input", "task", "status", "is_fake", "fake_confidence", "error_code", "error_message", "model",
-        "submitted_at", "finished_at"]
+STATUS_MAP = {
+    "created": "draft",
+    "initiated": "draft",
+    "waiting_for_finalize": "draft",
+    "processing": "running",
+    "completed": "succeeded",
+    "processed": "succeeded",
+    "error": "failed",
+    **{s: s for s in STATUSES},
+}
+CORE = [
+    "job_id",
+    "input",
+    "task",
+    "status",
+    "is_fake",
+    "fake_confidence",
+    "error_code",
+    "error_message",
+    "model",
+    "submitted_at",
+    "finished_at",
+]
 #: Task-specific columns, added when a task that has them is in the frame (in this order).
 TASK_COLUMNS = {
     "image-forgery-detection": ["is_forged"],
@@ -45,8 +81,20 @@ TASK_COLUMNS = {
     "audio-splitter": ["segments", "duration_s"],
     "ai-audio-detection": ["duration_s"],
 }
-EXTRA_ORDER = ["reference", "is_forged", "is_tampered", "page_count", "is_deepfake", "is_live", "liveness_score",
-               "is_similar", "similarity", "embedding", "segments", "duration_s"]
+EXTRA_ORDER = [
+    "reference",
+    "is_forged",
+    "is_tampered",
+    "page_count",
+    "is_deepfake",
+    "is_live",
+    "liveness_score",
+    "is_similar",
+    "similarity",
+    "embedding",
+    "segments",
+    "duration_s",
+]
 BOOLEAN = ("is_fake", "is_forged", "is_tampered", "is_deepfake", "is_live", "is_similar")
 FLOAT = ("fake_confidence", "liveness_score", "similarity", "duration_s")
 
@@ -96,15 +144,27 @@ def _detail(result: Any) -> dict[str, Any] | None:
 def _task(rec: dict[str, Any], detail: dict[str, Any] | None, res: dict[str, Any]) -> str | None:
     meta, opts = rec.get("meta") or {}, rec.get("options") or {}
     from_detail = (detail.get("taskTypeSlug"), detail.get("taskTypeId")) if detail else ()
-    for v in (rec.get("operation"), meta.get("task"), meta.get("taskTypeSlug"), meta.get("taskTypeId"),
-              opts.get("taskTypeId"), opts.get("task_type_id"), *from_detail):
+    for v in (
+        rec.get("operation"),
+        meta.get("task"),
+        meta.get("taskTypeSlug"),
+        meta.get("taskTypeId"),
+        opts.get("taskTypeId"),
+        opts.get("task_type_id"),
+        *from_detail,
+    ):
         slug = _slug(v)
         if slug:
             return slug
     keys = set(res)
-    for key, slug in (("embedding", "face-embedding"), ("segments", "audio-splitter"),
-                      ("isTampered", "document-intelligence"), ("similarityScore", "face-intelligence"),
-                      ("isLive", "face-liveness-detection"), ("isForged", "image-forgery-detection")):
+    for key, slug in (
+        ("embedding", "face-embedding"),
+        ("segments", "audio-splitter"),
+        ("isTampered", "document-intelligence"),
+        ("similarityScore", "face-intelligence"),
+        ("isLive", "face-liveness-detection"),
+        ("isForged", "image-forgery-detection"),
+    ):
         if key in keys:
             return slug
     return None

@@ -34,22 +34,79 @@ _MD_ID = {"animal": "1", "person": "2", "human": "2", "vehicle": "3"}
 _TAXON_KEYS = ("class", "order", "family", "genus", "species")
 CAMTRAP_VERSION = "1.0.1"
 _SCHEMA = "https://raw.githubusercontent.com/tdwg/camtrap-dp/{v}/{name}-table-schema.json"
-DEPLOYMENT_COLUMNS = ["deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
-                      "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay",
-                      "cameraHeight", "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance",
-                      "timestampIssues", "baitUse", "featureType", "habitat", "deploymentGroups", "deploymentTags",
-                      "deploymentComments"]
-MEDIA_COLUMNS = ["mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName",
-                 "fileMediatype", "exifData", "favorite", "mediaComments"]
-OBSERVATION_COLUMNS = ["observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd",
-                       "observationLevel", "observationType", "cameraSetupType", "scientificName", "count",
-                       "lifeStage", "sex", "behavior", "individualID", "individualPositionRadius",
-                       "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth", "bboxHeight",
-                       "classificationMethod", "classifiedBy", "classificationTimestamp",
-                       "classificationProbability", "observationTags", "observationComments"]
+DEPLOYMENT_COLUMNS = [
+    "deploymentID",
+    "locationID",
+    "locationName",
+    "latitude",
+    "longitude",
+    "coordinateUncertainty",
+    "deploymentStart",
+    "deploymentEnd",
+    "setupBy",
+    "cameraID",
+    "cameraModel",
+    "cameraDelay",
+    "cameraHeight",
+    "cameraDepth",
+    "cameraTilt",
+    "cameraHeading",
+    "detectionDistance",
+    "timestampIssues",
+    "baitUse",
+    "featureType",
+    "habitat",
+    "deploymentGroups",
+    "deploymentTags",
+    "deploymentComments",
+]
+MEDIA_COLUMNS = [
+    "mediaID",
+    "deploymentID",
+    "captureMethod",
+    "timestamp",
+    "filePath",
+    "filePublic",
+    "fileName",
+    "fileMediatype",
+    "exifData",
+    "favorite",
+    "mediaComments",
+]
+OBSERVATION_COLUMNS = [
+    "observationID",
+    "deploymentID",
+    "mediaID",
+    "eventID",
+    "eventStart",
+    "eventEnd",
+    "observationLevel",
+    "observationType",
+    "cameraSetupType",
+    "scientificName",
+    "count",
+    "lifeStage",
+    "sex",
+    "behavior",
+    "individualID",
+    "individualPositionRadius",
+    "individualPositionAngle",
+    "individualSpeed",
+    "bboxX",
+    "bboxY",
+    "bboxWidth",
+    "bboxHeight",
+    "classificationMethod",
+    "classifiedBy",
+    "classificationTimestamp",
+    "classificationProbability",
+    "observationTags",
+    "observationComments",
+]
 
 
 # -- MegaDetector ------------------------------------------------------------------------------------------
+
 
 def to_megadetector(source: Any, path: str | Path | None = None, *, root: str | Path | None = None) -> dict[str, Any]:
     """MegaDetector batch-output JSON (format 1.5) of Animal Detect results; written to ``path`` when given.
@@ -76,11 +133,17 @@ def to_megadetector(source: Any, path: str | Path | None = None, *, root: str | 
         dets = []
         for a in im["annotations"]:
             label = str(a.get("label") or "animal")
-            det: dict[str, Any] = {"category": _MD_ID.get(label, "1"), "conf": float(a.get("score") or 0.0),
-                                   "bbox": [float(v) for v in (a.get("bbox") or [0, 0, 0, 0])]}
+            det: dict[str, Any] = {
+                "category": _MD_ID.get(label, "1"),
+                "conf": float(a.get("score") or 0.0),
+                "bbox": [float(v) for v in (a.get("bbox") or [0, 0, 0, 0])],
+            }
             if label not in MD_CATEGORIES.values():  # a species (or "human"): a classification
-                cands = [(c.get("label"), c.get("score"), c.get("taxonomy")) for c in a.get("top_candidates") or []
-                         if c.get("label")]
+                cands = [
+                    (c.get("label"), c.get("score"), c.get("taxonomy"))
+                    for c in a.get("top_candidates") or []
+                    if c.get("label")
+                ]
                 if label not in [c[0] for c in cands]:
                     cands.insert(0, (label, a.get("score"), a.get("taxonomy")))
                 cls = []
@@ -100,9 +163,13 @@ def to_megadetector(source: Any, path: str | Path | None = None, *, root: str | 
         info["detector"] = info_src["model_id"]
         info["detection_completion_time"] = when
         thr = info_src["threshold"]
-        info["detector_metadata"] = {"model_version": info_src["model_version"], "provider": "animaldetect",
-                                     **({"typical_detection_threshold": thr,
-                                         "conservative_detection_threshold": thr} if thr is not None else {})}
+        info["detector_metadata"] = {
+            "model_version": info_src["model_version"],
+            "provider": "animaldetect",
+            **(
+                {"typical_detection_threshold": thr, "conservative_detection_threshold": thr} if thr is not None else {}
+            ),
+        }
         if labels:
             info["classifier"] = info_src["model_id"]
             info["classification_completion_time"] = when
@@ -137,8 +204,16 @@ def from_megadetector(path_or_dict: str | Path | dict[str, Any], *, root: str | 
     for im in md.get("images") or []:
         file = str(PurePosixPath(base) / im["file"]) if base and not os.path.isabs(im["file"]) else im["file"]
         if im.get("failure") or im.get("detections") is None:
-            recs.append({"job_id": None, "input": file, "status": "failed", "error_code": None,
-                         "error_message": im.get("failure") or "not processed", "result": None})
+            recs.append(
+                {
+                    "job_id": None,
+                    "input": file,
+                    "status": "failed",
+                    "error_code": None,
+                    "error_message": im.get("failure") or "not processed",
+                    "result": None,
+                }
+            )
             continue
         anns = []
         for i, d in enumerate(im["detections"]):
@@ -148,19 +223,24 @@ def from_megadetector(path_or_dict: str | Path | dict[str, Any], *, root: str | 
                 cid = str(d["classifications"][0][0])
                 label = classes.get(cid, label)
                 taxonomy = _parse_description(desc.get(cid, ""))
-            anns.append({"id": i, "bbox": d.get("bbox"), "score": d.get("conf"), "label": label,
-                         "taxonomy": taxonomy})
-        result = {"annotations": anns, "info": {"model_id": info.get("detector"),
-                                                "model_version": meta.get("model_version")}}
+            anns.append({"id": i, "bbox": d.get("bbox"), "score": d.get("conf"), "label": label, "taxonomy": taxonomy})
+        result = {
+            "annotations": anns,
+            "info": {"model_id": info.get("detector"), "model_version": meta.get("model_version")},
+        }
         if im.get("width") and im.get("height"):
             result["metadata"] = {"image_width": im["width"], "image_height": im["height"]}
         recs.append({"job_id": None, "input": file, "status": "succeeded", "result": result})
     df = detections(recs, read_files=False)
-    df.attrs["images"] = pd.DataFrame({
-        "file": [r["input"] for r in recs],
-        "failure": [r.get("error_message") for r in recs],
-        "n_boxes": pd.array([len(r["result"]["annotations"]) if r["result"] else None for r in recs], dtype="Int64"),
-    })
+    df.attrs["images"] = pd.DataFrame(
+        {
+            "file": [r["input"] for r in recs],
+            "failure": [r.get("error_message") for r in recs],
+            "n_boxes": pd.array(
+                [len(r["result"]["annotations"]) if r["result"] else None for r in recs], dtype="Int64"
+            ),
+        }
+    )
     df.attrs["info"] = info
     return df
 
@@ -198,10 +278,19 @@ def _relative(file: str, base: Path | None) -> str:
 
 # -- Camtrap DP --------------------------------------------------------------------------------------------
 
-def to_camtrap_dp(source: Any, folder: str | Path, deployment_id: str | None = None, *,
-                  latitude: float | None = None, longitude: float | None = None, tz: str = "UTC",
-                  threshold: float | None = None, name: str = "toolkit-animaldetect",
-                  capture_method: str = "activityDetection") -> Path:
+
+def to_camtrap_dp(
+    source: Any,
+    folder: str | Path,
+    deployment_id: str | None = None,
+    *,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    tz: str = "UTC",
+    threshold: float | None = None,
+    name: str = "toolkit-animaldetect",
+    capture_method: str = "activityDetection",
+) -> Path:
     """Write a Camtrap DP 1.0 package (deployments, media, observations CSVs + datapackage.json) to ``folder``.
 
     One deployment per ``deployment_id`` (default: per camera found in EXIF or file names, else ``"unknown"``).
@@ -221,15 +310,30 @@ def to_camtrap_dp(source: Any, folder: str | Path, deployment_id: str | None = N
         when = im["capture"].captured_at
         if when is None:
             issues.add(dep)
-            when = datetime.fromtimestamp(os.path.getmtime(im["file"])) if im["file"] and os.path.exists(im["file"]) \
+            when = (
+                datetime.fromtimestamp(os.path.getmtime(im["file"]))
+                if im["file"] and os.path.exists(im["file"])
                 else datetime.fromtimestamp(im["submitted_at"] or 0)
+            )
         stamp = _iso(when.replace(tzinfo=zone))
         media_id = str(im["job_id"] or im["file"])
         comment = None if im["annotations"] is not None else f"not processed: {im['failure']}"
-        media.append({"mediaID": media_id, "deploymentID": dep, "captureMethod": capture_method, "timestamp": stamp,
-                      "filePath": im["file"], "filePublic": False, "fileName": os.path.basename(im["file"] or ""),
-                      "fileMediatype": _mediatype(im["file"]), "mediaComments": comment, "_when": when,
-                      "_camera_model": im["capture"].camera_model, "_options": im["options"]})
+        media.append(
+            {
+                "mediaID": media_id,
+                "deploymentID": dep,
+                "captureMethod": capture_method,
+                "timestamp": stamp,
+                "filePath": im["file"],
+                "filePublic": False,
+                "fileName": os.path.basename(im["file"] or ""),
+                "fileMediatype": _mediatype(im["file"]),
+                "mediaComments": comment,
+                "_when": when,
+                "_camera_model": im["capture"].camera_model,
+                "_options": im["options"],
+            }
+        )
         if im["annotations"] is None:
             continue
         boxes = [a for a in im["annotations"] if threshold is None or (a.get("score") or 0) >= threshold]
@@ -237,20 +341,44 @@ def to_camtrap_dp(source: Any, folder: str | Path, deployment_id: str | None = N
         for a in boxes:
             kind, sci = _observation_type(a)
             x, y, w, h = (min(1.0, max(0.0, float(v))) for v in a.get("bbox") or [0, 0, 0, 0])
-            obs.append({"observationID": f"{media_id}-{a.get('id')}", "deploymentID": dep, "mediaID": media_id,
-                        "eventStart": stamp, "eventEnd": stamp, "observationLevel": "media",
-                        "observationType": kind, "scientificName": sci, "count": 1,
-                        "bboxX": x, "bboxY": y, "bboxWidth": min(w, 1.0 - x), "bboxHeight": min(h, 1.0 - y),
-                        "classificationMethod": "machine", "classifiedBy": classified_by,
-                        "classificationTimestamp": _iso(datetime.fromtimestamp(im["finished_at"], timezone.utc))
-                        if im["finished_at"] else None,
-                        "classificationProbability": float(a.get("score") or 0.0),
-                        "observationTags": f"label:{a.get('label')}"})
+            obs.append(
+                {
+                    "observationID": f"{media_id}-{a.get('id')}",
+                    "deploymentID": dep,
+                    "mediaID": media_id,
+                    "eventStart": stamp,
+                    "eventEnd": stamp,
+                    "observationLevel": "media",
+                    "observationType": kind,
+                    "scientificName": sci,
+                    "count": 1,
+                    "bboxX": x,
+                    "bboxY": y,
+                    "bboxWidth": min(w, 1.0 - x),
+                    "bboxHeight": min(h, 1.0 - y),
+                    "classificationMethod": "machine",
+                    "classifiedBy": classified_by,
+                    "classificationTimestamp": _iso(datetime.fromtimestamp(im["finished_at"], timezone.utc))
+                    if im["finished_at"]
+                    else None,
+                    "classificationProbability": float(a.get("score") or 0.0),
+                    "observationTags": f"label:{a.get('label')}",
+                }
+            )
         if not boxes:
-            obs.append({"observationID": f"{media_id}-blank", "deploymentID": dep, "mediaID": media_id,
-                        "eventStart": stamp, "eventEnd": stamp, "observationLevel": "media",
-                        "observationType": "blank", "classificationMethod": "machine",
-                        "classifiedBy": classified_by})
+            obs.append(
+                {
+                    "observationID": f"{media_id}-blank",
+                    "deploymentID": dep,
+                    "mediaID": media_id,
+                    "eventStart": stamp,
+                    "eventEnd": stamp,
+                    "observationLevel": "media",
+                    "observationType": "blank",
+                    "classificationMethod": "machine",
+                    "classifiedBy": classified_by,
+                }
+            )
     deployments = _deployments(media, issues, latitude, longitude, zone)
     _write_csv(out / "deployments.csv", deployments, DEPLOYMENT_COLUMNS)
     _write_csv(out / "media.csv", media, MEDIA_COLUMNS)
@@ -275,8 +403,9 @@ def _observation_type(ann: dict[str, Any]) -> tuple[str, str | None]:
     return "animal", None
 
 
-def _deployments(media: list[dict[str, Any]], issues: set[str], lat: float | None, lon: float | None,
-                 zone: ZoneInfo) -> list[dict[str, Any]]:
+def _deployments(
+    media: list[dict[str, Any]], issues: set[str], lat: float | None, lon: float | None, zone: ZoneInfo
+) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for m in media:
         groups.setdefault(m["deploymentID"], []).append(m)
@@ -285,42 +414,67 @@ def _deployments(media: list[dict[str, Any]], issues: set[str], lat: float | Non
         opts = next((m["_options"] for m in ms if "latitude" in m["_options"]), {})
         whens = [m["_when"] for m in ms]
         models = {m["_camera_model"] for m in ms if m["_camera_model"]}
-        rows.append({"deploymentID": dep, "latitude": lat if lat is not None else opts.get("latitude"),
-                     "longitude": lon if lon is not None else opts.get("longitude"),
-                     "deploymentStart": _iso(min(whens).replace(tzinfo=zone)),
-                     "deploymentEnd": _iso(max(whens).replace(tzinfo=zone)),
-                     "cameraID": None if dep == "unknown" else dep,
-                     "cameraModel": models.pop() if len(models) == 1 else None,
-                     "timestampIssues": dep in issues})
+        rows.append(
+            {
+                "deploymentID": dep,
+                "latitude": lat if lat is not None else opts.get("latitude"),
+                "longitude": lon if lon is not None else opts.get("longitude"),
+                "deploymentStart": _iso(min(whens).replace(tzinfo=zone)),
+                "deploymentEnd": _iso(max(whens).replace(tzinfo=zone)),
+                "cameraID": None if dep == "unknown" else dep,
+                "cameraModel": models.pop() if len(models) == 1 else None,
+                "timestampIssues": dep in issues,
+            }
+        )
     return rows
 
 
-def _package(name: str, deployments: list[dict[str, Any]], obs: list[dict[str, Any]],
-             media: list[dict[str, Any]]) -> dict[str, Any]:
-    resources = [{"name": n, "path": f"{n}.csv", "profile": "tabular-data-resource", "format": "csv",
-                  "mediatype": "text/csv", "encoding": "utf-8",
-                  "schema": _SCHEMA.format(v=CAMTRAP_VERSION, name=n)}
-                 for n in ("deployments", "media", "observations")]
+def _package(
+    name: str, deployments: list[dict[str, Any]], obs: list[dict[str, Any]], media: list[dict[str, Any]]
+) -> dict[str, Any]:
+    resources = [
+        {
+            "name": n,
+            "path": f"{n}.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": _SCHEMA.format(v=CAMTRAP_VERSION, name=n),
+        }
+        for n in ("deployments", "media", "observations")
+    ]
     taxa = sorted({o["scientificName"] for o in obs if o.get("scientificName")})
-    coords = [(d["longitude"], d["latitude"]) for d in deployments
-              if d["latitude"] is not None and d["longitude"] is not None]
+    coords = [
+        (d["longitude"], d["latitude"]) for d in deployments if d["latitude"] is not None and d["longitude"] is not None
+    ]
     package: dict[str, Any] = {
         "resources": resources,
         "profile": f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{CAMTRAP_VERSION}/camtrap-dp-profile.json",
         "name": name,
         "created": _iso(datetime.now(timezone.utc)),
         "contributors": [{"title": "toolkit (Animal Detect results)", "role": "contributor"}],
-        "project": {"title": name, "samplingDesign": "opportunistic", "captureMethod": sorted(
-            {m["captureMethod"] for m in media}), "individualAnimals": False, "observationLevel": ["media"]},
-        "temporal": {"start": min(d["deploymentStart"] for d in deployments)[:10] if deployments else None,
-                     "end": max(d["deploymentEnd"] for d in deployments)[:10] if deployments else None},
+        "project": {
+            "title": name,
+            "samplingDesign": "opportunistic",
+            "captureMethod": sorted({m["captureMethod"] for m in media}),
+            "individualAnimals": False,
+            "observationLevel": ["media"],
+        },
+        "temporal": {
+            "start": min(d["deploymentStart"] for d in deployments)[:10] if deployments else None,
+            "end": max(d["deploymentEnd"] for d in deployments)[:10] if deployments else None,
+        },
         "taxonomic": [{"scientificName": s, "taxonRank": "species" if " " in s else None} for s in taxa],
     }
     if coords:
         xs, ys = [c[0] for c in coords], [c[1] for c in coords]
-        package["spatial"] = {"type": "Polygon", "coordinates": [[[min(xs), min(ys)], [max(xs), min(ys)],
-                                                                  [max(xs), max(ys)], [min(xs), max(ys)],
-                                                                  [min(xs), min(ys)]]]}
+        package["spatial"] = {
+            "type": "Polygon",
+            "coordinates": [
+                [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)], [min(xs), min(ys)]]
+            ],
+        }
     for t in package["taxonomic"]:
         if t["taxonRank"] is None:
             del t["taxonRank"]

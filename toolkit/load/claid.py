@@ -31,13 +31,15 @@ def images(source: Any) -> pd.DataFrame:
     ``source``: a Claid Batch, poll JSON dicts, records, or result files. Raw JSON: ``df.attrs["raw"]``.
     """
     rows = [_row(r) for r in records(source)]
-    df = pd.DataFrame({
-        "job_id": pd.array([r["job_id"] for r in rows], dtype="str"),
-        "input": pd.array([r["input"] for r in rows], dtype="str"),
-        "status": pd.Categorical([r["status"] for r in rows], categories=STATUSES),
-        "error": pd.array([r["error"] for r in rows], dtype="str"),
-        "operations": pd.array([r["operations"] for r in rows], dtype="str"),
-    })
+    df = pd.DataFrame(
+        {
+            "job_id": pd.array([r["job_id"] for r in rows], dtype="str"),
+            "input": pd.array([r["input"] for r in rows], dtype="str"),
+            "status": pd.Categorical([r["status"] for r in rows], categories=STATUSES),
+            "error": pd.array([r["error"] for r in rows], dtype="str"),
+            "operations": pd.array([r["operations"] for r in rows], dtype="str"),
+        }
+    )
     for side, key in (("input", "in"), ("output", "out")):
         objs = [r[key] for r in rows]
         for k in _SIDES:
@@ -74,13 +76,26 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
     job_id = data.get("id", rec.get("job_id"))
     # on ERROR the result is empty but each error may carry the input object
     in_obj = result.get("input_object") or next(
-        (e["input_object"] for e in data.get("errors") or []
-         if isinstance(e, dict) and isinstance(e.get("input_object"), dict)), {})
-    return {"job_id": None if job_id is None else str(job_id), "input": rec.get("input") or request.get("input"),
-            "status": status, "error": error, "operations": ",".join(ops) if isinstance(ops, dict) else None,
-            "in": in_obj, "out": result.get("output_object") or {}, "raw": res,
-            "output_path": local.get("output_path"), "output_digest": local.get("output_digest"),
-            "created_at": created if isinstance(created, str) else rec.get("submitted_at")}
+        (
+            e["input_object"]
+            for e in data.get("errors") or []
+            if isinstance(e, dict) and isinstance(e.get("input_object"), dict)
+        ),
+        {},
+    )
+    return {
+        "job_id": None if job_id is None else str(job_id),
+        "input": rec.get("input") or request.get("input"),
+        "status": status,
+        "error": error,
+        "operations": ",".join(ops) if isinstance(ops, dict) else None,
+        "in": in_obj,
+        "out": result.get("output_object") or {},
+        "raw": res,
+        "output_path": local.get("output_path"),
+        "output_digest": local.get("output_digest"),
+        "created_at": created if isinstance(created, str) else rec.get("submitted_at"),
+    }
 
 
 def _int(v: Any) -> int | None:

@@ -83,8 +83,10 @@ def _timestamp(v: Any) -> pd.Timestamp:
 
 def naive_times(values: list[datetime | None]) -> np.ndarray:
     """Naive datetimes (camera wall clock) as a ``datetime64[ns]`` array, None -> NaT."""
-    return np.array([np.datetime64(v, "ns") if v is not None else np.datetime64("NaT", "ns") for v in values],
-                    dtype="datetime64[ns]")
+    return np.array(
+        [np.datetime64(v, "ns") if v is not None else np.datetime64("NaT", "ns") for v in values],
+        dtype="datetime64[ns]",
+    )
 
 
 def to_parquet(df: pd.DataFrame, path: str | Path, *, keep_raw: bool = False, **kwargs: Any) -> Path:

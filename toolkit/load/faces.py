@@ -15,11 +15,27 @@ import pandas as pd
 from ._source import records
 from ..client.model import STATUS_CATEGORIES
 
-COLUMNS = ["index", "external_id", "file", "face_id", "success", "error_code", "error_message", "job_id",
-           "job_index", "job_status", "collection_id"]
+COLUMNS = [
+    "index",
+    "external_id",
+    "file",
+    "face_id",
+    "success",
+    "error_code",
+    "error_message",
+    "job_id",
+    "job_index",
+    "job_status",
+    "collection_id",
+]
 STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
-STATUS_MAP = {"queued": "queued", "processing": "running", "done": "succeeded", "failed": "failed",
-              **{s: s for s in STATUSES}}
+STATUS_MAP = {
+    "queued": "queued",
+    "processing": "running",
+    "done": "succeeded",
+    "failed": "failed",
+    **{s: s for s in STATUSES},
+}
 
 
 def faces(source: Any) -> pd.DataFrame:
@@ -89,17 +105,19 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
             success, code, message = False, job_code, job_message
         else:
             success, code, message = None, None, None
-        out.append({
-            "index": row.get("index") if row.get("index") is not None else (None if meta.get("rows") else pos),
-            "external_id": row.get("external_id") or (item or {}).get("external_id"),
-            "file": row.get("file"),
-            "face_id": (item or {}).get("face_id"),
-            "success": success,
-            "error_code": code,
-            "error_message": message,
-            "job_id": job_id,
-            "job_index": pos,
-            "job_status": status,
-            "collection_id": collection,
-        })
+        out.append(
+            {
+                "index": row.get("index") if row.get("index") is not None else (None if meta.get("rows") else pos),
+                "external_id": row.get("external_id") or (item or {}).get("external_id"),
+                "file": row.get("file"),
+                "face_id": (item or {}).get("face_id"),
+                "success": success,
+                "error_code": code,
+                "error_message": message,
+                "job_id": job_id,
+                "job_index": pos,
+                "job_status": status,
+                "collection_id": collection,
+            }
+        )
     return out

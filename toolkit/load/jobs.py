@@ -20,8 +20,22 @@ __all__ = ["jobs", "COLUMNS"]
 
 STATUSES = STATUS_CATEGORIES  # toolkit.client.model: one vocabulary for every loader
 TIMES = ("created_at", "submitted_at", "started_at", "finished_at")
-COLUMNS = ["provider", "operation", "batch", "input", "job_id", "status", "provider_status", "error_code",
-           "error_message", *TIMES, "queue_s", "run_s", "total_s", "cached"]
+COLUMNS = [
+    "provider",
+    "operation",
+    "batch",
+    "input",
+    "job_id",
+    "status",
+    "provider_status",
+    "error_code",
+    "error_message",
+    *TIMES,
+    "queue_s",
+    "run_s",
+    "total_s",
+    "cached",
+]
 
 
 def jobs(source: Any) -> pd.DataFrame:
@@ -53,30 +67,48 @@ def _job_objects(source: Any) -> list[Any]:
         for item in source:
             out += _job_objects(item) if not hasattr(item, "key") else [item]
         return out
-    raise TypeError(f"jobs() needs a Workspace, Ledger, Batch, list of jobs or a jobs DataFrame, "
-                    f"not {type(source).__name__}")
+    raise TypeError(
+        f"jobs() needs a Workspace, Ledger, Batch, list of jobs or a jobs DataFrame, not {type(source).__name__}"
+    )
 
 
 def _job_row(j: Any) -> dict[str, Any]:
     status = getattr(j.status, "value", j.status)
-    return {"provider": j.provider, "operation": j.operation, "batch": j.batch_id, "input": j.input,
-            "job_id": j.job_id, "status": status, "provider_status": j.provider_status, "error_code": j.error_code,
-            "error_message": j.error_message, "created_at": j.created_at, "submitted_at": j.submitted_at,
-            "started_at": j.started_at, "finished_at": j.finished_at, "cached": j.result_digest is not None}
+    return {
+        "provider": j.provider,
+        "operation": j.operation,
+        "batch": j.batch_id,
+        "input": j.input,
+        "job_id": j.job_id,
+        "status": status,
+        "provider_status": j.provider_status,
+        "error_code": j.error_code,
+        "error_message": j.error_message,
+        "created_at": j.created_at,
+        "submitted_at": j.submitted_at,
+        "started_at": j.started_at,
+        "finished_at": j.finished_at,
+        "cached": j.result_digest is not None,
+    }
 
 
 def _from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     def col(name: str) -> list[Any]:
         return [r.get(name) for r in rows]
 
-    df = pd.DataFrame({
-        "provider": categorical(col("provider")), "operation": categorical(col("operation")),
-        "batch": categorical(col("batch")), "input": pd.array(col("input"), dtype="str"),
-        "job_id": pd.array(col("job_id"), dtype="str"),
-        "status": pd.Categorical(col("status"), categories=STATUSES),
-        "provider_status": categorical(col("provider_status")),
-        "error_code": categorical(col("error_code")), "error_message": pd.array(col("error_message"), dtype="str"),
-    })
+    df = pd.DataFrame(
+        {
+            "provider": categorical(col("provider")),
+            "operation": categorical(col("operation")),
+            "batch": categorical(col("batch")),
+            "input": pd.array(col("input"), dtype="str"),
+            "job_id": pd.array(col("job_id"), dtype="str"),
+            "status": pd.Categorical(col("status"), categories=STATUSES),
+            "provider_status": categorical(col("provider_status")),
+            "error_code": categorical(col("error_code")),
+            "error_message": pd.array(col("error_message"), dtype="str"),
+        }
+    )
     for t in TIMES:
         df[t] = utc(col(t)).array if rows else pd.array([], dtype="datetime64[ns, UTC]")
     df["cached"] = np.array(col("cached"), dtype=bool) if rows else np.array([], dtype=bool)

@@ -23,13 +23,33 @@ from ._source import records
 from .export import no_gc
 
 TYPES = ("ship", "oilslick", "newbuilding", "disappearbuilding", "timeseries")
-CLASS_TYPE = {"ship": "ship", "oilslick": "oilslick", "new_building": "newbuilding",
-              "disappeared_building": "disappearbuilding", "change": "timeseries"}
-BASE_COLUMNS = ["job_id", "detection_type", "aoi_name", "scene_id", "date", "date_start", "date_end",
-                "feature_id", "class", "area_sqm"]
+CLASS_TYPE = {
+    "ship": "ship",
+    "oilslick": "oilslick",
+    "new_building": "newbuilding",
+    "disappeared_building": "disappearbuilding",
+    "change": "timeseries",
+}
+BASE_COLUMNS = [
+    "job_id",
+    "detection_type",
+    "aoi_name",
+    "scene_id",
+    "date",
+    "date_start",
+    "date_end",
+    "feature_id",
+    "class",
+    "area_sqm",
+]
 #: Columns only some detection types have (the per-type part of the fixed schema).
-EXTRA_COLUMNS = {"ship": ["length_m"], "oilslick": [], "newbuilding": [], "disappearbuilding": [],
-                 "timeseries": ["mean_backscatter_db"]}
+EXTRA_COLUMNS = {
+    "ship": ["length_m"],
+    "oilslick": [],
+    "newbuilding": [],
+    "disappearbuilding": [],
+    "timeseries": ["mean_backscatter_db"],
+}
 DATE_COLUMNS = ("date", "date_start", "date_end")
 STRING_COLUMNS = ("job_id", "aoi_name", "scene_id")
 SCENE_DATE = re.compile(r"_(\d{8})T\d{6}_")
@@ -156,8 +176,9 @@ def _type(rec: dict[str, Any], fc: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _job_frame(rec: dict[str, Any], fc: dict[str, Any], kind: str | None, name: Any,
-               keep_properties: bool) -> tuple[pd.DataFrame, np.ndarray]:
+def _job_frame(
+    rec: dict[str, Any], fc: dict[str, Any], kind: str | None, name: Any, keep_properties: bool
+) -> tuple[pd.DataFrame, np.ndarray]:
     feats = [f for f in fc["features"] if isinstance(f, dict)]
     props = pd.DataFrame.from_records([f.get("properties") or {} for f in feats], index=range(len(feats)))
     meta = rec.get("meta") or {}
@@ -225,8 +246,9 @@ def _geometries(raw: list[Any]) -> tuple[np.ndarray, list[str | None]]:
             if xy.ndim == 2 and xy.shape[1] >= 2 and min(ring_sizes) >= 4:
                 ring_off = np.concatenate([[0], np.cumsum(ring_sizes)])
                 poly_off = np.concatenate([[0], np.cumsum(poly_sizes)])
-                geom = shapely.from_ragged_array(shapely.GeometryType.POLYGON, np.ascontiguousarray(xy[:, :2]),
-                                                 (ring_off, poly_off))
+                geom = shapely.from_ragged_array(
+                    shapely.GeometryType.POLYGON, np.ascontiguousarray(xy[:, :2]), (ring_off, poly_off)
+                )
                 reasons: list[str | None] = [None] * len(raw)
                 open_rings = np.flatnonzero((xy[ring_off[:-1], :2] != xy[ring_off[1:] - 1, :2]).any(axis=1))
                 if open_rings.size:  # from_ragged_array closes them silently; GeoJSON says they are invalid
@@ -338,5 +360,8 @@ def _check_validity(gdf: Any, reasons: pd.Series) -> None:
         row = gdf.iloc[i]
         lines.append(f"job {row['job_id']} feature {row['feature_id']}: {why[i] or 'no geometry'}")
     shown = "; ".join(lines[:10]) + (f"; and {len(lines) - 10} more" if len(lines) > 10 else "")
-    warnings.warn(f"{len(lines)} of {len(gdf)} SateAIs features have invalid or missing geometry (kept, "
-                  f"valid == False): {shown}", InvalidGeometryWarning, stacklevel=3)
+    warnings.warn(
+        f"{len(lines)} of {len(gdf)} SateAIs features have invalid or missing geometry (kept, valid == False): {shown}",
+        InvalidGeometryWarning,
+        stacklevel=3,
+    )

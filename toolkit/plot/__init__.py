@@ -12,8 +12,19 @@ from .maps import detections_map, sizes
 from .timeline import timeline
 from .verdicts import verdict_distribution
 
-__all__ = ["boxes", "gallery", "counts", "score_histogram", "detections_map", "sizes", "verdict_distribution",
-           "before_after", "enrollment_summary", "timeline", "for_provider"]
+__all__ = [
+    "boxes",
+    "gallery",
+    "counts",
+    "score_histogram",
+    "detections_map",
+    "sizes",
+    "verdict_distribution",
+    "before_after",
+    "enrollment_summary",
+    "timeline",
+    "for_provider",
+]
 
 
 def for_provider(provider: Any) -> dict[str, Callable[..., Any]]:

@@ -28,13 +28,23 @@ def before_after(images: pd.DataFrame, n: int = 4) -> Figure:
             ax.set_title(f"{word}: {size} {str(fmt).upper() if not pd.isna(fmt) else ''}".rstrip(), fontsize=10)
             ax.set_axis_off()
         ops = "" if pd.isna(r.operations) else f" ({r.operations})"
-        left.text(-0.02, 0.5, f"task {r.job_id}{ops}", transform=left.transAxes, rotation=90, ha="right",
-                  va="center", fontsize=8, color="dimgray")
+        left.text(
+            -0.02,
+            0.5,
+            f"task {r.job_id}{ops}",
+            transform=left.transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=8,
+            color="dimgray",
+        )
     if not rows:
         for ax in axes.flat:
             ax.set_axis_off()
-        axes[0, 0].text(0.5, 0.5, "no task with a downloaded output", ha="center", va="center",
-                        transform=axes[0, 0].transAxes)
+        axes[0, 0].text(
+            0.5, 0.5, "no task with a downloaded output", ha="center", va="center", transform=axes[0, 0].transAxes
+        )
     fig.suptitle(f"Claid: before and after ({len(rows)} of {len(images)} tasks)", fontsize=12)
     fig.tight_layout()
     return fig

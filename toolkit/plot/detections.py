@@ -28,8 +28,14 @@ def label_colors(labels: Any) -> dict[str, tuple[float, float, float]]:
     return {lab: _COLORS[i % len(_COLORS)] for i, lab in enumerate(sorted({str(x) for x in labels}))}
 
 
-def boxes(image: Any, detections: pd.DataFrame, ax: Axes | None = None, threshold: float | None = None,
-          *, colors: Mapping[str, Any] | None = None) -> Axes:
+def boxes(
+    image: Any,
+    detections: pd.DataFrame,
+    ax: Axes | None = None,
+    threshold: float | None = None,
+    *,
+    colors: Mapping[str, Any] | None = None,
+) -> Axes:
     """The image with one rectangle per box at or above ``threshold``, captioned "label score".
 
     ``image``: a path, a PIL image or an array; ``detections``: the rows of that image (normalized
@@ -45,8 +51,16 @@ def boxes(image: Any, detections: pd.DataFrame, ax: Axes | None = None, threshol
         color = colors.get(str(r.label), "yellow")
         x, y, w, h = r.x * img.width, r.y * img.height, r.w * img.width, r.h * img.height
         ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=color, linewidth=2))
-        ax.text(x, max(y - 2, 0), f"{r.label} {r.score:.2f}", color="white", fontsize=9, va="bottom",
-                bbox={"facecolor": color, "alpha": 0.8, "pad": 1.5, "edgecolor": "none"}, clip_on=True)
+        ax.text(
+            x,
+            max(y - 2, 0),
+            f"{r.label} {r.score:.2f}",
+            color="white",
+            fontsize=9,
+            va="bottom",
+            bbox={"facecolor": color, "alpha": 0.8, "pad": 1.5, "edgecolor": "none"},
+            clip_on=True,
+        )
     ax.set_xlim(0, img.width)
     ax.set_ylim(img.height, 0)
     name = Path(str(image)).name if isinstance(image, (str, Path)) else ""
@@ -57,8 +71,16 @@ def boxes(image: Any, detections: pd.DataFrame, ax: Axes | None = None, threshol
     return ax
 
 
-def gallery(detections: pd.DataFrame, images: Any = None, n: int = 12, by: str = "score", *,
-            crop: bool = True, margin: float = 0.15, ncols: int | None = None) -> Figure:
+def gallery(
+    detections: pd.DataFrame,
+    images: Any = None,
+    n: int = 12,
+    by: str = "score",
+    *,
+    crop: bool = True,
+    margin: float = 0.15,
+    ncols: int | None = None,
+) -> Figure:
     """A grid of the top ``n`` detections by ``by`` (descending): crops around each box (``crop=False``:
     the full image with its box), titled with label, score and file.
 
@@ -94,7 +116,7 @@ def gallery(detections: pd.DataFrame, images: Any = None, n: int = 12, by: str =
         ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=color, linewidth=2))
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
-    for ax in list(axes.flat)[len(top):]:
+    for ax in list(axes.flat)[len(top) :]:
         ax.set_axis_off()
         if not len(top):
             ax.text(0.5, 0.5, "no detections", ha="center", va="center", transform=ax.transAxes)
@@ -145,8 +167,9 @@ def counts(df: pd.DataFrame, by: str = "label", ax: Axes | None = None, *, time_
     return ax
 
 
-def score_histogram(df: pd.DataFrame, threshold: float | None = None, ax: Axes | None = None, *,
-                    bins: int = 20) -> Axes:
+def score_histogram(
+    df: pd.DataFrame, threshold: float | None = None, ax: Axes | None = None, *, bins: int = 20
+) -> Axes:
     """Histogram of detection scores over 0..1, with ``threshold`` (if given) marked and the boxes at or
     above it counted in the legend."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
@@ -154,8 +177,13 @@ def score_histogram(df: pd.DataFrame, threshold: float | None = None, ax: Axes |
     ax.hist(scores, bins=np.linspace(0, 1, bins + 1), color="tab:blue", edgecolor="white")
     if threshold is not None:
         above = int((scores >= threshold).sum())
-        ax.axvline(threshold, color="tab:red", linestyle="--", linewidth=2,
-                   label=f"threshold {threshold:g}: {above} of {len(scores)} boxes at or above")
+        ax.axvline(
+            threshold,
+            color="tab:red",
+            linestyle="--",
+            linewidth=2,
+            label=f"threshold {threshold:g}: {above} of {len(scores)} boxes at or above",
+        )
         ax.legend(loc="upper left")
     ax.set_xlim(0, 1)
     ax.set_xlabel("score")

@@ -35,6 +35,8 @@ def enrollment_summary(faces: Any, ax: Any = None) -> Any:
     ax.set_xlim(0, max(max(counts), 1) * 1.15)
     ax.set_xlabel("Roster rows")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"Face enrollment: {len(faces)} rows, {enrolled} enrolled, {len(failed)} failed"
-                 + (f", {pending} not finished" if pending else ""))
+    ax.set_title(
+        f"Face enrollment: {len(faces)} rows, {enrolled} enrolled, {len(failed)} failed"
+        + (f", {pending} not finished" if pending else "")
+    )
     return ax

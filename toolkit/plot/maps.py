@@ -9,15 +9,26 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 #: Colours per class, stable across figures (tab10 order).
-CLASS_COLORS = {"ship": "#1f77b4", "oilslick": "#2b2b2b", "new_building": "#2ca02c",
-                "disappeared_building": "#d62728", "change": "#9467bd"}
+CLASS_COLORS = {
+    "ship": "#1f77b4",
+    "oilslick": "#2b2b2b",
+    "new_building": "#2ca02c",
+    "disappeared_building": "#d62728",
+    "change": "#9467bd",
+}
 _FALLBACK = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
-AREA_LABELS = {"ship": "ships", "oilslick": "oil slicks", "new_building": "new buildings",
-               "disappeared_building": "disappeared buildings", "change": "changed area"}
+AREA_LABELS = {
+    "ship": "ships",
+    "oilslick": "oil slicks",
+    "new_building": "new buildings",
+    "disappeared_building": "disappeared buildings",
+    "change": "changed area",
+}
 
 
-def detections_map(features: Any, aoi: Any = None, ax: Any = None, column: str = "class",
-                   marker_fraction: float = 0.01) -> Any:
+def detections_map(
+    features: Any, aoi: Any = None, ax: Any = None, column: str = "class", marker_fraction: float = 0.01
+) -> Any:
     """Detected polygons over the AOI outline, coloured by ``column``, with a legend and lon/lat axes.
 
     ``aoi``: a shapely geometry, WKT, GeoJSON path, GeoSeries/GeoDataFrame, or None for the AOIs the jobs
@@ -48,14 +59,26 @@ def detections_map(features: Any, aoi: Any = None, ax: Any = None, column: str =
             small = ((b["maxx"] - b["minx"]).clip(lower=b["maxy"] - b["miny"]) < marker_fraction * width).to_numpy()
             if small.any():
                 pts = part.geometry[small].representative_point()
-                ax.scatter(pts.x, pts.y, s=22, marker="o", facecolor="none", edgecolor=color, linewidth=1.0,
-                           gid="markers", zorder=3)
+                ax.scatter(
+                    pts.x,
+                    pts.y,
+                    s=22,
+                    marker="o",
+                    facecolor="none",
+                    edgecolor=color,
+                    linewidth=1.0,
+                    gid="markers",
+                    zorder=3,
+                )
             handles.append(Patch(facecolor=color, edgecolor=color, alpha=0.75, label=f"{key} ({len(part)})"))
     if outline is not None and not outline.empty:
         handles.append(Line2D([], [], color="#555555", linestyle="--", label="area of interest"))
     if handles:  # beside the map on a figure of our own; inside it on the caller's axes (neighbours may follow)
-        where = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0} if own_figure else \
-            {"loc": "best", "framealpha": 0.85}
+        where = (
+            {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0}
+            if own_figure
+            else {"loc": "best", "framealpha": 0.85}
+        )
         ax.legend(handles=handles, fontsize=9, title=column, **where)
     ax.set_xlabel("Longitude (°)")
     ax.set_ylabel("Latitude (°)")
@@ -91,8 +114,13 @@ def sizes(features: Any, ax: Any = None, bins: int = 20) -> Any:
 def _lengths(ax: Any, features: Any, classes: Any, bins: int) -> None:
     lengths = features.loc[classes == "ship", "length_m"].dropna() if "length_m" in features else []
     if len(lengths):
-        ax.hist(lengths, bins=min(bins, max(5, len(lengths))), color=CLASS_COLORS["ship"], edgecolor="white",
-                gid="ship_length")
+        ax.hist(
+            lengths,
+            bins=min(bins, max(5, len(lengths))),
+            color=CLASS_COLORS["ship"],
+            edgecolor="white",
+            gid="ship_length",
+        )
         ax.axvline(float(np.median(lengths)), color="#333333", linestyle=":", linewidth=1)
         ax.set_title(f"Ship length (n={len(lengths)}, median {np.median(lengths):.0f} m)")
     else:
@@ -114,8 +142,16 @@ def _areas(ax: Any, features: Any, classes: Any, bins: int) -> None:
         edges = np.geomspace(lo / 1.05, hi * 1.05, bins + 1)
         for i, (k, v) in enumerate(values.items()):
             color = CLASS_COLORS.get(k, _FALLBACK[i % len(_FALLBACK)])
-            ax.hist(v, bins=edges, histtype="stepfilled", alpha=0.45, color=color, edgecolor=color,
-                    label=f"{AREA_LABELS.get(k, k)} (n={len(v)})", gid=f"area:{k}")
+            ax.hist(
+                v,
+                bins=edges,
+                histtype="stepfilled",
+                alpha=0.45,
+                color=color,
+                edgecolor=color,
+                label=f"{AREA_LABELS.get(k, k)} (n={len(v)})",
+                gid=f"area:{k}",
+            )
         ax.set_xscale("log")
         ax.legend(fontsize=9)
     else:

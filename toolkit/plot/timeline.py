@@ -11,8 +11,15 @@ from matplotlib.patches import Patch
 
 __all__ = ["timeline", "STATUS_COLORS"]
 
-STATUS_COLORS = {"succeeded": "#2ca02c", "failed": "#d62728", "expired": "#ff7f0e", "cancelled": "#7f7f7f",
-                 "running": "#1f77b4", "queued": "#9ecae1", "draft": "#c7c7c7"}
+STATUS_COLORS = {
+    "succeeded": "#2ca02c",
+    "failed": "#d62728",
+    "expired": "#ff7f0e",
+    "cancelled": "#7f7f7f",
+    "running": "#1f77b4",
+    "queued": "#9ecae1",
+    "draft": "#c7c7c7",
+}
 QUEUED_ALPHA = 0.35
 MAX_LABELS = 40
 
@@ -42,11 +49,21 @@ def timeline(jobs: pd.DataFrame, ax: Axes | None = None, *, now: Any = None, lab
     for i, r in df.iterrows():
         color = STATUS_COLORS.get(str(r["status"]), "#bcbd22")
         if pd.isna(r["started_at"]):
-            ax.barh(i, done[i] - created[i], left=created[i], color=color, alpha=0.6, hatch="//",
-                    edgecolor="white", height=0.7, gid="span:unsplit")
+            ax.barh(
+                i,
+                done[i] - created[i],
+                left=created[i],
+                color=color,
+                alpha=0.6,
+                hatch="//",
+                edgecolor="white",
+                height=0.7,
+                gid="span:unsplit",
+            )
             continue
-        ax.barh(i, started[i] - created[i], left=created[i], color=color, alpha=QUEUED_ALPHA, height=0.7,
-                gid="span:queued")
+        ax.barh(
+            i, started[i] - created[i], left=created[i], color=color, alpha=QUEUED_ALPHA, height=0.7, gid="span:queued"
+        )
         ax.barh(i, done[i] - started[i], left=started[i], color=color, height=0.7, gid="span:running")
     ax.set_ylim(len(df) - 0.5, -0.5)  # first job on top
     if len(df) <= MAX_LABELS and label in df.columns:
@@ -60,8 +77,10 @@ def timeline(jobs: pd.DataFrame, ax: Axes | None = None, *, now: Any = None, lab
     handles = [Patch(color=STATUS_COLORS[s], label=s) for s in present]
     unsplit = df["started_at"].isna()
     if (~unsplit).any():
-        handles += [Patch(facecolor="grey", alpha=QUEUED_ALPHA, label="queued (pale)"),
-                    Patch(facecolor="grey", label="running (solid)")]
+        handles += [
+            Patch(facecolor="grey", alpha=QUEUED_ALPHA, label="queued (pale)"),
+            Patch(facecolor="grey", label="running (solid)"),
+        ]
     if unsplit.any():
         handles.append(Patch(facecolor="grey", alpha=0.6, hatch="//", edgecolor="white", label="start not observed"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
@@ -73,4 +92,4 @@ def timeline(jobs: pd.DataFrame, ax: Axes | None = None, *, now: Any = None, lab
 
 def _short(text: str, n: int = 28) -> str:
     """Long inputs (paths) keep their end, where the file name is."""
-    return text if len(text) <= n else "…" + text[-(n - 1):]
+    return text if len(text) <= n else "…" + text[-(n - 1) :]

@@ -29,12 +29,28 @@ def verdict_distribution(verdicts: Any, ax: Any = None, threshold: float = 0.5, 
         x = rows["fake_confidence"].to_numpy(dtype=float)
         fake = rows["is_fake"].fillna(False).to_numpy(dtype=bool) if "is_fake" in rows else x >= threshold
         if len(x) >= 3:
-            ax.boxplot(x, positions=[y], orientation="horizontal", widths=0.5, showfliers=False,
-                       medianprops={"color": "#333333"}, boxprops={"color": "#999999"},
-                       whiskerprops={"color": "#999999"}, capprops={"color": "#999999"})
+            ax.boxplot(
+                x,
+                positions=[y],
+                orientation="horizontal",
+                widths=0.5,
+                showfliers=False,
+                medianprops={"color": "#333333"},
+                boxprops={"color": "#999999"},
+                whiskerprops={"color": "#999999"},
+                capprops={"color": "#999999"},
+            )
         jitter = rng.uniform(-0.18, 0.18, len(x))
-        ax.scatter(x, y + jitter, s=28, c=np.where(fake, FAKE_COLOR, REAL_COLOR), edgecolor="white",
-                   linewidth=0.5, zorder=3, gid=f"verdicts:{task}")
+        ax.scatter(
+            x,
+            y + jitter,
+            s=28,
+            c=np.where(fake, FAKE_COLOR, REAL_COLOR),
+            edgecolor="white",
+            linewidth=0.5,
+            zorder=3,
+            gid=f"verdicts:{task}",
+        )
         failed = int(((verdicts["task"].astype("string") == task) & (verdicts["status"] != "succeeded")).sum())
         labels.append(f"{task}\n(n={len(x)}" + (f", {failed} not succeeded)" if failed else ")"))
     ax.axvline(threshold, color="#333333", linestyle="--", linewidth=1, gid="threshold")
@@ -46,8 +62,14 @@ def verdict_distribution(verdicts: Any, ax: Any = None, threshold: float = 0.5, 
     n_fake = int(scored["is_fake"].fillna(False).sum()) if len(scored) else 0
     ax.set_title(f"Authenta verdicts: {len(scored)} scored, {n_fake} judged fake")
     ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
-    ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=FAKE_COLOR, label="judged fake"),
-                       Line2D([], [], marker="o", linestyle="", color=REAL_COLOR, label="judged real"),
-                       Line2D([], [], color="#333333", linestyle="--", label=f"threshold {threshold:g}")],
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", linestyle="", color=FAKE_COLOR, label="judged fake"),
+            Line2D([], [], marker="o", linestyle="", color=REAL_COLOR, label="judged real"),
+            Line2D([], [], color="#333333", linestyle="--", label=f"threshold {threshold:g}"),
+        ],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=9,
+    )
     return ax

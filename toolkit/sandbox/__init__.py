@@ -13,8 +13,20 @@ from .config import SandboxConfig, Tenant
 from .server import Sandbox, serve
 from .spec import ApiError, BodyLimit, ProviderSpec, register, registered, unregister
 
-__all__ = ["DEMO_KEYS", "PROVIDERS", "ApiError", "BodyLimit", "ProviderSpec", "Sandbox", "SandboxConfig", "Tenant",
-           "register", "registered", "serve", "unregister"]
+__all__ = [
+    "DEMO_KEYS",
+    "PROVIDERS",
+    "ApiError",
+    "BodyLimit",
+    "ProviderSpec",
+    "Sandbox",
+    "SandboxConfig",
+    "Tenant",
+    "register",
+    "registered",
+    "serve",
+    "unregister",
+]
 
 
 def __getattr__(name: str) -> object:

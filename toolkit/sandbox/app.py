@@ -91,11 +91,19 @@ class SandboxMiddleware:
             fault = "5xx"  # no transport to abort (e.g. an in-memory test client): fail loudly instead
         if fault in ("5xx", "429"):
             spec = self.ctx.specs[provider]
-            err = (ApiError(provider, spec.fault_status, spec.fault_code,
-                            "Service temporarily unavailable (injected fault).")
-                   if fault == "5xx" else
-                   ApiError(provider, 429, spec.rate_limited_code, "Too Many Requests. Rate limit exceeded.",
-                            headers={"Retry-After": "1", **(spec.retry_headers(1) if spec.retry_headers else {})}))
+            err = (
+                ApiError(
+                    provider, spec.fault_status, spec.fault_code, "Service temporarily unavailable (injected fault)."
+                )
+                if fault == "5xx"
+                else ApiError(
+                    provider,
+                    429,
+                    spec.rate_limited_code,
+                    "Too Many Requests. Rate limit exceeded.",
+                    headers={"Retry-After": "1", **(spec.retry_headers(1) if spec.retry_headers else {})},
+                )
+            )
             response = render_error(self.ctx, err)
             self.ctx.stats.request(provider, "-", f"(injected {fault})", err.status)
             return await response(scope, receive, send)
@@ -129,8 +137,12 @@ def render_error(ctx: Context, err: ApiError) -> JSONResponse:
 
 
 def too_large(ctx: Context, provider: str, limit: int) -> ApiError:
-    return ApiError(provider, 413, ctx.specs[provider].too_large_code,
-                    f"The request body is larger than this route's limit of {limit} bytes.")
+    return ApiError(
+        provider,
+        413,
+        ctx.specs[provider].too_large_code,
+        f"The request body is larger than this route's limit of {limit} bytes.",
+    )
 
 
 def _declared_length(scope: dict) -> int:
@@ -217,8 +229,12 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
             loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
             fields.setdefault(loc, []).append(str(e.get("msg", "invalid")))
         message = "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items())
-        return render_error(ctx, ApiError(provider, spec.validation_status, spec.validation_code,
-                                          f"Invalid request: {message}", details=fields))
+        return render_error(
+            ctx,
+            ApiError(
+                provider, spec.validation_status, spec.validation_code, f"Invalid request: {message}", details=fields
+            ),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -228,10 +244,12 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         spec = specs[provider]
         # 400: FastAPI could not parse the body (e.g. JSON nested too deeply)
         code = {400: spec.validation_code, 404: spec.not_found_code, 405: "METHOD_NOT_ALLOWED"}.get(
-            exc.status_code, "ERROR")
+            exc.status_code, "ERROR"
+        )
         # keep Starlette's headers: a 405 must say what is allowed (RFC 9110 Allow)
-        return render_error(ctx, ApiError(provider, exc.status_code, code, str(exc.detail),
-                                          headers=dict(exc.headers or {})))
+        return render_error(
+            ctx, ApiError(provider, exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+        )
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:

@@ -64,8 +64,9 @@ class Tenant:
             key, _, scope = rest.partition("@")
             org, slash, collection = scope.partition("/")
             if not slash or not org or not collection or not key:
-                raise ConfigError(f"--key {provider}:...: expected {provider}:KEY@ORG/COLLECTION, "
-                                  f"got {spec.split(':')[0]}:…@{scope}")
+                raise ConfigError(
+                    f"--key {provider}:...: expected {provider}:KEY@ORG/COLLECTION, got {spec.split(':')[0]}:…@{scope}"
+                )
             return cls(provider, key, org, collection)
         return cls(provider, rest)
 

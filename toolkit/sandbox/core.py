@@ -54,8 +54,12 @@ class Stats:
             p = out["providers"].setdefault(provider, {"tenants": {}, "faults": {}, "auth_on_signed_urls": 0})
             return p["tenants"].setdefault(
                 tenant,
-                {"requests": {}, "jobs": {"created": 0, "by_state": {}},
-                 "jobs_per_idempotency_key": {}, "jobs_per_input_digest": {}},
+                {
+                    "requests": {},
+                    "jobs": {"created": 0, "by_state": {}},
+                    "jobs_per_idempotency_key": {},
+                    "jobs_per_input_digest": {},
+                },
             )
 
         with self._lock:
@@ -121,8 +125,9 @@ class Context:
             return ApiError(provider, 401, spec.unauthorized_code, "Missing API key: send Authorization: Bearer <key>.")
         return ApiError(provider, 401, spec.unauthorized_code, "Invalid API key.")
 
-    def authenticate(self, request: Request, provider: str, *, bucket: str | None = None,
-                     api_key_header: bool = False) -> Tenant:
+    def authenticate(
+        self, request: Request, provider: str, *, bucket: str | None = None, api_key_header: bool = False
+    ) -> Tenant:
         """The tenant whose key the request carries, or a 401 in the provider's envelope.
 
         ``api_key_header``: the key may come as ``X-API-Key`` (face service) as well as a Bearer token.
@@ -157,19 +162,26 @@ class Context:
             retry = max(1, int(d.retry_after + 0.999))
             headers["Retry-After"] = str(retry)
             headers.update(spec.retry_headers(retry) if spec.retry_headers else {})
-            raise ApiError(provider, 429, spec.rate_limited_code, "Too Many Requests. Rate limit exceeded.",
-                           headers=headers)
+            raise ApiError(
+                provider, 429, spec.rate_limited_code, "Too Many Requests. Rate limit exceeded.", headers=headers
+            )
         return headers
 
     # -- jobs ---------------------------------------------------------------------------------------
-    def enqueue(self, job: Job, median_runtime: float | None = None, *, from_states: tuple[str, ...] = ("created",)) -> bool:
+    def enqueue(
+        self, job: Job, median_runtime: float | None = None, *, from_states: tuple[str, ...] = ("created",)
+    ) -> bool:
         """Queue a job for processing with a seeded runtime; False if it was not in ``from_states``."""
         if median_runtime is None:
             median_runtime = self.specs[job.provider].runtime
         median = self.config.runtimes.get(job.provider, median_runtime)
         runtime = draw_runtime(self.config.seed, job.id, median, self.config.runtime_spread) * self.config.time_scale
         ok = self.store.update(
-            job.id, expect_state=from_states, state="queued", queued_at=time.time(), runtime=runtime,
+            job.id,
+            expect_state=from_states,
+            state="queued",
+            queued_at=time.time(),
+            runtime=runtime,
             will_fail=int(self.faults.job_fails(job.provider, job.input_digest or job.id)),
         )
         if ok and self.runner:
@@ -185,8 +197,9 @@ class Context:
     def absolute(request: Request, path: str) -> str:
         return str(request.base_url).rstrip("/") + path
 
-    def signed_url(self, request: Request, method: str, path: str, ttl: float, *, content_type: str = "",
-                   size: int | None = None) -> str:
+    def signed_url(
+        self, request: Request, method: str, path: str, ttl: float, *, content_type: str = "", size: int | None = None
+    ) -> str:
         return self.absolute(request, self.signer.sign(method, path, ttl, content_type=content_type, size=size))
 
     def verify_signed(self, request: Request, provider: str, *, size: int | None = None) -> str:
@@ -195,8 +208,11 @@ class Context:
             self.stats.auth_on_signed_url(provider)
         try:
             return self.signer.verify(
-                request.method, request.url.path, dict(request.query_params),
-                content_type=request.headers.get("content-type"), size=size,
+                request.method,
+                request.url.path,
+                dict(request.query_params),
+                content_type=request.headers.get("content-type"),
+                size=size,
             )
         except SignatureError as e:
             raise ApiError(provider, 403, "FORBIDDEN", f"Signed URL refused: {e}.") from None

@@ -23,7 +23,8 @@ class Credits:
         self._specs = specs
         self._tenants = tenants
         self._left: dict[tuple[str, str], int] = {
-            (t.provider, t.id): per_key[t.provider] for t in tenants if t.provider in per_key}
+            (t.provider, t.id): per_key[t.provider] for t in tenants if t.provider in per_key
+        }
 
     def left(self, provider: str, tenant_id: str) -> int | None:
         """Credits the tenant has left; None when unlimited."""

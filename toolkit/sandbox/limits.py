@@ -31,8 +31,12 @@ class BodyLimits:
     ones are answered 413. Built once at app creation from the providers it serves."""
 
     def __init__(self, specs: Iterable[ProviderSpec]) -> None:
-        self._rules = [(prefix, rule.suffix, rule.limit) for s in specs for rule in s.body_limits
-                       for prefix in ([s.storage_prefix] if rule.storage else s.prefixes)]
+        self._rules = [
+            (prefix, rule.suffix, rule.limit)
+            for s in specs
+            for rule in s.body_limits
+            for prefix in ([s.storage_prefix] if rule.storage else s.prefixes)
+        ]
 
     def __call__(self, path: str) -> int:
         for prefix, suffix, limit in self._rules:

@@ -44,8 +44,9 @@ def enum(*values: Any) -> dict[str, Any]:
 
 def any_case(*values: str, empty: bool = False) -> dict[str, Any]:
     """One of ``values`` in any letter case (the server lowercases them); ``empty``: "" is allowed too."""
-    alternatives = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in v)
-                            for v in values)
+    alternatives = "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in v) for v in values
+    )
     return {"type": "string", "pattern": f"^(?:{alternatives}){'?' if empty else ''}$"}
 
 
@@ -66,8 +67,10 @@ def code_message() -> dict[str, Any]:
     return obj({"code": STR, "message": STR})
 
 
-RAW_UPLOAD = {"required": True, "content": {t: {"schema": BINARY} for t in
-                                            ("application/octet-stream", "image/jpeg", "image/png")}}
+RAW_UPLOAD = {
+    "required": True,
+    "content": {t: {"schema": BINARY} for t in ("application/octet-stream", "image/jpeg", "image/png")},
+}
 BYTES = "application/octet-stream"
 LOCATION = {302: {"Location": {"required": True, "schema": URL}}}  # Op.headers of a redirect
 
@@ -79,28 +82,49 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 302: "Found", 400: "Bad request",
-           401: "Missing or invalid API key", 402: "No credits left (sandbox --credits)",
-           403: "Forbidden (signed URL refused)", 404: "Not found",
-           409: "Conflict", 410: "Gone (past retention)", 413: "Body too large", 422: "Unprocessable request",
-           429: "Rate limited (Retry-After)", 500: "Internal error", 503: "Service unavailable"}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    302: "Found",
+    400: "Bad request",
+    401: "Missing or invalid API key",
+    402: "No credits left (sandbox --credits)",
+    403: "Forbidden (signed URL refused)",
+    404: "Not found",
+    409: "Conflict",
+    410: "Gone (past retention)",
+    413: "Body too large",
+    422: "Unprocessable request",
+    429: "Rate limited (Retry-After)",
+    500: "Internal error",
+    503: "Service unavailable",
+}
 SIGNED_QUERY = [
     {"name": "expires", "in": "query", "required": True, "schema": INT, "description": "Unix time the URL lapses."},
-    {"name": "sig", "in": "query", "required": True, "schema": STR,
-     "description": "HMAC over method, path, expiry, type and size."},
+    {
+        "name": "sig",
+        "in": "query",
+        "required": True,
+        "schema": STR,
+        "description": "HMAC over method, path, expiry, type and size.",
+    },
     {"name": "ct", "in": "query", "required": False, "schema": STR, "description": "Declared Content-Type."},
     {"name": "size", "in": "query", "required": False, "schema": INT, "description": "Declared size in bytes."},
 ]
 
 
-def _specs(config: SandboxConfig | None,
-           specs: Iterable[ProviderSpec] | None) -> tuple[SandboxConfig, list[ProviderSpec]]:
+def _specs(
+    config: SandboxConfig | None, specs: Iterable[ProviderSpec] | None
+) -> tuple[SandboxConfig, list[ProviderSpec]]:
     config = config or SandboxConfig()
     return config, list(config.specs.values() if specs is None else specs)
 
 
-def described(config: SandboxConfig | None = None,
-              specs: Iterable[ProviderSpec] | None = None) -> dict[tuple[str, str], tuple[ProviderSpec, Op]]:
+def described(
+    config: SandboxConfig | None = None, specs: Iterable[ProviderSpec] | None = None
+) -> dict[tuple[str, str], tuple[ProviderSpec, Op]]:
     """(METHOD, path as FastAPI writes it) -> (provider spec, ``Op``) for every operation the specs describe."""
     config, specs = _specs(config, specs)
     out: dict[tuple[str, str], tuple[ProviderSpec, Op]] = {}
@@ -110,8 +134,9 @@ def described(config: SandboxConfig | None = None,
     return out
 
 
-def operations(config: SandboxConfig | None = None,
-               specs: Iterable[ProviderSpec] | None = None) -> dict[tuple[str, str], Op]:
+def operations(
+    config: SandboxConfig | None = None, specs: Iterable[ProviderSpec] | None = None
+) -> dict[tuple[str, str], Op]:
     """Every operation of the document, by (METHOD, path) as FastAPI writes the path (default: the providers
     and options of ``SandboxConfig()``)."""
     return {key: op for key, (_, op) in described(config, specs).items()}
@@ -156,8 +181,7 @@ def _responses(spec: ProviderSpec, op: Op) -> dict[str, Any]:
     return out
 
 
-def complete(doc: dict[str, Any], config: SandboxConfig,
-             specs: Iterable[ProviderSpec] | None = None) -> dict[str, Any]:
+def complete(doc: dict[str, Any], config: SandboxConfig, specs: Iterable[ProviderSpec] | None = None) -> dict[str, Any]:
     """Fill in FastAPI's document ``doc`` with the facts of ``specs`` (default: ``config.specs``).
 
     A route missing from the specs' operations keeps FastAPI's description and is marked ``x-undescribed``;

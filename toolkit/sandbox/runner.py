@@ -89,8 +89,10 @@ class Runner:
         try:
             fields: dict[str, Any] = {"computed": 1}
             if job.will_fail:
-                fields.update(error_code=self.fail_codes.get(job.provider, "INTERNAL_ERROR"),
-                              error_message="The job failed while processing (injected fault).")
+                fields.update(
+                    error_code=self.fail_codes.get(job.provider, "INTERNAL_ERROR"),
+                    error_message="The job failed while processing (injected fault).",
+                )
             else:
                 try:
                     fields["result"] = self.engines[job.provider](job)
@@ -98,8 +100,10 @@ class Runner:
                     fields.update(error_code=f.code, error_message=f.message)
                 except Exception as exc:  # an engine bug becomes a failed job, never a stuck one
                     log.error("engine %s failed on job %s: %s", job.provider, job.id, traceback.format_exc())
-                    fields.update(error_code=self.fail_codes.get(job.provider, "INTERNAL_ERROR"),
-                                  error_message=f"Processing failed: {type(exc).__name__}")
+                    fields.update(
+                        error_code=self.fail_codes.get(job.provider, "INTERNAL_ERROR"),
+                        error_message=f"Processing failed: {type(exc).__name__}",
+                    )
             self.store.update(job.id, expect_state="processing", **fields)
         except Exception:
             if not self._stop.is_set():
@@ -130,4 +134,5 @@ def _warm_imports() -> None:
             import skimage.filters  # noqa: F401
             import skimage.measure  # noqa: F401
             import skimage.morphology  # noqa: F401
+
             _warmed = True

@@ -66,8 +66,9 @@ class Sandbox:
         cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
         self._server = uvicorn.Server(cfg)
         self.ctx.runner.start()
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="sandbox-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -98,14 +99,24 @@ def serve(config: SandboxConfig) -> None:
     """Run the sandbox in the foreground until interrupted (the ``sandbox`` CLI command)."""
     app, ctx = create_app(config)
     ctx.runner.start()
-    print(f"toolkit sandbox on http://{config.host}:{config.port}  (data: {config.data_dir}, "
-          f"time scale {config.time_scale:g}, seed {config.seed})", flush=True)
+    print(
+        f"toolkit sandbox on http://{config.host}:{config.port}  (data: {config.data_dir}, "
+        f"time scale {config.time_scale:g}, seed {config.seed})",
+        flush=True,
+    )
     for name, spec in ctx.specs.items():
         limit = f"  ({config.credits[name]} credits per key)" if name in config.credits else ""
         print(f"  {name:<13} http://{config.host}:{config.port}{spec.prefixes[0]}{limit}", flush=True)
     try:
-        uvicorn.run(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                    lifespan="off", timeout_keep_alive=30)
+        uvicorn.run(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+        )
     finally:
         ctx.runner.stop()
         ctx.store.close()

@@ -31,9 +31,7 @@ class Signer:
         msg = "\n".join([method.upper(), path, str(expires), content_type.lower(), size]).encode()
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
 
-    def sign(
-        self, method: str, path: str, ttl: float, *, content_type: str = "", size: int | None = None
-    ) -> str:
+    def sign(self, method: str, path: str, ttl: float, *, content_type: str = "", size: int | None = None) -> str:
         """Return ``path?query`` valid for ``ttl`` seconds for exactly this method/content type/size."""
         expires = int(time.time() + ttl) + (1 if ttl % 1 else 0)
         size_s = "" if size is None else str(size)

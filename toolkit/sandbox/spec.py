@@ -112,8 +112,10 @@ class ProviderSpec:
     too_large_code: str = "PAYLOAD_TOO_LARGE"
     fault_status: int = 503  # an injected 5xx: "temporarily unavailable", refused before processing
     fault_code: str = "INTERNAL_ERROR"
-    payment_required: tuple[str, str] = ("INSUFFICIENT_CREDITS",
-                                         "Insufficient credits: this API key has no credits left.")  # 402
+    payment_required: tuple[str, str] = (
+        "INSUFFICIENT_CREDITS",
+        "Insufficient credits: this API key has no credits left.",
+    )  # 402
     # -- extra headers ------------------------------------------------------------------------------
     #: headers describing the limits: on the 429, and returned by ``Context.rate_limit`` for routes to send
     limit_headers: Callable[[Limits, Decision], dict[str, str]] | None = None

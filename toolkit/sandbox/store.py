@@ -119,8 +119,18 @@ class Store:
                 "INSERT INTO jobs (id, provider, tenant, kind, state, created_at, updated_at, request, data,"
                 " idem_key, idem_hash, input_digest) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    str(uuid.uuid4()), provider, tenant, kind, state, now, now,
-                    json.dumps(request or {}), json.dumps(data or {}), idem_key, idem_hash, input_digest,
+                    str(uuid.uuid4()),
+                    provider,
+                    tenant,
+                    kind,
+                    state,
+                    now,
+                    now,
+                    json.dumps(request or {}),
+                    json.dumps(data or {}),
+                    idem_key,
+                    idem_hash,
+                    input_digest,
                 ),
             )
             seq = cur.lastrowid
@@ -253,9 +263,7 @@ class Store:
 
     def next_finish_at(self) -> float | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT min(finish_at) FROM jobs WHERE state='processing' AND computed=1"
-            ).fetchone()
+            row = self._db.execute("SELECT min(finish_at) FROM jobs WHERE state='processing' AND computed=1").fetchone()
         return row[0]
 
     def queued_count(self) -> int:

@@ -11,5 +11,15 @@ from .explorer import JobsExplorer, explore
 from .monitor import Monitor, batch_mimebundle, display_batch, monitor_for
 from .render import Snapshot, render_html, render_text, snapshot
 
-__all__ = ["JobsExplorer", "Monitor", "Snapshot", "batch_mimebundle", "display_batch", "explore", "monitor_for",
-           "render_html", "render_text", "snapshot"]
+__all__ = [
+    "JobsExplorer",
+    "Monitor",
+    "Snapshot",
+    "batch_mimebundle",
+    "display_batch",
+    "explore",
+    "monitor_for",
+    "render_html",
+    "render_text",
+    "snapshot",
+]

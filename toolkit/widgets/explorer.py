@@ -22,6 +22,7 @@ class WorkspaceLike(Protocol):
 
     def jobs(self, provider: str | None = None, status: Any = None, batch: str | None = None) -> "pd.DataFrame": ...
 
+
 ALL = ""
 
 
@@ -31,37 +32,52 @@ class JobsExplorer:
     Reads only the local ledger (no HTTP). ``frame()`` is the filtered DataFrame (``ws.jobs(...)``).
     """
 
-    def __init__(self, workspace: WorkspaceLike, *, provider: str | None = None, status: str | None = None,
-                 batch: str | None = None, rows: int = 50) -> None:
+    def __init__(
+        self,
+        workspace: WorkspaceLike,
+        *,
+        provider: str | None = None,
+        status: str | None = None,
+        batch: str | None = None,
+        rows: int = 50,
+    ) -> None:
         self.ws = workspace
         self.rows = rows
         self._batches: list[dict[str, Any]] = []
         self._quiet = False  # set while the dropdowns are rebuilt, so one change redraws once
-        self.provider = W.Dropdown(description="provider", layout=W.Layout(width="210px"),
-                                   style={"description_width": "56px"})
-        self.status = W.Dropdown(description="status", options=[("all", ALL)] + [(s, s) for s in ORDER],
-                                 value=status or ALL, layout=W.Layout(width="190px"),
-                                 style={"description_width": "46px"})
-        self.batch = W.Dropdown(description="batch", layout=W.Layout(width="380px"),
-                                style={"description_width": "40px"})
-        self.reload_button = W.Button(icon="refresh", tooltip="Reload the ledger",
-                                      layout=W.Layout(width="36px"))
+        self.provider = W.Dropdown(
+            description="provider", layout=W.Layout(width="210px"), style={"description_width": "56px"}
+        )
+        self.status = W.Dropdown(
+            description="status",
+            options=[("all", ALL)] + [(s, s) for s in ORDER],
+            value=status or ALL,
+            layout=W.Layout(width="190px"),
+            style={"description_width": "46px"},
+        )
+        self.batch = W.Dropdown(
+            description="batch", layout=W.Layout(width="380px"), style={"description_width": "40px"}
+        )
+        self.reload_button = W.Button(icon="refresh", tooltip="Reload the ledger", layout=W.Layout(width="36px"))
         self.summary = W.HTML()
         self.table = W.HTML()
         self._set_options(provider or ALL, batch or ALL)
         for w in (self.provider, self.status, self.batch):
             w.observe(self._changed, names="value")
         self.reload_button.on_click(lambda _b: self.refresh(reload=True))
-        self.widget = W.VBox([W.HBox([self.provider, self.status, self.batch, self.reload_button]),
-                              self.summary, self.table], layout=W.Layout(max_width="1000px"))
+        self.widget = W.VBox(
+            [W.HBox([self.provider, self.status, self.batch, self.reload_button]), self.summary, self.table],
+            layout=W.Layout(max_width="1000px"),
+        )
         self.widget.add_class("toolkit-jobs-explorer")
         self.refresh()
 
     # -- public -------------------------------------------------------------------------------------
     def frame(self) -> "pd.DataFrame":
         """The jobs matching the current filters, one row per job (see ``Workspace.jobs``)."""
-        return self.ws.jobs(provider=self.provider.value or None, status=self.status.value or None,
-                            batch=self.batch.value or None)
+        return self.ws.jobs(
+            provider=self.provider.value or None, status=self.status.value or None, batch=self.batch.value or None
+        )
 
     def refresh(self, reload: bool = False) -> "pd.DataFrame":
         """Re-read the ledger (and, with ``reload``, the provider/batch choices) and redraw."""
@@ -126,8 +142,10 @@ def summary_html(df: "pd.DataFrame") -> str:
     counts = df["status"].value_counts() if len(df) else {}
     pills = "".join(pill(s, int(counts[s])) for s in ORDER if s in counts)
     batches = df[_batch_column(df)].nunique() if len(df) else 0
-    return (f'<div style="{FONT};margin:4px 0"><b>{len(df)} job{"s" if len(df) != 1 else ""}</b> '
-            f'<span style="opacity:.65">in {batches} batch{"es" if batches != 1 else ""}</span>&ensp;{pills}</div>')
+    return (
+        f'<div style="{FONT};margin:4px 0"><b>{len(df)} job{"s" if len(df) != 1 else ""}</b> '
+        f'<span style="opacity:.65">in {batches} batch{"es" if batches != 1 else ""}</span>&ensp;{pills}</div>'
+    )
 
 
 def table_html(df: "pd.DataFrame", rows: int = 50) -> str:
@@ -136,8 +154,10 @@ def table_html(df: "pd.DataFrame", rows: int = 50) -> str:
         return f'<div style="{FONT};opacity:.65">No jobs match.</div>'
     recent = df.sort_values("created_at", ascending=False, kind="stable").head(rows)
     cell = "padding:1px 10px 1px 0;text-align:left;vertical-align:top"
-    head = "".join(f'<th style="{cell};border-bottom:1px solid #d0d7de">{h}</th>'
-                   for h in ("input", "status", "provider", "operation", "batch", "finished", "error"))
+    head = "".join(
+        f'<th style="{cell};border-bottom:1px solid #d0d7de">{h}</th>'
+        for h in ("input", "status", "provider", "operation", "batch", "finished", "error")
+    )
     body = []
     for r, batch in zip(recent.itertuples(index=False), recent[_batch_column(recent)]):
         fg = COLORS.get(r.status, COLORS["draft"])[0]
@@ -148,11 +168,14 @@ def table_html(df: "pd.DataFrame", rows: int = 50) -> str:
             f'<td style="{cell}">{html.escape(r.provider)}</td><td style="{cell}">{html.escape(r.operation)}</td>'
             f'<td style="{cell};white-space:nowrap">{html.escape(str(batch))}</td>'
             f'<td style="{cell};white-space:nowrap">{_when(r.finished_at)}</td>'
-            f'<td style="{cell}">{html.escape(_clip(err, 90))}</td></tr>')
+            f'<td style="{cell}">{html.escape(_clip(err, 90))}</td></tr>'
+        )
     more = len(df) - len(recent)
     tail = f'<div style="opacity:.65">newest {len(recent)} of {len(df)} shown</div>' if more > 0 else ""
-    return (f'<div style="{FONT}"><table style="border-collapse:collapse;font-size:12px;margin:0">'
-            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{tail}</div>')
+    return (
+        f'<div style="{FONT}"><table style="border-collapse:collapse;font-size:12px;margin:0">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{tail}</div>"
+    )
 
 
 def _batch_label(b: dict[str, Any]) -> str:

@@ -39,8 +39,9 @@ class Monitor:
     the clock while nothing changes. ``updates`` counts the flushes (each sets the widget traits once).
     """
 
-    def __init__(self, batch: BatchLike, *, interval: float = 0.25, heartbeat: float = 1.0,
-                 max_failures: int = 5) -> None:
+    def __init__(
+        self, batch: BatchLike, *, interval: float = 0.25, heartbeat: float = 1.0, max_failures: int = 5
+    ) -> None:
         self.batch = batch
         self.interval = interval
         self.heartbeat = heartbeat
@@ -59,23 +60,34 @@ class Monitor:
         self._first_open = 0  # every job before this index is settled (monotone)
 
         self.header = W.HTML()
-        self.bar = W.IntProgress(min=0, max=max(1, self.snapshot.total), value=0,
-                                 layout=W.Layout(width="320px", height="18px", margin="2px 8px 2px 0"))
+        self.bar = W.IntProgress(
+            min=0,
+            max=max(1, self.snapshot.total),
+            value=0,
+            layout=W.Layout(width="320px", height="18px", margin="2px 8px 2px 0"),
+        )
         self.stats = W.HTML(layout=W.Layout(margin="0"))
         self.failures = W.HTML()
-        self.cancel_button = W.Button(description="Cancel not started", icon="stop",
-                                      layout=W.Layout(width="auto", height="26px"))
-        self.retry_button = W.Button(description="Retry failed", icon="redo",
-                                     layout=W.Layout(width="auto", height="26px"))
+        self.cancel_button = W.Button(
+            description="Cancel not started", icon="stop", layout=W.Layout(width="auto", height="26px")
+        )
+        self.retry_button = W.Button(
+            description="Retry failed", icon="redo", layout=W.Layout(width="auto", height="26px")
+        )
         self.note = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
         self.retries = W.VBox(layout=W.Layout(margin="4px 0 0 16px"))
         self.cancel_button.on_click(lambda _b: self.cancel())
         self.retry_button.on_click(lambda _b: self.retry())
         self.widget = W.VBox(
-            [self.header, W.HBox([self.bar, self.stats], layout=W.Layout(align_items="center")), self.failures,
-             W.HBox([self.cancel_button, self.retry_button, self.note], layout=W.Layout(align_items="center")),
-             self.retries],
-            layout=W.Layout(padding="2px 0", max_width="780px"))
+            [
+                self.header,
+                W.HBox([self.bar, self.stats], layout=W.Layout(align_items="center")),
+                self.failures,
+                W.HBox([self.cancel_button, self.retry_button, self.note], layout=W.Layout(align_items="center")),
+                self.retries,
+            ],
+            layout=W.Layout(padding="2px 0", max_width="780px"),
+        )
         self.widget.add_class("toolkit-monitor")
         if not self.can_cancel:
             self.cancel_button.tooltip = f"{batch.client.name}'s API cannot cancel jobs"
@@ -122,8 +134,11 @@ class Monitor:
             self._say(f"retry failed: {e}", error=True)
             return None
         if new is self.batch:
-            self._say("nothing to retry: the failed inputs are not available in this session"
-                      if failed else "nothing to retry")
+            self._say(
+                "nothing to retry: the failed inputs are not available in this session"
+                if failed
+                else "nothing to retry"
+            )
             return None
         self.retried.append(new)
         child = monitor_for(new)
@@ -206,8 +221,10 @@ class Monitor:
         self.bar.value = s.terminal
         bad = s.failed_total or s.counts.get("cancelled") or s.counts.get("expired")
         self.bar.bar_style = ("warning" if bad else "success") if s.finished else "info"
-        self.stats.value = (f'<span style="font-size:12px;opacity:.8;white-space:nowrap">{s.terminal}/{s.total}'
-                            f' done · {s.timing}</span>')
+        self.stats.value = (
+            f'<span style="font-size:12px;opacity:.8;white-space:nowrap">{s.terminal}/{s.total}'
+            f" done · {s.timing}</span>"
+        )
         self.failures.value = failures_html(s)
         waiting = s.counts.get("draft", 0) + s.counts.get("queued", 0)
         self.cancel_button.disabled = s.finished or not self.can_cancel or not waiting

@@ -47,6 +47,7 @@ class BatchLike(Protocol):
 
     def on_change(self, fn: Callable[[Any], None]) -> None: ...
 
+
 #: display order of the unified statuses
 ORDER: tuple[str, ...] = ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired")
 #: status -> (text colour, pill background); readable on light and dark themes
@@ -149,15 +150,30 @@ def snapshot(batch: BatchLike, max_failures: int = MAX_FAILURES, now: float | No
         shown = [i for _, i in failed[:max_failures]]
     else:  # latest first
         shown = [i for _, i in heapq.nlargest(max_failures, failed, key=lambda t: (t[0], -t[1]))]
-    rows = [Failure(short_input(jobs[i].input), jobs[i].error_code or "", jobs[i].error_message or "",
-                    jobs[i].status.value) for i in shown]
+    rows = [
+        Failure(short_input(jobs[i].input), jobs[i].error_code or "", jobs[i].error_message or "", jobs[i].status.value)
+        for i in shown
+    ]
     room = max(0, max_failures - len(rows))
-    rows += [Failure(short_input(e.input or ""), e.code or "PREFLIGHT", e.message, "rejected")
-             for e in batch.rejected[:room]]
-    return Snapshot(provider=batch.client.name, operation=jobs[0].operation if jobs else "",
-                    batch_id=batch.id, total=total, counts=counts, terminal=terminal, finished=finished,
-                    elapsed=elapsed, rate=rate, eta=eta, failures=tuple(rows), failed_total=len(failed),
-                    rejected=len(batch.rejected), version=batch.version)
+    rows += [
+        Failure(short_input(e.input or ""), e.code or "PREFLIGHT", e.message, "rejected") for e in batch.rejected[:room]
+    ]
+    return Snapshot(
+        provider=batch.client.name,
+        operation=jobs[0].operation if jobs else "",
+        batch_id=batch.id,
+        total=total,
+        counts=counts,
+        terminal=terminal,
+        finished=finished,
+        elapsed=elapsed,
+        rate=rate,
+        eta=eta,
+        failures=tuple(rows),
+        failed_total=len(failed),
+        rejected=len(batch.rejected),
+        version=batch.version,
+    )
 
 
 _STATUS = attrgetter("status")
@@ -176,7 +192,7 @@ def short_input(value: str, width: int = 48) -> str:
                 value = rel
         except ValueError:  # another drive (Windows)
             pass
-    return value if len(value) <= width else "…" + value[-(width - 1):]
+    return value if len(value) <= width else "…" + value[-(width - 1) :]
 
 
 def fmt_duration(seconds: float) -> str:
@@ -197,8 +213,10 @@ def title(s: Snapshot) -> str:
 # -- HTML -----------------------------------------------------------------------------------------------
 def pill(status: str, n: int) -> str:
     fg, bg = COLORS.get(status, COLORS["draft"])
-    return (f'<span style="display:inline-block;margin:0 4px 2px 0;padding:0 8px;border-radius:10px;'
-            f'background:{bg};color:{fg};font-weight:600;white-space:nowrap">{n} {html.escape(status)}</span>')
+    return (
+        f'<span style="display:inline-block;margin:0 4px 2px 0;padding:0 8px;border-radius:10px;'
+        f'background:{bg};color:{fg};font-weight:600;white-space:nowrap">{n} {html.escape(status)}</span>'
+    )
 
 
 def pills_html(s: Snapshot) -> str:
@@ -210,9 +228,11 @@ def pills_html(s: Snapshot) -> str:
 
 def header_html(s: Snapshot) -> str:
     """Title, batch id and the coloured counts (one line, wraps when narrow)."""
-    return (f'<div style="{FONT}"><b>{html.escape(title(s))}</b> '
-            f'<span style="opacity:.65">{html.escape(s.batch_id)} · {s.total} job{"s" if s.total != 1 else ""}'
-            f'</span>&ensp;{pills_html(s)}</div>')
+    return (
+        f'<div style="{FONT}"><b>{html.escape(title(s))}</b> '
+        f'<span style="opacity:.65">{html.escape(s.batch_id)} · {s.total} job{"s" if s.total != 1 else ""}'
+        f"</span>&ensp;{pills_html(s)}</div>"
+    )
 
 
 def bar_html(s: Snapshot) -> str:
@@ -222,9 +242,13 @@ def bar_html(s: Snapshot) -> str:
     segs = "".join(
         f'<div title="{s.counts[st]} {st}" style="width:{100 * s.counts[st] / s.total:.3f}%;'
         f'background:{COLORS[st][0] if st in ("succeeded", "failed") else COLORS[st][1]}"></div>'
-        for st in ORDER if s.counts.get(st))
-    return (f'<div style="display:flex;width:100%;max-width:520px;height:8px;margin:4px 0;border-radius:4px;'
-            f'overflow:hidden;background:#e7eaee">{segs}</div>')
+        for st in ORDER
+        if s.counts.get(st)
+    )
+    return (
+        f'<div style="display:flex;width:100%;max-width:520px;height:8px;margin:4px 0;border-radius:4px;'
+        f'overflow:hidden;background:#e7eaee">{segs}</div>'
+    )
 
 
 def failures_html(s: Snapshot) -> str:
@@ -236,12 +260,15 @@ def failures_html(s: Snapshot) -> str:
     rows = "".join(
         f'<tr><td style="padding:1px 10px 1px 0;white-space:nowrap;text-align:left">{html.escape(f.input)}</td>'
         f'<td style="padding:1px 10px 1px 0;text-align:left"><code style="color:{COLORS[f.status][0]}">'
-        f'{html.escape(f.code or f.status)}</code></td>'
+        f"{html.escape(f.code or f.status)}</code></td>"
         f'<td style="padding:1px 0;text-align:left">{html.escape(_clip(f.message))}</td></tr>'
-        for f in s.failures)
+        for f in s.failures
+    )
     tail = f'<div style="opacity:.65">… and {more} more (batch.failed(), batch.rejected)</div>' if more > 0 else ""
-    return (f'<div style="{FONT};margin-top:4px"><div style="font-weight:600">{head}</div>'
-            f'<table style="border-collapse:collapse;font-size:12px;margin:0">{rows}</table>{tail}</div>')
+    return (
+        f'<div style="{FONT};margin-top:4px"><div style="font-weight:600">{head}</div>'
+        f'<table style="border-collapse:collapse;font-size:12px;margin:0">{rows}</table>{tail}</div>'
+    )
 
 
 def render_html(s: Snapshot, timings: bool = False) -> str:
@@ -249,8 +276,10 @@ def render_html(s: Snapshot, timings: bool = False) -> str:
     line = html.escape(s.summary.split(" (")[0])
     if timings:
         line += " · " + html.escape(s.timing)
-    return (f'<div style="{FONT};max-width:760px">{header_html(s)}{bar_html(s)}'
-            f'<div style="{FONT};opacity:.8">{line}</div>{failures_html(s)}</div>')
+    return (
+        f'<div style="{FONT};max-width:760px">{header_html(s)}{bar_html(s)}'
+        f'<div style="{FONT};opacity:.8">{line}</div>{failures_html(s)}</div>'
+    )
 
 
 def render_text(s: Snapshot, timings: bool = False) -> str:

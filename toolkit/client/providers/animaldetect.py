@@ -24,8 +24,14 @@ OPTIONS = {"country", "threshold", "classify", "smooth_herd", "latitude", "longi
 class AnimalDetectAdapter(Adapter):
     name = "animaldetect"
     policy = PollPolicy(first=2.0, interval=2.0, factor=1.5, max_interval=30.0)
-    statuses = {"created": Status.DRAFT, "queued": Status.QUEUED, "processing": Status.RUNNING,
-                "succeeded": Status.SUCCEEDED, "success": Status.SUCCEEDED, "failed": Status.FAILED}
+    statuses = {
+        "created": Status.DRAFT,
+        "queued": Status.QUEUED,
+        "processing": Status.RUNNING,
+        "succeeded": Status.SUCCEEDED,
+        "success": Status.SUCCEEDED,
+        "failed": Status.FAILED,
+    }
     idempotent_create = True  # one stable Idempotency-Key per image: replays return the same job
     status_polls = False  # set when the result URL cannot be polled (see poll)
 
@@ -33,8 +39,13 @@ class AnimalDetectAdapter(Adapter):
         """Create (replayed safely with the Idempotency-Key), upload, submit. A lapsed upload URL (403) on a
         job that was never uploaded is safe to replace: a fresh job under a derived key, once."""
         idem = job.meta.get("idempotency_key", job.key)
-        body = {"operation": "detect", "filename": item.meta["filename"], "content_type": item.meta["content_type"],
-                "client_reference_id": job.key, "options": item.options}
+        body = {
+            "operation": "detect",
+            "filename": item.meta["filename"],
+            "content_type": item.meta["content_type"],
+            "client_reference_id": job.key,
+            "options": item.options,
+        }
         r = await self.t.request("POST", "/jobs", json=body, headers={"Idempotency-Key": idem}, safe_to_retry=True)
         if r.status_code not in (200, 201):
             raise self.error(r, job)
@@ -48,14 +59,25 @@ class AnimalDetectAdapter(Adapter):
         record(job)
         if job.status == Status.DRAFT:
             upload = created["upload"]
-            put = await self.t.request(upload.get("method", "PUT"), upload["url"], auth=False,
-                                       content=item.content, headers=upload.get("headers") or {})
+            put = await self.t.request(
+                upload.get("method", "PUT"),
+                upload["url"],
+                auth=False,
+                content=item.content,
+                headers=upload.get("headers") or {},
+            )
             if put.status_code == 403:
                 if "idempotency_key" in job.meta:
                     job.status = Status.EXPIRED
-                    raise JobError(self.name, "UPLOAD_EXPIRED", "the upload URL lapsed twice before the image was "
-                                   "uploaded; nothing was processed", http_status=403, job_id=job.job_id,
-                                   input=job.input, hint="re-run later or with force=True")
+                    raise JobError(
+                        self.name,
+                        "UPLOAD_EXPIRED",
+                        "the upload URL lapsed twice before the image was uploaded; nothing was processed",
+                        http_status=403,
+                        job_id=job.job_id,
+                        input=job.input,
+                        hint="re-run later or with force=True",
+                    )
                 job.meta["idempotency_key"] = job.key + "-u1"  # the old draft can never run: replace it
                 job.meta["replaced_draft"] = job.job_id
                 return await self.create(job, item, record)
@@ -123,19 +145,37 @@ class AnimalDetectClient(ProviderClient):
     batch_class = DetectBatch
 
     @checked
-    def detect(self, images: str | Path | Iterable[str | Path], *, threshold: float = 0.2, classify: bool = True,
-               country: str | None = None, metadata: bool = True, top_candidate: bool = False,
-               latitude: float | None = None, longitude: float | None = None, smooth_herd: bool | None = None,
-               force: bool = False) -> DetectBatch:
+    def detect(
+        self,
+        images: str | Path | Iterable[str | Path],
+        *,
+        threshold: float = 0.2,
+        classify: bool = True,
+        country: str | None = None,
+        metadata: bool = True,
+        top_candidate: bool = False,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        smooth_herd: bool | None = None,
+        force: bool = False,
+    ) -> DetectBatch:
         """Submit one job per image (paths, globs or folders); returns the running Batch at once."""
         if not 0.01 <= threshold <= 0.99:
             raise InvalidOption(f"threshold={threshold}: Animal Detect accepts 0.01..0.99")
         if (latitude is None) != (longitude is None):
             raise InvalidOption("latitude and longitude go together")
-        options: dict[str, Any] = {"threshold": threshold, "classify": classify, "metadata": metadata,
-                                   "top_candidate": top_candidate}
-        for k, v in (("country", country), ("latitude", latitude), ("longitude", longitude),
-                     ("smooth_herd", smooth_herd)):
+        options: dict[str, Any] = {
+            "threshold": threshold,
+            "classify": classify,
+            "metadata": metadata,
+            "top_candidate": top_candidate,
+        }
+        for k, v in (
+            ("country", country),
+            ("latitude", latitude),
+            ("longitude", longitude),
+            ("smooth_herd", smooth_herd),
+        ):
             if v is not None:
                 options[k] = v
         items = media_items(self.name, images, IMAGE_SUFFIXES, ACCEPTED, MAX_BYTES)
@@ -143,6 +183,15 @@ class AnimalDetectClient(ProviderClient):
 
 
 INFO = ProviderInfo(
-    name="animaldetect", key_var="AD_API_KEY", url_var="AD_API_BASE_URL", base_url=BASE_URL,
-    client=AnimalDetectClient, batch=DetectBatch, rate_limits=((1000, 60.0),), loader="detections",
-    plots=("boxes", "gallery", "counts", "score_histogram"), operations=("detect",), sandbox=True)
+    name="animaldetect",
+    key_var="AD_API_KEY",
+    url_var="AD_API_BASE_URL",
+    base_url=BASE_URL,
+    client=AnimalDetectClient,
+    batch=DetectBatch,
+    rate_limits=((1000, 60.0),),
+    loader="detections",
+    plots=("boxes", "gallery", "counts", "score_histogram"),
+    operations=("detect",),
+    sandbox=True,
+)

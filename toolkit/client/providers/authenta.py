@@ -35,13 +35,22 @@ MP4, MOV, WEBM = "video/mp4", "video/quicktime", "video/webm"
 IMAGES, AUDIO, VIDEOS = frozenset({JPEG, PNG}), frozenset({MP3, WAV, M4A}), frozenset({MP4, MOV, WEBM})
 #: MIME type -> (upload extension, suffixes a folder listing picks up, kind of media)
 FORMATS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    JPEG: (".jpg", (".jpg", ".jpeg"), "image"), PNG: (".png", (".png",), "image"),
-    PDF: (".pdf", (".pdf",), "document"), MP3: (".mp3", (".mp3",), "audio"), WAV: (".wav", (".wav",), "audio"),
-    M4A: (".m4a", (".m4a",), "audio"), MP4: (".mp4", (".mp4", ".m4v"), "video"),
-    MOV: (".mov", (".mov", ".qt"), "video"), WEBM: (".webm", (".webm",), "video"),
+    JPEG: (".jpg", (".jpg", ".jpeg"), "image"),
+    PNG: (".png", (".png",), "image"),
+    PDF: (".pdf", (".pdf",), "document"),
+    MP3: (".mp3", (".mp3",), "audio"),
+    WAV: (".wav", (".wav",), "audio"),
+    M4A: (".m4a", (".m4a",), "audio"),
+    MP4: (".mp4", (".mp4", ".m4v"), "video"),
+    MOV: (".mov", (".mov", ".qt"), "video"),
+    WEBM: (".webm", (".webm",), "video"),
 }
-KINDS = {"image": ("an image", "images"), "audio": ("audio", "audio"), "video": ("a video", "videos"),
-         "document": ("a PDF document", "PDF documents")}
+KINDS = {
+    "image": ("an image", "images"),
+    "audio": ("audio", "audio"),
+    "video": ("a video", "videos"),
+    "document": ("a PDF document", "PDF documents"),
+}
 SNIFFABLE = set(FORMATS) | {"image/gif", "image/webp"}  # read anything sniff knows, then say why it is refused
 
 
@@ -58,14 +67,22 @@ class TaskType:
         return f"{' and '.join(kinds)} ({', '.join(sorted(self.formats))})"
 
 
-TASKS: dict[int, TaskType] = {t.id: t for t in (
-    TaskType(1, "ai-image-detection", IMAGES, 300), TaskType(2, "ai-audio-detection", AUDIO),
-    TaskType(3, "ai-video-detection", frozenset({MP4, MOV})), TaskType(4, "faceswap-detection", VIDEOS, 1800),
-    TaskType(5, "image-forgery-detection", IMAGES, 300), TaskType(6, "document-intelligence", IMAGES | {PDF}, 300),
-    TaskType(7, "face-liveness-detection", IMAGES), TaskType(8, "face-intelligence", IMAGES | VIDEOS),
-    TaskType(9, "face-embedding", IMAGES), TaskType(10, "audio-splitter", AUDIO),
-    TaskType(11, "ekyc-deepfake", VIDEOS),
-)}
+TASKS: dict[int, TaskType] = {
+    t.id: t
+    for t in (
+        TaskType(1, "ai-image-detection", IMAGES, 300),
+        TaskType(2, "ai-audio-detection", AUDIO),
+        TaskType(3, "ai-video-detection", frozenset({MP4, MOV})),
+        TaskType(4, "faceswap-detection", VIDEOS, 1800),
+        TaskType(5, "image-forgery-detection", IMAGES, 300),
+        TaskType(6, "document-intelligence", IMAGES | {PDF}, 300),
+        TaskType(7, "face-liveness-detection", IMAGES),
+        TaskType(8, "face-intelligence", IMAGES | VIDEOS),
+        TaskType(9, "face-embedding", IMAGES),
+        TaskType(10, "audio-splitter", AUDIO),
+        TaskType(11, "ekyc-deepfake", VIDEOS),
+    )
+}
 SLUGS = {t.slug: t for t in TASKS.values()}
 FACE_CHECKS = ("isFaceswapCheck", "isLivenessCheck", "isSimilarityCheck")
 #: screen(): which task looks at which kind of media
@@ -102,10 +119,19 @@ def unwrap(body: Any) -> dict[str, Any]:
 class AuthentaAdapter(Adapter):
     name = "authenta"
     policy = PollPolicy(first=2.0, interval=5.0, factor=1.0, max_interval=5.0)
-    statuses = {"created": Status.DRAFT, "initiated": Status.DRAFT, "waiting_for_finalize": Status.DRAFT,
-                "queued": Status.QUEUED, "processing": Status.RUNNING, "completed": Status.SUCCEEDED,
-                "processed": Status.SUCCEEDED, "failed": Status.FAILED, "error": Status.FAILED,
-                "cancelled": Status.CANCELLED, "canceled": Status.CANCELLED}
+    statuses = {
+        "created": Status.DRAFT,
+        "initiated": Status.DRAFT,
+        "waiting_for_finalize": Status.DRAFT,
+        "queued": Status.QUEUED,
+        "processing": Status.RUNNING,
+        "completed": Status.SUCCEEDED,
+        "processed": Status.SUCCEEDED,
+        "failed": Status.FAILED,
+        "error": Status.FAILED,
+        "cancelled": Status.CANCELLED,
+        "canceled": Status.CANCELLED,
+    }
     idempotent_create = False
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -139,17 +165,25 @@ class AuthentaAdapter(Adapter):
                 await self._discard_draft(job, record)
         await self.delete(job)  # leave no unusable draft behind
         job.status = Status.EXPIRED
-        raise JobError(self.name, "UPLOAD_EXPIRED", "the upload URL was refused (expired or already used) and the job "
-                       "could not be finalized; a fresh job was refused the same way", job_id=job.job_id,
-                       input=job.input, hint="check that the file is unchanged and the clock is right, then "
-                       "retry_failed()")
+        raise JobError(
+            self.name,
+            "UPLOAD_EXPIRED",
+            "the upload URL was refused (expired or already used) and the job "
+            "could not be finalized; a fresh job was refused the same way",
+            job_id=job.job_id,
+            input=job.input,
+            hint="check that the file is unchanged and the clock is right, then retry_failed()",
+        )
 
     async def _create_job(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
         tid = int(item.options["task_type_id"])
-        body: dict[str, Any] = {"inputs": [{"contentType": ct, "fileName": self.upload_name(job, slot),
-                                            "sizeBytes": len(data), "slotName": slot}
-                                           for slot, data, ct in self._slots(job, item)],
-                                "taskTypeId": str(tid)}
+        body: dict[str, Any] = {
+            "inputs": [
+                {"contentType": ct, "fileName": self.upload_name(job, slot), "sizeBytes": len(data), "slotName": slot}
+                for slot, data, ct in self._slots(job, item)
+            ],
+            "taskTypeId": str(tid),
+        }
         if item.options.get("parameters"):
             body["parameters"] = item.options["parameters"]
         if not job.meta.get("create_sent"):  # a re-create after a discarded draft: same intent rule as the first
@@ -166,20 +200,25 @@ class AuthentaAdapter(Adapter):
                 if await self._lookup(job, settle=True):
                     record(job)
                     return
-                await asyncio.sleep(self._scaled(0.5 * 2 ** attempt))
+                await asyncio.sleep(self._scaled(0.5 * 2**attempt))
                 continue
             if r.status_code not in (200, 201):
                 raise self.error(r, job)
             created = unwrap(r.json())
             job.job_id = created["jobId"]
-            job.urls = {f"upload:{s['slotName']}": s["uploadUrl"] for s in created.get("inputs") or []
-                        if s.get("uploadUrl")}
+            job.urls = {
+                f"upload:{s['slotName']}": s["uploadUrl"] for s in created.get("inputs") or [] if s.get("uploadUrl")
+            }
             self._set_status(job, created.get("status"), Status.DRAFT)
             record(job)
             return
-        raise JobError(self.name, "SUBMISSION_UNCERTAIN", f"{CREATE_ATTEMPTS} create requests lost their answers; "
-                       "the job list showed none of them", input=job.input, hint="check the connection, then "
-                       "retry_failed()")
+        raise JobError(
+            self.name,
+            "SUBMISSION_UNCERTAIN",
+            f"{CREATE_ATTEMPTS} create requests lost their answers; the job list showed none of them",
+            input=job.input,
+            hint="check the connection, then retry_failed()",
+        )
 
     async def _upload(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
         done = job.meta.setdefault("uploaded", {})
@@ -187,8 +226,9 @@ class AuthentaAdapter(Adapter):
             url = job.urls.get(f"upload:{slot}")
             if done.get(slot) or not url:  # adopted by find(): the URL is unknown; finalize tells
                 continue
-            put = await self.t.request("PUT", self.rebase(url), auth=False, content=data,
-                                       headers={"Content-Type": ctype})
+            put = await self.t.request(
+                "PUT", self.rebase(url), auth=False, content=data, headers={"Content-Type": ctype}
+            )
             if put.status_code == 403:  # expired, or already used by a PUT whose answer was lost
                 job.meta.setdefault("refused", {})[slot] = self.parse_error(put)[1]
                 continue
@@ -266,12 +306,20 @@ class AuthentaAdapter(Adapter):
                 return PollResult(status, word, result=self._document(d, d["result"]))
             self._finished[str(job.job_id)] = d
         if status == Status.FAILED:
-            return PollResult(status, word, d.get("errorCode") or str(word).upper(),
-                              d.get("errorMessage") or d.get("message") or "the job failed at Authenta")
+            return PollResult(
+                status,
+                word,
+                d.get("errorCode") or str(word).upper(),
+                d.get("errorMessage") or d.get("message") or "the job failed at Authenta",
+            )
         if status == Status.RUNNING and job.started_at and time.time() - job.started_at > self._client_timeout(job):
-            return PollResult(Status.FAILED, word, "CLIENT_TIMEOUT",
-                              f"still processing {time.time() - job.started_at:.0f} s after it started, beyond the "
-                              f"task timeout + 60 s")
+            return PollResult(
+                Status.FAILED,
+                word,
+                "CLIENT_TIMEOUT",
+                f"still processing {time.time() - job.started_at:.0f} s after it started, beyond the "
+                f"task timeout + 60 s",
+            )
         return PollResult(status, word)
 
     def _client_timeout(self, job: Job) -> float:
@@ -282,17 +330,29 @@ class AuthentaAdapter(Adapter):
         """The job detail with its result inline (downloaded from the result artifact when not inline)."""
         d = self._finished.pop(str(job.job_id), None) or await self.detail(job)
         if d is None:
-            raise JobError(self.name, "JOB_NOT_FOUND", "the job is gone (retention over?)", http_status=404,
-                           job_id=job.job_id, input=job.input)
+            raise JobError(
+                self.name,
+                "JOB_NOT_FOUND",
+                "the job is gone (retention over?)",
+                http_status=404,
+                job_id=job.job_id,
+                input=job.input,
+            )
         result = d.get("result")
         for attempt in range(2):
             if result is not None:
                 break
-            art = next((a for a in d.get("artifacts") or [] if a.get("kind") == "result" and a.get("downloadUrl")),
-                       None)
+            art = next(
+                (a for a in d.get("artifacts") or [] if a.get("kind") == "result" and a.get("downloadUrl")), None
+            )
             if art is None:
-                raise JobError(self.name, "NO_RESULT", "the completed job has neither a result nor a result artifact",
-                               job_id=job.job_id, input=job.input)
+                raise JobError(
+                    self.name,
+                    "NO_RESULT",
+                    "the completed job has neither a result nor a result artifact",
+                    job_id=job.job_id,
+                    input=job.input,
+                )
             r = await self.t.request("GET", art["downloadUrl"], auth=False)
             if r.status_code == 200:
                 result = r.json()
@@ -305,8 +365,11 @@ class AuthentaAdapter(Adapter):
     @staticmethod
     def _document(d: dict[str, Any], result: Any) -> bytes:
         """What the cache keeps: the job detail with the result inline and no (expiring) signed URLs."""
-        doc = {**d, "result": result,
-               "artifacts": [{k: v for k, v in a.items() if k != "downloadUrl"} for a in d.get("artifacts") or []]}
+        doc = {
+            **d,
+            "result": result,
+            "artifacts": [{k: v for k, v in a.items() if k != "downloadUrl"} for a in d.get("artifacts") or []],
+        }
         return json.dumps(doc, sort_keys=True).encode()
 
     # -- cancel / delete / find -----------------------------------------------------------------------
@@ -355,9 +418,14 @@ class AuthentaAdapter(Adapter):
                         self._set_status(job, d.get("status"), Status.DRAFT)
                         return True
             except JobError as e:
-                raise JobError(self.name, "SUBMISSION_UNCERTAIN", f"a create request lost its answer and the job "
-                               f"list could not be read to look for the job ({e.message})", input=job.input,
-                               hint="re-run later: the lookup is repeated before anything is sent again") from None
+                raise JobError(
+                    self.name,
+                    "SUBMISSION_UNCERTAIN",
+                    f"a create request lost its answer and the job "
+                    f"list could not be read to look for the job ({e.message})",
+                    input=job.input,
+                    hint="re-run later: the lookup is repeated before anything is sent again",
+                ) from None
         return False
 
     def _scaled(self, seconds: float) -> float:

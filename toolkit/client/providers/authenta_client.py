@@ -13,8 +13,18 @@ from ..batch import Batch, ProviderClient
 from ..inputs import media_items, read_media
 from ..model import InvalidOption, PreflightError, Status, map_status
 from ..registry import ProviderInfo
-from .authenta import (BASE_URL, FACE_CHECKS, FORMATS, IMAGES, KINDS, SCREEN, SNIFFABLE, TASKS, AuthentaAdapter,
-                       task_type)
+from .authenta import (
+    BASE_URL,
+    FACE_CHECKS,
+    FORMATS,
+    IMAGES,
+    KINDS,
+    SCREEN,
+    SNIFFABLE,
+    TASKS,
+    AuthentaAdapter,
+    task_type,
+)
 from .base import Item
 
 if TYPE_CHECKING:
@@ -59,8 +69,16 @@ class AuthentaClient(ProviderClient):
     batch_class = VerdictBatch
 
     @checked
-    def run(self, task: str | int, media: str | Path | Iterable[str | Path], *, reference: str | Path | None = None,
-            parameters: dict[str, Any] | None = None, force: bool = False, start: bool = True) -> Batch:
+    def run(
+        self,
+        task: str | int,
+        media: str | Path | Iterable[str | Path],
+        *,
+        reference: str | Path | None = None,
+        parameters: dict[str, Any] | None = None,
+        force: bool = False,
+        start: bool = True,
+    ) -> Batch:
         """One job per file (paths, globs, folders) for ``task`` (slug or id 1..11); returns the running Batch.
 
         ``reference`` (face-intelligence only) is an image compared with every input; it is required when
@@ -87,19 +105,29 @@ class AuthentaClient(ProviderClient):
                 raise PreflightError(self.name, str(reference), "the reference image does not exist")
             data, mime = read_media(self.name, ref, SNIFFABLE, None)
             if mime not in IMAGES:
-                raise PreflightError(self.name, str(reference), f"the content is {_describe(mime)}; the reference "
-                                     f"slot accepts images (image/jpeg, image/png)")
+                raise PreflightError(
+                    self.name,
+                    str(reference),
+                    f"the content is {_describe(mime)}; the reference slot accepts images (image/jpeg, image/png)",
+                )
             options["reference_sha256"] = hashlib.sha256(data).hexdigest()  # part of the idempotency key
-            extra = {"reference": str(ref), "ref_filename": ref.name, "ref_content_type": mime,
-                     "ref_size": len(data), "reference_bytes": data}
+            extra = {
+                "reference": str(ref),
+                "ref_filename": ref.name,
+                "ref_content_type": mime,
+                "ref_size": len(data),
+                "reference_bytes": data,
+            }
 
         def check(mime: str) -> str | None:
             if mime in t.formats:
                 return None
             return f"the content is {_describe(mime)}; {t.slug} (task {t.id}) accepts {t.accepts}"
 
-        items = [it if isinstance(it, PreflightError) else Item(it.input, it.content, meta={**it.meta, **extra})
-                 for it in self._items(media, t.formats, check)]
+        items = [
+            it if isinstance(it, PreflightError) else Item(it.input, it.content, meta={**it.meta, **extra})
+            for it in self._items(media, t.formats, check)
+        ]
         return self.submit(t.slug, items, options=options, force=force, start=start)
 
     @checked
@@ -120,8 +148,12 @@ class AuthentaClient(ProviderClient):
                 rejected.append(it)
             else:
                 groups.setdefault(SCREEN[it.meta["content_type"]], []).append(it)
-        batches = [self.submit(TASKS[tid].slug, items, options={"task_type_id": tid, "parameters": {}}, force=force,
-                               start=False) for tid, items in sorted(groups.items())]
+        batches = [
+            self.submit(
+                TASKS[tid].slug, items, options={"task_type_id": tid, "parameters": {}}, force=force, start=False
+            )
+            for tid, items in sorted(groups.items())
+        ]
         return self._merge(batches, rejected)
 
     def _merge(self, batches: list[Batch], rejected: list[PreflightError]) -> Batch:
@@ -134,8 +166,9 @@ class AuthentaClient(ProviderClient):
         self.ledger.save_batch(batch_id, self.name, "screen", keys, {"batches": [b.id for b in batches]})
         return ScreenBatch(self, batch_id, jobs, items, rejected + [e for b in batches for e in b.rejected]).start()
 
-    def _items(self, media: str | Path | Iterable[str | Path], formats: Iterable[str],
-               check: Callable[[str], str | None]) -> list[Item | PreflightError]:
+    def _items(
+        self, media: str | Path | Iterable[str | Path], formats: Iterable[str], check: Callable[[str], str | None]
+    ) -> list[Item | PreflightError]:
         suffixes = {s for m in formats for s in FORMATS[m][1]}
         return media_items(self.name, media, suffixes, SNIFFABLE, None, check)
 
@@ -164,15 +197,34 @@ class AuthentaClient(ProviderClient):
             seen.add(d["jobId"])
             tid = d.get("taskTypeId")
             slots = {s.get("slotName", "original"): s.get("fileName") for s in d.get("inputs") or []}
-            rows.append({"job_id": d["jobId"], "task_type_id": int(tid) if tid is not None else None,
-                         "task": d.get("taskTypeSlug") or (TASKS[int(tid)].slug if tid and int(tid) in TASKS else None),
-                         "status": getattr(map_status(d.get("status"), self.adapter.statuses), "value", None),
-                         "provider_status": d.get("status"), "file_name": slots.get("original"),
-                         "input": inputs.get(d["jobId"]), "created_at": d.get("createdAt"),
-                         "updated_at": d.get("updatedAt"), "completed_at": d.get("completedAt"),
-                         "error_message": d.get("errorMessage")})
-        cols = ["job_id", "task_type_id", "task", "status", "provider_status", "file_name", "input", "created_at",
-                "updated_at", "completed_at", "error_message"]
+            rows.append(
+                {
+                    "job_id": d["jobId"],
+                    "task_type_id": int(tid) if tid is not None else None,
+                    "task": d.get("taskTypeSlug") or (TASKS[int(tid)].slug if tid and int(tid) in TASKS else None),
+                    "status": getattr(map_status(d.get("status"), self.adapter.statuses), "value", None),
+                    "provider_status": d.get("status"),
+                    "file_name": slots.get("original"),
+                    "input": inputs.get(d["jobId"]),
+                    "created_at": d.get("createdAt"),
+                    "updated_at": d.get("updatedAt"),
+                    "completed_at": d.get("completedAt"),
+                    "error_message": d.get("errorMessage"),
+                }
+            )
+        cols = [
+            "job_id",
+            "task_type_id",
+            "task",
+            "status",
+            "provider_status",
+            "file_name",
+            "input",
+            "created_at",
+            "updated_at",
+            "completed_at",
+            "error_message",
+        ]
         df = pd.DataFrame(rows, columns=cols)
         for c in ("created_at", "updated_at", "completed_at"):
             df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601")
@@ -180,7 +232,15 @@ class AuthentaClient(ProviderClient):
 
 
 INFO = ProviderInfo(
-    name="authenta", key_var="AUTHENTA_API_KEY", url_var="AUTHENTA_BASE_URL", base_url=BASE_URL,
-    client=AuthentaClient, batch=VerdictBatch, loader="verdicts", plots=("verdict_distribution",),
-    operations=("screen", *(t.slug for t in TASKS.values())), operations_help="an Authenta task or screen",
-    sandbox=True)
+    name="authenta",
+    key_var="AUTHENTA_API_KEY",
+    url_var="AUTHENTA_BASE_URL",
+    base_url=BASE_URL,
+    client=AuthentaClient,
+    batch=VerdictBatch,
+    loader="verdicts",
+    plots=("verdict_distribution",),
+    operations=("screen", *(t.slug for t in TASKS.values())),
+    operations_help="an Authenta task or screen",
+    sandbox=True,
+)

@@ -94,9 +94,15 @@ class Adapter:
     def error(self, resp: httpx.Response, job: Job | None = None, input: str | None = None) -> JobError:
         code, message = self.parse_error(resp)
         message = self.t.config.redact(message)  # a provider may echo the key (e.g. "invalid key sk_...")
-        return JobError(self.name, code, message, http_status=resp.status_code,
-                        job_id=job.job_id if job else None, input=input or (job.input if job else None),
-                        hint=_HINTS.get(resp.status_code))
+        return JobError(
+            self.name,
+            code,
+            message,
+            http_status=resp.status_code,
+            job_id=job.job_id if job else None,
+            input=input or (job.input if job else None),
+            hint=_HINTS.get(resp.status_code),
+        )
 
     def parse_error(self, resp: httpx.Response) -> tuple[str | None, str]:
         """Provider error envelope -> (code, message); subclasses override for their envelope."""

@@ -49,21 +49,39 @@ class Obj:
 
 
 _CATEGORY = {"category": None}
-OPERATIONS = Obj({
-    "restorations": Obj({"upscale": None, "decompress": None, "polish": None}),
-    "resizing": Obj({"width": None, "height": None, "fit": Obj({"crop": None}, scalar=True)}),
-    "adjustments": Obj({"hdr": Obj({"intensity": None, "stitching": None}, scalar=True), "exposure": None,
-                        "saturation": None, "contrast": None, "sharpness": None}),
-    "background": Obj({"remove": Obj({**_CATEGORY, "clipping": None}, scalar=True), "color": None,
-                       "blur": Obj({**_CATEGORY, "type": None, "level": None})}),
-    "padding": None,
-    "privacy": Obj({"blur_car_plate": None}),
-    "generative": None,  # free-form; echoed by the sandbox
-}, what="operation")
+OPERATIONS = Obj(
+    {
+        "restorations": Obj({"upscale": None, "decompress": None, "polish": None}),
+        "resizing": Obj({"width": None, "height": None, "fit": Obj({"crop": None}, scalar=True)}),
+        "adjustments": Obj(
+            {
+                "hdr": Obj({"intensity": None, "stitching": None}, scalar=True),
+                "exposure": None,
+                "saturation": None,
+                "contrast": None,
+                "sharpness": None,
+            }
+        ),
+        "background": Obj(
+            {
+                "remove": Obj({**_CATEGORY, "clipping": None}, scalar=True),
+                "color": None,
+                "blur": Obj({**_CATEGORY, "type": None, "level": None}),
+            }
+        ),
+        "padding": None,
+        "privacy": Obj({"blur_car_plate": None}),
+        "generative": None,  # free-form; echoed by the sandbox
+    },
+    what="operation",
+)
 FORMATS = ("jpeg", "png", "webp", "avif")
-OUTPUT = Obj({"format": Obj({"type": None, "quality": None, "progressive": None, "compression": None},
-                            scalar=True),
-              "destination": None})
+OUTPUT = Obj(
+    {
+        "format": Obj({"type": None, "quality": None, "progressive": None, "compression": None}, scalar=True),
+        "destination": None,
+    }
+)
 _CATEGORIES = ("general", "products", "cars")
 ENUMS: dict[str, tuple[str, ...]] = {
     "operations.restorations.upscale": ("smart_enhance", "smart_resize", "faces", "digital_art", "photo"),
@@ -80,7 +98,8 @@ ENUMS: dict[str, tuple[str, ...]] = {
 }
 RANGES: dict[str, tuple[float, float]] = {
     **{f"operations.adjustments.{k}": (-100, 100) for k in ("exposure", "saturation", "contrast", "sharpness")},
-    "operations.adjustments.hdr": (0, 100), "operations.adjustments.hdr.intensity": (0, 100),
+    "operations.adjustments.hdr": (0, 100),
+    "operations.adjustments.hdr.intensity": (0, 100),
     "output.format.quality": (1, 100),
 }
 _PCT = re.compile(r"^\d+(\.\d+)?%$")
@@ -119,8 +138,13 @@ def check_request(root: str, value: Any, node: Obj) -> list[tuple[str, str]]:
                 here = f"{path}.{k}"
                 if k not in n.keys:
                     valid = sorted(n.keys)
-                    problems.append((here, f"unknown {n.what} {k!r} in {path}{_suggest(str(k), valid, elsewhere)} "
-                                           f"(valid: {', '.join(valid)})"))
+                    problems.append(
+                        (
+                            here,
+                            f"unknown {n.what} {k!r} in {path}{_suggest(str(k), valid, elsewhere)} "
+                            f"(valid: {', '.join(valid)})",
+                        )
+                    )
                 else:
                     walk(here, child, n.keys[k])
             return
@@ -154,8 +178,11 @@ def _check_value(path: str, v: Any) -> list[tuple[str, str]]:
 def validate(operations: Any, output: Any) -> None:
     """Raise ``InvalidRequest`` naming every unknown key or bad value of ``operations`` and ``output``."""
     if not isinstance(operations, dict):
-        raise InvalidRequest("claid", "operations", f"operations must be a dict such as "
-                             f"{{'resizing': {{'width': 800}}}}, not {type(operations).__name__}")
+        raise InvalidRequest(
+            "claid",
+            "operations",
+            f"operations must be a dict such as {{'resizing': {{'width': 800}}}}, not {type(operations).__name__}",
+        )
     problems = check_request("operations", operations, OPERATIONS)
     if output is not None:
         problems += check_request("output", output, OUTPUT)
@@ -167,8 +194,12 @@ def validate(operations: Any, output: Any) -> None:
 class ClaidAdapter(Adapter):
     name = "claid"
     policy = PollPolicy(first=1.0, interval=2.0, factor=1.0, max_interval=2.0)  # PC: 1 s, then every 2 s
-    statuses = {"accepted": Status.QUEUED, "processing": Status.RUNNING, "done": Status.SUCCEEDED,
-                "error": Status.FAILED}
+    statuses = {
+        "accepted": Status.QUEUED,
+        "processing": Status.RUNNING,
+        "done": Status.SUCCEEDED,
+        "error": Status.FAILED,
+    }
     idempotent_create = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -190,8 +221,13 @@ class ClaidAdapter(Adapter):
             raise self.error(r, job)
         data = self._json(r, job).get("data") or {}
         if data.get("id") is None:
-            raise JobError(self.name, "BAD_RESPONSE", f"the create answer has no task id: {r.text[:200]}",
-                           http_status=r.status_code, input=job.input)
+            raise JobError(
+                self.name,
+                "BAD_RESPONSE",
+                f"the create answer has no task id: {r.text[:200]}",
+                http_status=r.status_code,
+                input=job.input,
+            )
         job.job_id = str(data["id"])
         job.urls = {"result_url": data.get("result_url") or self.t.url(f"/image/edit/async/{job.job_id}")}
         job.provider_status = data.get("status")
@@ -206,8 +242,13 @@ class ClaidAdapter(Adapter):
             raise self.error(r, job)
         source = (self._json(r, job).get("data") or {}).get("input")
         if not source:
-            raise JobError(self.name, "BAD_RESPONSE", f"the upload answer names no input: {r.text[:200]}",
-                           http_status=r.status_code, input=job.input)
+            raise JobError(
+                self.name,
+                "BAD_RESPONSE",
+                f"the upload answer names no input: {r.text[:200]}",
+                http_status=r.status_code,
+                input=job.input,
+            )
         return source
 
     def forget_create(self, job: Job) -> None:
@@ -244,8 +285,13 @@ class ClaidAdapter(Adapter):
             body = self._json(r, job)
         out = ((body.get("data") or {}).get("result") or {}).get("output_object") or {}
         if not out.get("tmp_url"):
-            raise JobError(self.name, "NO_OUTPUT", "the task is DONE but its result has no output_object.tmp_url",
-                           job_id=job.job_id, input=job.input)
+            raise JobError(
+                self.name,
+                "NO_OUTPUT",
+                "the task is DONE but its result has no output_object.tmp_url",
+                job_id=job.job_id,
+                input=job.input,
+            )
         img = await self.t.request("GET", self.rebase(out["tmp_url"]), auth=False)
         if img.status_code != 200:
             err = self.error(img, job)
@@ -253,15 +299,20 @@ class ClaidAdapter(Adapter):
                 err.hint = "tmp_url objects live 24 hours; submit again with force=True"
             raise err
         if sniff(img.content) is None and not img.headers.get("content-type", "").startswith("image/"):
-            raise JobError(self.name, "BAD_OUTPUT", "the tmp_url download is not an image",
-                           job_id=job.job_id, input=job.input)
+            raise JobError(
+                self.name, "BAD_OUTPUT", "the tmp_url download is not an image", job_id=job.job_id, input=job.input
+            )
         if self.store is None:
             raise JobError(self.name, "NO_CACHE", "the adapter has no result cache to store the output image in")
         digest = self.store(img.content)
         owner = getattr(self.store, "__self__", None)
         path = str(Path(owner.result_path(digest)).resolve()) if hasattr(owner, "result_path") else None
-        body["toolkit"] = {"output_digest": digest, "output_path": path, "output_bytes": len(img.content),
-                           "output_mime": img.headers.get("content-type")}
+        body["toolkit"] = {
+            "output_digest": digest,
+            "output_path": path,
+            "output_bytes": len(img.content),
+            "output_mime": img.headers.get("content-type"),
+        }
         return json.dumps(body).encode()
 
     def _json(self, r: httpx.Response, job: Job) -> dict[str, Any]:
@@ -270,8 +321,14 @@ class ClaidAdapter(Adapter):
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise JobError(self.name, "BAD_RESPONSE", f"expected a JSON object, got: {r.text[:200]!r}",
-                           http_status=r.status_code, job_id=job.job_id, input=job.input)
+            raise JobError(
+                self.name,
+                "BAD_RESPONSE",
+                f"expected a JSON object, got: {r.text[:200]!r}",
+                http_status=r.status_code,
+                job_id=job.job_id,
+                input=job.input,
+            )
         return body
 
     def parse_error(self, resp: httpx.Response) -> tuple[str | None, str]:
@@ -287,8 +344,11 @@ class ClaidAdapter(Adapter):
         message = str(body.get("error_message") or body.get("error_type") or "")
         details = body.get("error_details")
         if isinstance(details, dict) and details and not any(str(k) in message for k in details):
-            message += " (" + "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                                        for k, v in details.items()) + ")"
+            message += (
+                " ("
+                + "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in details.items())
+                + ")"
+            )
         if resp.status_code >= 500 and resp.headers.get("x-request-id"):
             message += f" [x-request-id {resp.headers['x-request-id']}]"
         code = body.get("error_code")
@@ -313,8 +373,14 @@ class ClaidClient(ProviderClient):
     batch_class = EditBatch
 
     @checked
-    def edit(self, images: str | Path | Iterable[str | Path], operations: dict[str, Any],
-             output: dict[str, Any] | str | None = None, *, force: bool = False) -> Batch:
+    def edit(
+        self,
+        images: str | Path | Iterable[str | Path],
+        operations: dict[str, Any],
+        output: dict[str, Any] | str | None = None,
+        *,
+        force: bool = False,
+    ) -> Batch:
         """One edit task per image with the same ``operations`` (and ``output``, e.g. ``{"format": "png"}``;
         a string is short for that); returns the running Batch at once.
 
@@ -347,8 +413,9 @@ class ClaidClient(ProviderClient):
                 except PreflightError as e:
                     out.append(e)
                     continue
-                out.append(Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime,
-                                                                  "size": len(data)}))
+                out.append(
+                    Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime, "size": len(data)})
+                )
         return out
 
 
@@ -356,11 +423,16 @@ def _url_item(url: str) -> Item | PreflightError:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in URL_SCHEMES:
         hint = f"; give the local path {urlsplit(url).path!r} instead" if scheme == "file" else ""
-        return PreflightError("claid", url, f"the URL scheme {scheme!r} is not supported; Claid reads "
-                              f"http://, https:// or storage://<storage>/<path> inputs{hint}")
+        return PreflightError(
+            "claid",
+            url,
+            f"the URL scheme {scheme!r} is not supported; Claid reads "
+            f"http://, https:// or storage://<storage>/<path> inputs{hint}",
+        )
     if len(url) > MAX_INPUT_CHARS:
-        return PreflightError("claid", url[:80] + "…", f"the URL is {len(url)} characters; Claid accepts "
-                              f"at most {MAX_INPUT_CHARS}")
+        return PreflightError(
+            "claid", url[:80] + "…", f"the URL is {len(url)} characters; Claid accepts at most {MAX_INPUT_CHARS}"
+        )
     parts = urlsplit(url)
     if not (parts.netloc if scheme == "storage" else parts.hostname):
         return PreflightError("claid", url, "the URL names no host or storage")
@@ -370,19 +442,35 @@ def _url_item(url: str) -> Item | PreflightError:
 def _read_image(path: Path) -> tuple[bytes, str]:
     """Bytes and MIME type by magic bytes; BMP, TIFF and AVIF (unknown to ``media.sniff``) are checked here."""
     head = path.open("rb").read(16) if path.is_file() else b""
-    extra = ("image/bmp" if head[:2] == b"BM" else
-             "image/tiff" if head[:4] in (b"II*\0", b"MM\0*") else
-             "image/avif" if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis") else None)
+    extra = (
+        "image/bmp"
+        if head[:2] == b"BM"
+        else "image/tiff"
+        if head[:4] in (b"II*\0", b"MM\0*")
+        else "image/avif"
+        if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis")
+        else None
+    )
     if extra is None:
         return read_media("claid", path, ACCEPTED, MAX_BYTES)
     data = path.read_bytes()
     if len(data) > MAX_BYTES:
-        raise PreflightError("claid", str(path), f"the file is {len(data) / 1e6:.1f} MB; claid accepts at most "
-                                                 f"{MAX_BYTES / 1e6:.0f} MB")
+        raise PreflightError(
+            "claid", str(path), f"the file is {len(data) / 1e6:.1f} MB; claid accepts at most {MAX_BYTES / 1e6:.0f} MB"
+        )
     return data, extra
 
 
 INFO = ProviderInfo(
-    name="claid", key_var="CLAID_API_KEY", url_var="CLAID_BASE_URL", base_url=BASE_URL, client=ClaidClient,
-    batch=EditBatch, rate_limits=((120, 60.0), (4, 1.0)), loader="images", plots=("before_after",),
-    operations=("edit",), sandbox=True)
+    name="claid",
+    key_var="CLAID_API_KEY",
+    url_var="CLAID_BASE_URL",
+    base_url=BASE_URL,
+    client=ClaidClient,
+    batch=EditBatch,
+    rate_limits=((120, 60.0), (4, 1.0)),
+    loader="images",
+    plots=("before_after",),
+    operations=("edit",),
+    sandbox=True,
+)

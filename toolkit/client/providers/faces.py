@@ -44,8 +44,12 @@ RESUMABLE = {"JWT_REQUIRED", "SUBMISSION_UNCERTAIN"}
 class FacesAdapter(Adapter):
     name = "faces"
     policy = PollPolicy(first=2.0, interval=2.0, factor=1.5, max_interval=15.0)
-    statuses = {"queued": Status.QUEUED, "processing": Status.RUNNING, "done": Status.SUCCEEDED,
-                "failed": Status.FAILED}
+    statuses = {
+        "queued": Status.QUEUED,
+        "processing": Status.RUNNING,
+        "done": Status.SUCCEEDED,
+        "failed": Status.FAILED,
+    }
     idempotent_create = False
 
     def __init__(self, transport: Any, store: Callable[[bytes], str] | None = None) -> None:
@@ -85,11 +89,16 @@ class FacesAdapter(Adapter):
             return self.error(r, job)
         jwt = bool(self.t.config.extra.get("jwt"))
         sent = "the configured JWT" if jwt else "the API key"
-        return JobError(self.name, "JWT_REQUIRED",
-                        f"reading batch jobs was refused with {sent} ({code}: {message}); a dashboard JWT is "
-                        "required (FR_JWT)", http_status=r.status_code, job_id=job.job_id, input=job.input,
-                        hint=("dashboard JWTs last 1 h: set a fresh FR_JWT" if jwt else "set FR_JWT to a dashboard "
-                              "JWT") + " and re-run the same enroll call; it re-attaches to the job")
+        return JobError(
+            self.name,
+            "JWT_REQUIRED",
+            f"reading batch jobs was refused with {sent} ({code}: {message}); a dashboard JWT is required (FR_JWT)",
+            http_status=r.status_code,
+            job_id=job.job_id,
+            input=job.input,
+            hint=("dashboard JWTs last 1 h: set a fresh FR_JWT" if jwt else "set FR_JWT to a dashboard JWT")
+            + " and re-run the same enroll call; it re-attaches to the job",
+        )
 
     # -- create -------------------------------------------------------------------------------------
     async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
@@ -161,8 +170,9 @@ class FacesAdapter(Adapter):
         absent = 0
         for attempt in range(LOOKUP_ROUNDS):
             if attempt or settle:
-                await asyncio.sleep(min(self.policy.max_interval, self.policy.interval * self.policy.factor ** attempt)
-                                    * self._scale())
+                await asyncio.sleep(
+                    min(self.policy.max_interval, self.policy.interval * self.policy.factor**attempt) * self._scale()
+                )
             matched, pending, failed = [], [], []
             for entry in await self._candidates(job, len(ids), since):
                 r = await self._read(self._job_path(str(entry["job_id"])), job)
@@ -171,8 +181,10 @@ class FacesAdapter(Adapter):
                 data = _data(r.json())
                 shown = data.get("results") or []
                 if shown:
-                    if all(_index(x) is not None and _index(x) < len(ids) and x.get("external_id") == ids[_index(x)]
-                           for x in shown):
+                    if all(
+                        _index(x) is not None and _index(x) < len(ids) and x.get("external_id") == ids[_index(x)]
+                        for x in shown
+                    ):
                         matched.append(data)
                 elif str(data.get("status")).lower() == "failed":
                     failed.append(data)  # a job that never started shows no items: adopting it is harmless
@@ -190,11 +202,15 @@ class FacesAdapter(Adapter):
                 if absent >= (2 if settle else 1):
                     job.meta["lookup"] = "absent"
                     return False
-        raise JobError(self.name, "SUBMISSION_UNCERTAIN",
-                       f"the create of this batch was interrupted before its job id came back, and {len(pending)} "
-                       "recent job(s) of the same size never showed their items; it is not sent again (that could "
-                       "enroll the rows twice)",
-                       input=job.input, hint="re-run the same enroll call later to look again, or use force=True")
+        raise JobError(
+            self.name,
+            "SUBMISSION_UNCERTAIN",
+            f"the create of this batch was interrupted before its job id came back, and {len(pending)} "
+            "recent job(s) of the same size never showed their items; it is not sent again (that could "
+            "enroll the rows twice)",
+            input=job.input,
+            hint="re-run the same enroll call later to look again, or use force=True",
+        )
 
     async def _candidates(self, job: Job, total: int, since: float) -> list[dict[str, Any]]:
         known = self.known_job_ids()
@@ -227,9 +243,13 @@ class FacesAdapter(Adapter):
         if r.status_code == 404 and time.time() - (job.submitted_at or job.created_at) < RETENTION * self._scale():
             code, message = self.parse_error(r)
             # not expired (too recent for the 7-day retention): the org id does not match the key, or it was deleted
-            raise JobError(self.name, code or "JOB_NOT_FOUND",
-                           f"HTTP 404: {message} — check the organisation id {self.org!r} (FR_ORG_ID)",
-                           job_id=job.job_id, input=job.input)
+            raise JobError(
+                self.name,
+                code or "JOB_NOT_FOUND",
+                f"HTTP 404: {message} — check the organisation id {self.org!r} (FR_ORG_ID)",
+                job_id=job.job_id,
+                input=job.input,
+            )
         if r.status_code != 200:
             raise self.error(r, job)
         data = _data(r.json())
@@ -261,8 +281,16 @@ class FacesClient(ProviderClient):
         self.adapter.known_job_ids = lambda: {j.job_id for j in ledger.jobs(provider=self.name) if j.job_id}
 
     @checked
-    def enroll(self, roster: RosterSource, *, collection: str | None = None, image_column: str | None = None,
-               id_column: str | None = None, base_dir: str | Path | None = None, force: bool = False) -> Batch:
+    def enroll(
+        self,
+        roster: RosterSource,
+        *,
+        collection: str | None = None,
+        image_column: str | None = None,
+        id_column: str | None = None,
+        base_dir: str | Path | None = None,
+        force: bool = False,
+    ) -> Batch:
         """Enroll every good row of ``roster`` into ``collection``; returns the running Batch at once.
 
         ``roster``: a CSV path (image paths relative to its folder), a DataFrame, (external_id, path) pairs,
@@ -273,16 +301,25 @@ class FacesClient(ProviderClient):
         if not collection:
             raise ConfigurationError("faces: no collection given (enroll(..., collection=) or FR_COLLECTION_ID)")
         self.adapter.org  # noqa: B018 -- fail now, before anything is recorded, when no org is configured
-        items = self.preflight(roster, collection=collection, image_column=image_column, id_column=id_column,
-                               base_dir=base_dir)
+        items = self.preflight(
+            roster, collection=collection, image_column=image_column, id_column=id_column, base_dir=base_dir
+        )
         # jobs stopped by a refused JWT or an uncertain create resume in submit (toolkit.client.resume)
         return self.submit("enroll", items, options={"collection": collection}, force=force)
 
-    def preflight(self, roster: RosterSource, *, collection: str, image_column: str | None = None,
-                  id_column: str | None = None, base_dir: str | Path | None = None) -> list[Item | PreflightError]:
+    def preflight(
+        self,
+        roster: RosterSource,
+        *,
+        collection: str,
+        image_column: str | None = None,
+        id_column: str | None = None,
+        base_dir: str | Path | None = None,
+    ) -> list[Item | PreflightError]:
         """The jobs ``enroll`` would submit (one Item per slice of <= 100 rows) and the rejected rows."""
-        parsed = read_roster(roster, id_column=id_column, image_column=image_column, base_dir=base_dir,
-                             provider=self.name)
+        parsed = read_roster(
+            roster, id_column=id_column, image_column=image_column, base_dir=base_dir, provider=self.name
+        )
         slices: dict[int, list[RosterRow]] = defaultdict(list)
         for row in parsed.rows:
             slices[row.index // MAX_BATCH].append(row)
@@ -317,9 +354,11 @@ class FacesClient(ProviderClient):
         for (collection, name), rows in picked.items():
             rows.sort(key=lambda r: r["index"])
             for start in range(0, len(rows), MAX_BATCH):
-                part = rows[start:start + MAX_BATCH]
+                part = rows[start : start + MAX_BATCH]
                 label = f"{name} rows {part[0]['index']}-{part[-1]['index']} (retry of {len(part)} rows)"
-                items.append(_item_from_meta(name, label, part, collection, retry_of=sorted(sources[(collection, name)])))
+                items.append(
+                    _item_from_meta(name, label, part, collection, retry_of=sorted(sources[(collection, name)]))
+                )
         return items
 
 
@@ -327,8 +366,9 @@ def _item(roster: Roster, label: str, rows: list[RosterRow], collection: str) ->
     return _item_from_meta(roster.name, label, [r.meta() for r in rows], collection)
 
 
-def _item_from_meta(name: str, label: str, rows: list[dict[str, Any]], collection: str,
-                    retry_of: list[str] | None = None) -> Item:
+def _item_from_meta(
+    name: str, label: str, rows: list[dict[str, Any]], collection: str, retry_of: list[str] | None = None
+) -> Item:
     """One batch job. Its key is derived from the (external id, image digest) pairs, so it is stable."""
     manifest = "\n".join(f"{r['external_id']}\t{r['sha256']}" for r in rows)
     if retry_of:
@@ -347,11 +387,21 @@ def _read_rows(provider: str, job: Job) -> list[tuple[str, tuple[str, bytes, str
         try:
             data = Path(row["file"]).read_bytes()
         except OSError as e:
-            raise JobError(provider, "INPUT_UNAVAILABLE", f"{where} cannot be read ({e.strerror or e})",
-                           input=job.input, hint="restore the file, or re-run enroll without that row") from None
+            raise JobError(
+                provider,
+                "INPUT_UNAVAILABLE",
+                f"{where} cannot be read ({e.strerror or e})",
+                input=job.input,
+                hint="restore the file, or re-run enroll without that row",
+            ) from None
         if hashlib.sha256(data).hexdigest() != row["sha256"]:
-            raise JobError(provider, "INPUT_CHANGED", f"{where} changed after it was checked", input=job.input,
-                           hint="re-run enroll: the changed rows then form a new job")
+            raise JobError(
+                provider,
+                "INPUT_CHANGED",
+                f"{where} changed after it was checked",
+                input=job.input,
+                hint="re-run enroll: the changed rows then form a new job",
+            )
         files.append(("images", (Path(row["file"]).name, data, sniff(data) or "application/octet-stream")))
     return files
 
@@ -409,6 +459,16 @@ def auth(sandbox: Any = None) -> dict[str, Any]:
 
 
 INFO = ProviderInfo(
-    name="faces", key_var="FR_API_KEY", url_var="FR_BASE_URL", base_url="", client=FacesClient,
-    rate_limits=((600, 60.0),), auth=auth, extra_vars=("FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT"), loader="faces",
-    plots=("enrollment_summary",), operations=("enroll",), sandbox=True)
+    name="faces",
+    key_var="FR_API_KEY",
+    url_var="FR_BASE_URL",
+    base_url="",
+    client=FacesClient,
+    rate_limits=((600, 60.0),),
+    auth=auth,
+    extra_vars=("FR_ORG_ID", "FR_COLLECTION_ID", "FR_JWT"),
+    loader="faces",
+    plots=("enrollment_summary",),
+    operations=("enroll",),
+    sandbox=True,
+)

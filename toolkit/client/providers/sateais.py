@@ -61,8 +61,12 @@ class SateAIsAdapter(Adapter):
     name = "sateais"
     # ``first`` is the smallest documented first poll; ``policy_for`` gives each type its own.
     policy = PollPolicy(first=min(FIRST_POLL.values()), interval=60.0, factor=1.0, max_interval=60.0)
-    statuses = {"pending": Status.QUEUED, "processing": Status.RUNNING, "completed": Status.SUCCEEDED,
-                "failed": Status.FAILED}
+    statuses = {
+        "pending": Status.QUEUED,
+        "processing": Status.RUNNING,
+        "completed": Status.SUCCEEDED,
+        "failed": Status.FAILED,
+    }
     idempotent_create = False  # no idempotency key: an ambiguous create is never sent again
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -82,8 +86,14 @@ class SateAIsAdapter(Adapter):
         created = _loads(r.content)
         if not isinstance(created, dict) or not created.get("job_id"):
             # the job may exist, but without its id it cannot be followed: say so, never create again
-            raise JobError(self.name, "INVALID_RESPONSE", f"HTTP {r.status_code} without a job_id: {r.text[:200]}",
-                           http_status=r.status_code, input=job.input, hint="check the provider's dashboard")
+            raise JobError(
+                self.name,
+                "INVALID_RESPONSE",
+                f"HTTP {r.status_code} without a job_id: {r.text[:200]}",
+                http_status=r.status_code,
+                input=job.input,
+                hint="check the provider's dashboard",
+            )
         job.job_id = str(created["job_id"])
         job.provider_status = created.get("status")
         job.status = map_status(created.get("status"), self.statuses) or Status.QUEUED
@@ -125,11 +135,17 @@ class SateAIsAdapter(Adapter):
         try:
             body = _loads(r.content)
         except ValueError as e:
-            raise JobError(self.name, "INVALID_RESULT", f"the result is not JSON ({e})", job_id=job.job_id,
-                           input=job.input) from None
+            raise JobError(
+                self.name, "INVALID_RESULT", f"the result is not JSON ({e})", job_id=job.job_id, input=job.input
+            ) from None
         if not isinstance(body, dict) or body.get("type") != "FeatureCollection":
-            raise JobError(self.name, "INVALID_RESULT", "the result is not a GeoJSON FeatureCollection",
-                           job_id=job.job_id, input=job.input)
+            raise JobError(
+                self.name,
+                "INVALID_RESULT",
+                "the result is not a GeoJSON FeatureCollection",
+                job_id=job.job_id,
+                input=job.input,
+            )
         return r.content  # stored as received; loaders parse NaN/Infinity leniently
 
     def parse_error(self, resp: httpx.Response) -> tuple[str | None, str]:
@@ -162,60 +178,116 @@ class SateAIsClient(ProviderClient):
     batch_class = SceneBatch
 
     @checked
-    def ship(self, aoi: Any = None, date: Any = None, *, scene_id: str | Iterable[str] | None = None,
-             date_direction: str = "nearest", orbit_direction: str | None = None, force: bool = False) -> Batch:
+    def ship(
+        self,
+        aoi: Any = None,
+        date: Any = None,
+        *,
+        scene_id: str | Iterable[str] | None = None,
+        date_direction: str = "nearest",
+        orbit_direction: str | None = None,
+        force: bool = False,
+    ) -> Batch:
         """Ships in the Sentinel-1 scene nearest (before/after) ``date`` over each AOI, or in named GRD scenes."""
-        return self.submit("ship", self.items("ship", aoi, date, scene_id=scene_id, date_direction=date_direction,
-                                              orbit_direction=orbit_direction), force=force)
+        return self.submit(
+            "ship",
+            self.items(
+                "ship", aoi, date, scene_id=scene_id, date_direction=date_direction, orbit_direction=orbit_direction
+            ),
+            force=force,
+        )
 
     @checked
-    def oilslick(self, aoi: Any = None, date: Any = None, *, scene_id: str | Iterable[str] | None = None,
-                 date_direction: str = "nearest", orbit_direction: str | None = None, force: bool = False) -> Batch:
+    def oilslick(
+        self,
+        aoi: Any = None,
+        date: Any = None,
+        *,
+        scene_id: str | Iterable[str] | None = None,
+        date_direction: str = "nearest",
+        orbit_direction: str | None = None,
+        force: bool = False,
+    ) -> Batch:
         """Oil slicks in one scene per (AOI, date), or in named GRD scenes."""
-        return self.submit("oilslick", self.items("oilslick", aoi, date, scene_id=scene_id,
-                                                  date_direction=date_direction, orbit_direction=orbit_direction),
-                           force=force)
+        return self.submit(
+            "oilslick",
+            self.items(
+                "oilslick", aoi, date, scene_id=scene_id, date_direction=date_direction, orbit_direction=orbit_direction
+            ),
+            force=force,
+        )
 
     @checked
-    def newbuilding(self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None,
-                    force: bool = False) -> Batch:
+    def newbuilding(
+        self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
+    ) -> Batch:
         """Buildings that appeared between the first and last scene of the range (AOI <= 30,000 km²)."""
-        return self.submit("newbuilding", self.items("newbuilding", aoi, date_start=date_start, date_end=date_end,
-                                                     orbit_direction=orbit_direction), force=force)
+        return self.submit(
+            "newbuilding",
+            self.items("newbuilding", aoi, date_start=date_start, date_end=date_end, orbit_direction=orbit_direction),
+            force=force,
+        )
 
     @checked
-    def disappearbuilding(self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None,
-                          force: bool = False) -> Batch:
+    def disappearbuilding(
+        self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
+    ) -> Batch:
         """Buildings that disappeared between the first and last scene of the range (AOI <= 30,000 km²)."""
-        return self.submit("disappearbuilding", self.items("disappearbuilding", aoi, date_start=date_start,
-                                                           date_end=date_end, orbit_direction=orbit_direction),
-                           force=force)
+        return self.submit(
+            "disappearbuilding",
+            self.items(
+                "disappearbuilding", aoi, date_start=date_start, date_end=date_end, orbit_direction=orbit_direction
+            ),
+            force=force,
+        )
 
     @checked
-    def timeseries(self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None,
-                   force: bool = False) -> Batch:
+    def timeseries(
+        self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
+    ) -> Batch:
         """Per-scene backscatter and change area over the range (AOI <= 50 km², range <= 3 years)."""
-        return self.submit("timeseries", self.items("timeseries", aoi, date_start=date_start, date_end=date_end,
-                                                    orbit_direction=orbit_direction), force=force)
+        return self.submit(
+            "timeseries",
+            self.items("timeseries", aoi, date_start=date_start, date_end=date_end, orbit_direction=orbit_direction),
+            force=force,
+        )
 
     @checked
-    def preview(self, type: str, aoi: Any = None, date: Any = None, *, scene_id: str | None = None,
-                date_start: Any = None, date_end: Any = None, date_direction: str = "nearest",
-                orbit_direction: str | None = None) -> dict[str, Any]:
+    def preview(
+        self,
+        type: str,
+        aoi: Any = None,
+        date: Any = None,
+        *,
+        scene_id: str | None = None,
+        date_start: Any = None,
+        date_end: Any = None,
+        date_direction: str = "nearest",
+        orbit_direction: str | None = None,
+    ) -> dict[str, Any]:
         """The free estimate (``/analyze/{type}/preview``): area, scene coverage, credits, warnings. No job.
 
         One AOI and date give the provider's dict; several give ``{label: dict}``. A bad input raises its
         PreflightError before anything is sent; a refusal by the API raises JobError.
         """
-        planned = self.items(type, aoi, date, scene_id=scene_id, date_start=date_start, date_end=date_end,
-                             date_direction=date_direction, orbit_direction=orbit_direction)
+        planned = self.items(
+            type,
+            aoi,
+            date,
+            scene_id=scene_id,
+            date_start=date_start,
+            date_end=date_end,
+            date_direction=date_direction,
+            orbit_direction=orbit_direction,
+        )
         for it in planned:
             if isinstance(it, PreflightError):
                 raise it
 
         async def one(it: Item) -> dict[str, Any]:
-            r = await self.transport.request("POST", f"/analyze/{type}/preview", json=it.meta["body"],
-                                             safe_to_retry=True)  # free and creates nothing
+            r = await self.transport.request(
+                "POST", f"/analyze/{type}/preview", json=it.meta["body"], safe_to_retry=True
+            )  # free and creates nothing
             if r.status_code != 200:
                 raise self.adapter.error(r, input=it.input)
             return _loads(r.content)
@@ -227,9 +299,18 @@ class SateAIsClient(ProviderClient):
         return next(iter(out.values())) if len(out) == 1 else out
 
     # -- preflight: inputs -> request bodies -------------------------------------------------------------
-    def items(self, type: str, aoi: Any = None, date: Any = None, *, scene_id: str | Iterable[str] | None = None,
-              date_start: Any = None, date_end: Any = None, date_direction: str = "nearest",
-              orbit_direction: str | None = None) -> list[Item | PreflightError]:
+    def items(
+        self,
+        type: str,
+        aoi: Any = None,
+        date: Any = None,
+        *,
+        scene_id: str | Iterable[str] | None = None,
+        date_start: Any = None,
+        date_end: Any = None,
+        date_direction: str = "nearest",
+        orbit_direction: str | None = None,
+    ) -> list[Item | PreflightError]:
         """One Item per (AOI, date) pair with its request body, or a PreflightError per bad AOI or date.
 
         Wrong option values (unknown type, direction, orbit) raise ValueError at once.
@@ -250,12 +331,19 @@ class SateAIsClient(ProviderClient):
             dates = _dates(self.name, date, "date")
             if not dates:
                 return [PreflightError(self.name, "date", "a date (YYYY-MM-DD) is required with an aoi")]
-            pairs = [d if isinstance(d, PreflightError) else (d, {"date": d, "date_direction": date_direction, **orbit})
-                     for d in dates]
+            pairs = [
+                d if isinstance(d, PreflightError) else (d, {"date": d, "date_direction": date_direction, **orbit})
+                for d in dates
+            ]
         else:
             if scene_id is not None:
-                return [PreflightError(self.name, str(scene_id), f"scene_id is not supported for {type}; give an "
-                                                                 "aoi, date_start and date_end")]
+                return [
+                    PreflightError(
+                        self.name,
+                        str(scene_id),
+                        f"scene_id is not supported for {type}; give an aoi, date_start and date_end",
+                    )
+                ]
             pairs = _ranges(self.name, type, date_start, date_end, orbit)
         out: list[Item | PreflightError] = [p for p in pairs if isinstance(p, PreflightError)]
         good = [p for p in pairs if not isinstance(p, PreflightError)]
@@ -267,8 +355,9 @@ class SateAIsClient(ProviderClient):
                 out.append(_item(type, a, label, {**base, "polygon": a.wkt, **fields}))
         return out
 
-    def _scene_items(self, type: str, aoi: Any, date: Any, scene_id: str | Iterable[str]
-                     ) -> list[Item | PreflightError]:
+    def _scene_items(
+        self, type: str, aoi: Any, date: Any, scene_id: str | Iterable[str]
+    ) -> list[Item | PreflightError]:
         ids = [scene_id] if isinstance(scene_id, str) else list(scene_id)
         if aoi is not None:
             return [PreflightError(self.name, ", ".join(ids), "give either scene_id or an aoi (+ date), not both")]
@@ -280,18 +369,29 @@ class SateAIsClient(ProviderClient):
             if m is None:
                 out.append(PreflightError(self.name, str(sid), "not a Sentinel-1 product name (S1A_IW_GRDH_...)"))
             elif not m["product"].startswith("GRD"):
-                out.append(PreflightError(self.name, str(sid), f"only GRD scenes are analysed; this is a "
-                                                               f"{m['product'].rstrip('_')} product"))
+                out.append(
+                    PreflightError(
+                        self.name,
+                        str(sid),
+                        f"only GRD scenes are analysed; this is a {m['product'].rstrip('_')} product",
+                    )
+                )
             else:
                 body = {"satellite_id": "sentinel-1", "scene_id": sid}
-                out.append(Item(input=sid, content=_canonical(type, body),
-                                meta={"type": type, "scene_id": sid, "body": body}))
+                out.append(
+                    Item(input=sid, content=_canonical(type, body), meta={"type": type, "scene_id": sid, "body": body})
+                )
         return out
 
 
 def _item(type: str, a: AOI, when: str, body: dict[str, Any]) -> Item:
-    meta: dict[str, Any] = {"type": type, "aoi_name": a.name, "aoi_wkt": a.wkt, "area_sqkm": round(a.area_sqkm, 4),
-                            "body": body}
+    meta: dict[str, Any] = {
+        "type": type,
+        "aoi_name": a.name,
+        "aoi_wkt": a.wkt,
+        "area_sqkm": round(a.area_sqkm, 4),
+        "body": body,
+    }
     for k in ("date", "date_direction", "date_start", "date_end", "orbit_direction"):
         if k in body:
             meta[k] = body[k]
@@ -341,8 +441,10 @@ def _ranges(provider: str, type: str, start: Any, end: Any, orbit: dict[str, str
     elif len(ends) == 1:
         ends = ends * len(starts)
     if len(starts) != len(ends):
-        raise InvalidOption(f"{len(starts)} date_start values and {len(ends)} date_end values: give one of each, "
-                         "or lists of equal length (paired in order)")
+        raise InvalidOption(
+            f"{len(starts)} date_start values and {len(ends)} date_end values: give one of each, "
+            "or lists of equal length (paired in order)"
+        )
     out: list[Any] = []
     for s, e in zip(starts, ends):
         if isinstance(s, PreflightError) or isinstance(e, PreflightError):
@@ -353,8 +455,13 @@ def _ranges(provider: str, type: str, start: Any, end: Any, orbit: dict[str, str
         if d0 >= d1:
             out.append(PreflightError(provider, label, f"date_start {s} must be before date_end {e}"))
         elif type == "timeseries" and d1 > _add_years(d0, TIMESERIES_MAX_YEARS):
-            out.append(PreflightError(provider, label, f"the range is {(d1 - d0).days} days, over the "
-                                                       f"{TIMESERIES_MAX_YEARS}-year limit for timeseries"))
+            out.append(
+                PreflightError(
+                    provider,
+                    label,
+                    f"the range is {(d1 - d0).days} days, over the {TIMESERIES_MAX_YEARS}-year limit for timeseries",
+                )
+            )
         else:
             out.append((label, {"date_start": s, "date_end": e, **orbit}))
     return out
@@ -368,6 +475,16 @@ def _add_years(d: Date, years: int) -> Date:
 
 
 INFO = ProviderInfo(
-    name="sateais", key_var="SATEAIS_API_KEY", url_var="SATEAIS_BASE_URL", base_url=BASE_URL,
-    client=SateAIsClient, batch=SceneBatch, rate_limits=((10, 1.0),), max_active_jobs=5, loader="features",
-    plots=("detections_map", "sizes"), operations=TYPES, sandbox=True)
+    name="sateais",
+    key_var="SATEAIS_API_KEY",
+    url_var="SATEAIS_BASE_URL",
+    base_url=BASE_URL,
+    client=SateAIsClient,
+    batch=SceneBatch,
+    rate_limits=((10, 1.0),),
+    max_active_jobs=5,
+    loader="features",
+    plots=("detections_map", "sizes"),
+    operations=TYPES,
+    sandbox=True,
+)

@@ -52,8 +52,12 @@ def _pct(p: float) -> float:
 def _verdict(p: float) -> dict[str, Any]:
     """The newer-guide fields for a fake probability ``p``."""
     fake, real = _pct(p), round(100.0 - _pct(p), 2)
-    return {"isFake": p >= 0.5, "confidencePercent": max(fake, real), "fakeConfidencePercent": fake,
-            "realConfidencePercent": real}
+    return {
+        "isFake": p >= 0.5,
+        "confidencePercent": max(fake, real),
+        "fakeConfidencePercent": fake,
+        "realConfidencePercent": real,
+    }
 
 
 # -- images -----------------------------------------------------------------------------------------
@@ -73,7 +77,7 @@ def _rgb(data: bytes, max_side: int = 512) -> np.ndarray:
 def _blocks(a: np.ndarray, n: int = 8) -> list[np.ndarray]:
     h, w = a.shape[:2]
     bh, bw = max(1, h // n), max(1, w // n)
-    return [a[i * bh:(i + 1) * bh, j * bw:(j + 1) * bw] for i in range(h // bh) for j in range(w // bw)]
+    return [a[i * bh : (i + 1) * bh, j * bw : (j + 1) * bw] for i in range(h // bh) for j in range(w // bw)]
 
 
 def _trimmed_std(block: np.ndarray) -> float:
@@ -209,8 +213,15 @@ def ai_audio(data: bytes, mime: str) -> dict[str, Any]:
     power = np.abs(np.fft.rfft(x)) ** 2 + 1e-20 if x.size else np.ones(1)
     flatness = float(np.exp(np.mean(np.log(power))) / np.mean(power))
     p = _sigmoid((math.log10(0.01) - math.log10(max(flatness, 1e-12))) * 4.0)
-    return {**_verdict(p), "analysisDetails": {"method": "spectral-flatness", "spectralFlatness": round(flatness, 6),
-                                               "durationSeconds": round(x.size / rate, 3)}, **BASE}
+    return {
+        **_verdict(p),
+        "analysisDetails": {
+            "method": "spectral-flatness",
+            "spectralFlatness": round(flatness, 6),
+            "durationSeconds": round(x.size / rate, 3),
+        },
+        **BASE,
+    }
 
 
 def audio_split(data: bytes, mime: str, frame_s: float = 0.02) -> dict[str, Any]:
@@ -219,15 +230,21 @@ def audio_split(data: bytes, mime: str, frame_s: float = 0.02) -> dict[str, Any]
     x, rate = _wav(data)
     n = max(1, int(rate * frame_s))
     frames = x[: x.size - x.size % n].reshape(-1, n) if x.size >= n else x.reshape(1, -1)
-    rms = np.sqrt((frames ** 2).mean(axis=1)) if frames.size else np.zeros(1)
+    rms = np.sqrt((frames**2).mean(axis=1)) if frames.size else np.zeros(1)
     active = rms > max(0.1 * float(rms.max()), 2.0 * float(np.percentile(rms, 10)), 1e-4)
     segments, start = [], None
     for i, on in enumerate([*active.tolist(), False]):
         if on and start is None:
             start = i
         elif not on and start is not None:
-            segments.append({"index": len(segments), "label": "voice", "startSeconds": round(start * frame_s, 3),
-                             "endSeconds": round(i * frame_s, 3)})
+            segments.append(
+                {
+                    "index": len(segments),
+                    "label": "voice",
+                    "startSeconds": round(start * frame_s, 3),
+                    "endSeconds": round(i * frame_s, 3),
+                }
+            )
             start = None
     return {"segments": segments, "durationSeconds": round(x.size / rate, 3), "method": "rms-energy", **BASE}
 
@@ -243,22 +260,42 @@ def video(data: bytes, slug: str) -> dict[str, Any]:
 def document(data: bytes, mime: str) -> dict[str, Any]:
     if mime != "application/pdf":
         f = image_forensics(data)
-        return {"isTampered": f["forgery"] >= 0.5, "tamperConfidencePercent": _pct(f["forgery"]), "pageCount": 1,
-                "analysisDetails": _details(f), **BASE}
+        return {
+            "isTampered": f["forgery"] >= 0.5,
+            "tamperConfidencePercent": _pct(f["forgery"]),
+            "pageCount": 1,
+            "analysisDetails": _details(f),
+            **BASE,
+        }
     updates = max(0, data.count(b"%%EOF") - 1)
-    pages = data.count(b"/Type /Page") + data.count(b"/Type/Page") - data.count(b"/Type /Pages") \
+    pages = (
+        data.count(b"/Type /Page")
+        + data.count(b"/Type/Page")
+        - data.count(b"/Type /Pages")
         - data.count(b"/Type/Pages")
+    )
     has_js = b"/JavaScript" in data or b"/JS" in data
     p = _sigmoid(3.0 * updates + 2.0 * has_js - 1.5)
-    return {"isTampered": p >= 0.5, "tamperConfidencePercent": _pct(p), "pageCount": max(pages, 0),
-            "analysisDetails": {"incrementalUpdates": updates, "hasJavaScript": has_js, "bytes": len(data)}, **BASE}
+    return {
+        "isTampered": p >= 0.5,
+        "tamperConfidencePercent": _pct(p),
+        "pageCount": max(pages, 0),
+        "analysisDetails": {"incrementalUpdates": updates, "hasJavaScript": has_js, "bytes": len(data)},
+        **BASE,
+    }
 
 
 def face_intelligence(original: bytes, mime: str, reference: bytes | None, params: dict[str, Any]) -> dict[str, Any]:
     """Deepfake, liveness and similarity checks; a check switched off by its parameter reports null."""
     image = mime in ("image/jpeg", "image/png")
-    out: dict[str, Any] = {"isDeepFake": None, "deepFakeConfidencePercent": None, "isLiveness": None,
-                           "livenessScore": None, "isSimilar": None, "similarityScore": None}
+    out: dict[str, Any] = {
+        "isDeepFake": None,
+        "deepFakeConfidencePercent": None,
+        "isLiveness": None,
+        "livenessScore": None,
+        "isSimilar": None,
+        "similarityScore": None,
+    }
     if params.get("isFaceswapCheck", True):
         p = image_forensics(original)["forgery"] if image else byte_verdict(original)[0]
         out.update(isDeepFake=p >= 0.5, deepFakeConfidencePercent=_pct(p))

@@ -89,11 +89,16 @@ def detect(data: bytes, *, max_side: int = 256) -> tuple[list[Box], tuple[int, i
     rgb = np.asarray(img, dtype=np.float32) / 255.0
     # Background: a heavy blur, computed cheaply on a 16x smaller image and scaled back up.
     small = img.resize((max(1, img.width // 16), max(1, img.height // 16)), Image.Resampling.BOX)
-    small_bg = np.stack([ndimage.gaussian_filter(np.asarray(small, np.float32)[..., c] / 255.0, 1.0, mode="nearest")
-                         for c in range(3)], axis=-1)
-    background = np.asarray(
-        Image.fromarray((small_bg * 255).astype(np.uint8)).resize(img.size, Image.Resampling.BILINEAR), np.float32
-    ) / 255.0
+    small_bg = np.stack(
+        [ndimage.gaussian_filter(np.asarray(small, np.float32)[..., c] / 255.0, 1.0, mode="nearest") for c in range(3)],
+        axis=-1,
+    )
+    background = (
+        np.asarray(
+            Image.fromarray((small_bg * 255).astype(np.uint8)).resize(img.size, Image.Resampling.BILINEAR), np.float32
+        )
+        / 255.0
+    )
     dist = np.sqrt(((rgb - background) ** 2).sum(axis=-1))
     dist = ndimage.uniform_filter(dist, 3)
     if float(dist.max()) < 0.08:
@@ -140,11 +145,17 @@ def detect_result(data: bytes, options: dict[str, Any]) -> dict[str, Any]:
     annotations = []
     for i, b in enumerate(x for x in boxes if x.score >= threshold):
         label = b.label if classify else generic_label(b.label)
-        ann: dict[str, Any] = {"id": i, "bbox": [round(v, 4) for v in b.bbox], "score": b.score, "label": label,
-                               "taxonomy": taxonomy(label) if classify else taxonomy("")}
+        ann: dict[str, Any] = {
+            "id": i,
+            "bbox": [round(v, 4) for v in b.bbox],
+            "score": b.score,
+            "label": label,
+            "taxonomy": taxonomy(label) if classify else taxonomy(""),
+        }
         if options.get("top_candidate"):
-            ann["top_candidates"] = [{"label": lab, "score": round(min(s, 0.999), 3), "taxonomy": taxonomy(lab)}
-                                     for lab, s in b.candidates]
+            ann["top_candidates"] = [
+                {"label": lab, "score": round(min(s, 0.999), 3), "taxonomy": taxonomy(lab)} for lab, s in b.candidates
+            ]
         annotations.append(ann)
     out: dict[str, Any] = {"annotations": annotations}
     if options.get("metadata"):

@@ -67,8 +67,10 @@ def _decode(data: bytes) -> Image.Image:
     except Exception as e:
         raise ItemError("INVALID_IMAGE", f"The image could not be decoded ({type(e).__name__}).") from None
     if min(size) < MIN_SIDE:
-        raise ItemError("FACE_QUALITY_TOO_LOW",
-                        f"The image is {size[0]}x{size[1]} px; faces need at least {MIN_SIDE}x{MIN_SIDE} px.")
+        raise ItemError(
+            "FACE_QUALITY_TOO_LOW",
+            f"The image is {size[0]}x{size[1]} px; faces need at least {MIN_SIDE}x{MIN_SIDE} px.",
+        )
     return ImageOps.exif_transpose(img).convert("L")
 
 
@@ -82,14 +84,19 @@ def detect_faces(gray: Image.Image) -> tuple[np.ndarray, list[dict[str, int]]]:
     if side < 24:
         return arr, []
     found = _cascade().detect_multi_scale(
-        arr, scale_factor=1.2, step_ratio=1, min_size=(24, 24), max_size=(side, side),
-        min_neighbor_number=MIN_NEIGHBORS, intersection_score_threshold=0.5,
+        arr,
+        scale_factor=1.2,
+        step_ratio=1,
+        min_size=(24, 24),
+        max_size=(side, side),
+        min_neighbor_number=MIN_NEIGHBORS,
+        intersection_score_threshold=0.5,
     )
     return arr, list(found)
 
 
 def face_id(collection_id: str, arr: np.ndarray, box: dict[str, int]) -> str:
-    crop = arr[box["r"]:box["r"] + box["height"], box["c"]:box["c"] + box["width"]]
+    crop = arr[box["r"] : box["r"] + box["height"], box["c"] : box["c"] + box["width"]]
     small = Image.fromarray((crop * 255).round().astype(np.uint8)).resize((32, 32), Image.BILINEAR)
     h = hashlib.sha256(collection_id.encode() + b"\0" + small.tobytes()).hexdigest()
     return "face_" + h[:24]

@@ -30,10 +30,21 @@ from typing import Any
 
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-FORMATS = {"jpeg": ("JPEG", "image/jpeg", "jpeg"), "png": ("PNG", "image/png", "png"),
-           "webp": ("WEBP", "image/webp", "webp"), "avif": ("AVIF", "image/avif", "avif")}
-MIMES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-         "AVIF": "image/avif", "TIFF": "image/tiff", "BMP": "image/bmp"}
+FORMATS = {
+    "jpeg": ("JPEG", "image/jpeg", "jpeg"),
+    "png": ("PNG", "image/png", "png"),
+    "webp": ("WEBP", "image/webp", "webp"),
+    "avif": ("AVIF", "image/avif", "avif"),
+}
+MIMES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+}
 MAX_PIXELS = 64_000_000  # output size guard (PC): keeps a local sandbox from exhausting memory
 
 
@@ -44,8 +55,14 @@ class EditError(ValueError):
 def describe(size: tuple[int, int], fmt: str) -> dict[str, Any]:
     """The ``input_object`` / ``output_object`` fields for an image of ``size`` and format ``fmt`` (Pillow name)."""
     fmt, (width, height) = fmt.upper(), size
-    return {"ext": fmt.lower(), "mps": round(width * height / 1e6, 6),
-            "mime": MIMES.get(fmt, f"image/{fmt.lower()}"), "format": fmt, "width": width, "height": height}
+    return {
+        "ext": fmt.lower(),
+        "mps": round(width * height / 1e6, 6),
+        "mime": MIMES.get(fmt, f"image/{fmt.lower()}"),
+        "format": fmt,
+        "width": width,
+        "height": height,
+    }
 
 
 def probe(data: bytes) -> dict[str, Any] | None:
@@ -73,13 +90,13 @@ def decode(data: bytes) -> tuple[Image.Image, str]:
 
 
 def parse_color(value: str | None) -> tuple[int, int, int] | None:
-    """"#rrggbb" / "#rgb" -> RGB; None or "transparent" -> None."""
+    """ "#rrggbb" / "#rgb" -> RGB; None or "transparent" -> None."""
     if not value or value.lower() == "transparent":
         return None
     h = value.lstrip("#")
     if len(h) == 3:
         h = "".join(c * 2 for c in h)
-    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+    return tuple(int(h[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
 
 
 def _fill(img: Image.Image, bg: tuple[int, int, int] | None) -> tuple[int, ...]:
@@ -112,8 +129,9 @@ def foreground_mask(img: Image.Image) -> "Any":
     rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
     h, w = rgb.shape[:2]
     b = max(1, round(min(h, w) * 0.02))
-    border = np.concatenate([rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3),
-                             rgb[:, :b].reshape(-1, 3), rgb[:, -b:].reshape(-1, 3)])
+    border = np.concatenate(
+        [rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3), rgb[:, :b].reshape(-1, 3), rgb[:, -b:].reshape(-1, 3)]
+    )
     bg = np.median(border, axis=0)
     dist = np.sqrt(((rgb - bg) ** 2).sum(axis=-1))
     thresh = 28.0
@@ -160,8 +178,11 @@ def adjust(img: Image.Image, ops: dict[str, Any]) -> Image.Image:
         rgb = Image.blend(rgb, ImageOps.autocontrast(rgb, cutoff=1), float(intensity) / 100)
     if ops.get("exposure"):
         rgb = ImageEnhance.Brightness(rgb).enhance(2 ** (float(ops["exposure"]) / 100))
-    for key, enhancer in (("saturation", ImageEnhance.Color), ("contrast", ImageEnhance.Contrast),
-                          ("sharpness", ImageEnhance.Sharpness)):
+    for key, enhancer in (
+        ("saturation", ImageEnhance.Color),
+        ("contrast", ImageEnhance.Contrast),
+        ("sharpness", ImageEnhance.Sharpness),
+    ):
         if ops.get(key):
             rgb = enhancer(rgb).enhance(1 + float(ops[key]) / 100)
     if alpha is not None:
@@ -262,8 +283,9 @@ def parse_padding(value: str | int) -> list[tuple[float, str]]:
         vals.append((float(m.group(1)), m.group(2) or "px"))
     if any(u == "%" and v >= 50 for v, u in vals):
         raise ValueError("a percentage padding must be below 50%")
-    t, r, b, l = {1: lambda v: v * 4, 2: lambda v: v * 2, 3: lambda v: [v[0], v[1], v[2], v[1]],
-                  4: lambda v: v}[len(vals)](vals)
+    t, r, b, l = {1: lambda v: v * 4, 2: lambda v: v * 2, 3: lambda v: [v[0], v[1], v[2], v[1]], 4: lambda v: v}[
+        len(vals)
+    ](vals)
     return [t, r, b, l]
 
 

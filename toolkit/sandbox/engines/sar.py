@@ -199,13 +199,12 @@ def world(aoi_wkt: str) -> World:
     for r, c in _place(rng, interior, int(rng.integers(12, 30)), 9):
         h, w = (int(v) for v in rng.integers(3, 6, size=2))
         kind = rng.random()
-        built = -10**6 if kind < 0.4 else int(rng.integers(0, span))
+        built = -(10**6) if kind < 0.4 else int(rng.integers(0, span))
         gone = int(rng.integers(max(built, 0), span)) if kind < 0.4 else 10**6
         buildings.append((r - h // 2, c - w // 2, h, w, built, gone))
     geod = Geod(ellps="WGS84")
     box_area = abs(geod.geometry_area_perimeter(shapely.box(minx, miny, maxx, maxy))[0])
-    return World(aoi, (minx, miny, maxx, maxy), inside, land, land_sigma0, sea_sigma0, buildings,
-                 box_area / GRID**2)
+    return World(aoi, (minx, miny, maxx, maxy), inside, land, land_sigma0, sea_sigma0, buildings, box_area / GRID**2)
 
 
 def synthesize(aoi_wkt: str, scene: dict[str, str]) -> tuple[np.ndarray, dict[str, int]]:
@@ -220,14 +219,13 @@ def synthesize(aoi_wkt: str, scene: dict[str, str]) -> tuple[np.ndarray, dict[st
     present = 0
     for r, c, h, wd, built, gone in w.buildings:
         if built <= day < gone:
-            img[r:r + h, c:c + wd] = w.land_sigma0[r:r + h, c:c + wd] * BUILDING_GAIN
+            img[r : r + h, c : c + wd] = w.land_sigma0[r : r + h, c : c + wd] * BUILDING_GAIN
             present += 1
     open_sea = (ndimage.distance_transform_edt(~w.land) >= 15) & ndimage.binary_erosion(w.inside, iterations=15)
     slick_mask = np.zeros_like(w.land)
     slicks = _place(rng, open_sea, int(rng.integers(0, 3)), 40)
     for r, c in slicks:
-        rr, cc = ellipse(r, c, rng.uniform(5, 10), rng.uniform(10, 18), shape=img.shape,
-                         rotation=rng.uniform(0, np.pi))
+        rr, cc = ellipse(r, c, rng.uniform(5, 10), rng.uniform(10, 18), shape=img.shape, rotation=rng.uniform(0, np.pi))
         slick_mask[rr, cc] = True
     slick_mask &= ~w.land
     img[slick_mask] *= SLICK_GAIN
@@ -236,7 +234,7 @@ def synthesize(aoi_wkt: str, scene: dict[str, str]) -> tuple[np.ndarray, dict[st
     for r, c in ships:
         length, width = int(rng.integers(2, 5)), int(rng.integers(1, 3))
         h, wd = (length, width) if rng.random() < 0.5 else (width, length)
-        img[r:r + h, c:c + wd] = SEA_SIGMA0 * 10 ** (rng.uniform(1.8, 2.3))
+        img[r : r + h, c : c + wd] = SEA_SIGMA0 * 10 ** (rng.uniform(1.8, 2.3))
     img = img * rng.gamma(LOOKS, 1 / LOOKS, img.shape)
     return img.astype(np.float64), {"ships": len(ships), "oilslicks": len(slicks), "buildings": present}
 
@@ -252,8 +250,9 @@ def _masked_mean(img: np.ndarray, valid: np.ndarray, size: int) -> tuple[np.ndar
     return s, n
 
 
-def cfar(img: np.ndarray, valid: np.ndarray, *, guard: int = 3, train: int = 6, pfa: float = 1e-7,
-         looks: float = LOOKS) -> np.ndarray:
+def cfar(
+    img: np.ndarray, valid: np.ndarray, *, guard: int = 3, train: int = 6, pfa: float = 1e-7, looks: float = LOOKS
+) -> np.ndarray:
     """Cell-averaging CFAR: pixels brighter than alpha x the mean of their training ring."""
     from scipy.stats import gamma
 
@@ -266,8 +265,9 @@ def cfar(img: np.ndarray, valid: np.ndarray, *, guard: int = 3, train: int = 6, 
     return valid & (n_ring >= 0.5 * (outer**2 - inner**2)) & (img > alpha * clutter)
 
 
-def dark_spots(img: np.ndarray, sea: np.ndarray, *, ratio: float = 0.5, window: int = 75,
-               min_px: int = 40) -> np.ndarray:
+def dark_spots(
+    img: np.ndarray, sea: np.ndarray, *, ratio: float = 0.5, window: int = 75, min_px: int = 40
+) -> np.ndarray:
     from scipy import ndimage
     from skimage import morphology
 
@@ -331,8 +331,12 @@ def _feature(fid: int, geom: Any, props: dict[str, Any]) -> dict[str, Any]:
     area = abs(Geod(ellps="WGS84").geometry_area_perimeter(geom)[0])
     rings = [geom.exterior, *geom.interiors]
     coords = [[[round(x, 7), round(y, 7)] for x, y in ring.coords] for ring in rings]
-    return {"type": "Feature", "id": fid, "geometry": {"type": "Polygon", "coordinates": coords},
-            "properties": {**props, "area_sqm": int(round(area))}}
+    return {
+        "type": "Feature",
+        "id": fid,
+        "geometry": {"type": "Polygon", "coordinates": coords},
+        "properties": {**props, "area_sqm": int(round(area))},
+    }
 
 
 def _length_m(geom: Any) -> int:
@@ -364,8 +368,10 @@ def analyze(kind: str, aoi_wkt: str, scenes: list[dict[str, str]]) -> dict[str, 
         used = [scenes[0], scenes[-1]]
         (first, _), (last, _) = synthesize(aoi_wkt, used[0]), synthesize(aoi_wkt, used[1])
         d0, d1 = ((date.fromisoformat(s["date"]) - EPOCH).days for s in used)
-        planted = {"new_buildings": sum(1 for *_, b, g in w.buildings if d0 < b <= d1 and g > d1),
-                   "disappeared_buildings": sum(1 for *_, b, g in w.buildings if b <= d0 < g <= d1)}
+        planted = {
+            "new_buildings": sum(1 for *_, b, g in w.buildings if d0 < b <= d1 and g > d1),
+            "disappeared_buildings": sum(1 for *_, b, g in w.buildings if b <= d0 < g <= d1),
+        }
         sign, cls = (1, "new_building") if kind == "newbuilding" else (-1, "disappeared_building")
         mask = changes(log_ratio(first, last), w.land & w.inside, sign)
         for i, g in enumerate(_polygons(mask, w), 1):
@@ -382,9 +388,16 @@ def analyze(kind: str, aoi_wkt: str, scenes: list[dict[str, str]]) -> dict[str, 
                 lr = log_ratio(prev, img)
                 changed = int((changes(lr, w.land & w.inside, 1) | changes(lr, w.land & w.inside, -1)).sum())
             prev = img
-            f = _feature(i, w.aoi if w.aoi.geom_type == "Polygon" else max(w.aoi.geoms, key=lambda g: g.area), {
-                "class": "change", "date": s["date"], "scene_id": s["scene_id"],
-                "mean_backscatter_db": round(float(10 * np.log10(img[w.inside].mean())), 2)})
+            f = _feature(
+                i,
+                w.aoi if w.aoi.geom_type == "Polygon" else max(w.aoi.geoms, key=lambda g: g.area),
+                {
+                    "class": "change",
+                    "date": s["date"],
+                    "scene_id": s["scene_id"],
+                    "mean_backscatter_db": round(float(10 * np.log10(img[w.inside].mean())), 2),
+                },
+            )
             f["properties"]["area_sqm"] = int(round(changed * w.pixel_area_m2))
             features.append(f)
     return {
@@ -392,6 +405,10 @@ def analyze(kind: str, aoi_wkt: str, scenes: list[dict[str, str]]) -> dict[str, 
         "crs": {"type": "name", "properties": {"name": "EPSG:4326"}},
         "features": features,
         "sandbox": True,
-        "sandbox_info": {"engine": "sandbox-reference", "algorithm": ALGORITHM[kind],
-                         "scenes": [s["scene_id"] for s in used], "planted": planted},
+        "sandbox_info": {
+            "engine": "sandbox-reference",
+            "algorithm": ALGORITHM[kind],
+            "scenes": [s["scene_id"] for s in used],
+            "planted": planted,
+        },
     }

@@ -22,8 +22,14 @@ from ..store import Job
 NAME = "animaldetect"
 MAX_BYTES = 10 * 1024 * 1024
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
-STATUS = {"created": "created", "queued": "queued", "processing": "processing",
-          "succeeded": "succeeded", "failed": "failed", "cancelled": "failed"}
+STATUS = {
+    "created": "created",
+    "queued": "queued",
+    "processing": "processing",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "failed",
+}
 
 
 class DetectOptions(BaseModel):
@@ -57,16 +63,24 @@ def build_router(ctx: Context) -> APIRouter:
 
     def links(request: Request, job: Job) -> dict[str, str]:
         base = str(request.base_url).rstrip("/") + request.scope.get("root_path", "") + _prefix(request)
-        return {"submit_url": f"{base}/jobs/{job.id}/submit", "status_url": f"{base}/jobs/{job.id}",
-                "result_url": f"{base}/jobs/{job.id}/result"}
+        return {
+            "submit_url": f"{base}/jobs/{job.id}/submit",
+            "status_url": f"{base}/jobs/{job.id}",
+            "result_url": f"{base}/jobs/{job.id}/result",
+        }
 
     def status_body(request: Request, job: Job) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "job_id": job.id, "status": STATUS[job.state], "operation": job.kind,
+            "job_id": job.id,
+            "status": STATUS[job.state],
+            "operation": job.kind,
             "client_reference_id": job.request.get("client_reference_id"),
-            "created_at": iso(job.created_at), "updated_at": iso(job.updated_at),
+            "created_at": iso(job.created_at),
+            "updated_at": iso(job.updated_at),
             "completed_at": iso(job.completed_at),
-            "expires_at": iso(job.completed_at + ctx.config.window("animaldetect.retention")) if job.completed_at else None,
+            "expires_at": iso(job.completed_at + ctx.config.window("animaldetect.retention"))
+            if job.completed_at
+            else None,
             "result_url": links(request, job)["result_url"],
         }
         if job.state == "failed":
@@ -83,22 +97,33 @@ def build_router(ctx: Context) -> APIRouter:
         ct = job.request["content_type"]
         ttl = max(0.0, job.data["upload_expires_at"] - time.time())
         return {
-            "job_id": job.id, "status": STATUS[job.state], "operation": job.kind,
-            "client_reference_id": job.request.get("client_reference_id"), "created_at": iso(job.created_at),
-            "upload": {"url": ctx.signed_url(request, "PUT", f"{storage}/{job.id}/image", ttl, content_type=ct),
-                       "method": "PUT", "headers": {"Content-Type": ct},
-                       "expires_at": iso(job.data["upload_expires_at"])},
+            "job_id": job.id,
+            "status": STATUS[job.state],
+            "operation": job.kind,
+            "client_reference_id": job.request.get("client_reference_id"),
+            "created_at": iso(job.created_at),
+            "upload": {
+                "url": ctx.signed_url(request, "PUT", f"{storage}/{job.id}/image", ttl, content_type=ct),
+                "method": "PUT",
+                "headers": {"Content-Type": ct},
+                "expires_at": iso(job.data["upload_expires_at"]),
+            },
             **links(request, job),
         }
 
     @r.post("/jobs", status_code=201)
-    async def create_job(request: Request, body: CreateJob,
-                         idempotency_key: str | None = Header(None, max_length=255)) -> JSONResponse:
+    async def create_job(
+        request: Request, body: CreateJob, idempotency_key: str | None = Header(None, max_length=255)
+    ) -> JSONResponse:
         """Create one job per image (one credit; 402 when none is left); the image goes to the signed upload URL."""
         tenant = ctx.authenticate(request, NAME, bucket="inference")
         if body.content_type.lower() not in IMAGE_TYPES:
-            raise ApiError(NAME, 400, "VALIDATION_ERROR",
-                           f"content_type {body.content_type!r} is not supported; use one of {sorted(IMAGE_TYPES)}.")
+            raise ApiError(
+                NAME,
+                400,
+                "VALIDATION_ERROR",
+                f"content_type {body.content_type!r} is not supported; use one of {sorted(IMAGE_TYPES)}.",
+            )
         canonical = body.model_dump(exclude_none=True)
         body_hash = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
         if idempotency_key:
@@ -106,13 +131,22 @@ def build_router(ctx: Context) -> APIRouter:
             prior = ctx.store.find_idempotent(NAME, tenant.id, idempotency_key, since)
             if prior is not None:
                 if prior.idem_hash != body_hash:
-                    raise ApiError(NAME, 409, "IDEMPOTENCY_CONFLICT",
-                                   "This Idempotency-Key was used with a different request body.")
+                    raise ApiError(
+                        NAME,
+                        409,
+                        "IDEMPOTENCY_CONFLICT",
+                        "This Idempotency-Key was used with a different request body.",
+                    )
                 return JSONResponse(create_response(request, prior), status_code=200)
         # after the replay check (a replay is free); a 402 stores nothing, so the key is not used up
         with ctx.credits.charge(NAME, tenant.id):
             job = ctx.store.create_job(
-                NAME, tenant.id, body.operation, request=canonical, idem_key=idempotency_key, idem_hash=body_hash,
+                NAME,
+                tenant.id,
+                body.operation,
+                request=canonical,
+                idem_key=idempotency_key,
+                idem_hash=body_hash,
                 data={"upload_expires_at": time.time() + ctx.config.window("animaldetect.upload_url")},
             )
         return JSONResponse(create_response(request, job), status_code=201)
@@ -171,8 +205,12 @@ def build_storage_router(ctx: Context) -> APIRouter:
         if job.state != "created":
             raise ApiError(NAME, 409, "VALIDATION_ERROR", "The job was already submitted; its image cannot change.")
         ctx.store.write_blob(job.id, "image", data)
-        ctx.store.update(job.id, expect_state="created", input_digest=digest(data),
-                         data={**job.data, "uploaded": True, "size": len(data)})
+        ctx.store.update(
+            job.id,
+            expect_state="created",
+            input_digest=digest(data),
+            data={**job.data, "uploaded": True, "size": len(data)},
+        )
         return Response(status_code=200)
 
     return r
@@ -200,18 +238,50 @@ def make_engine(ctx: Context):
 
 # -- OpenAPI facts ---------------------------------------------------------------------------------------
 _STATUS = obj(
-    {"job_id": STR, "status": enum("created", "queued", "processing", "succeeded", "failed"), "operation": STR,
-     "client_reference_id": NSTR, "created_at": TIME, "result_url": URL},
+    {
+        "job_id": STR,
+        "status": enum("created", "queued", "processing", "succeeded", "failed"),
+        "operation": STR,
+        "client_reference_id": NSTR,
+        "created_at": TIME,
+        "result_url": URL,
+    },
     {"updated_at": TIME, "completed_at": NTIME, "expires_at": NTIME, "error": code_message()},
 )
-_CREATE = obj({"job_id": STR, "status": STR, "operation": STR, "client_reference_id": NSTR, "created_at": TIME,
-               "upload": obj({"url": URL, "method": {"const": "PUT"}, "headers": obj({"Content-Type": STR}),
-                              "expires_at": TIME}),
-               "submit_url": URL, "status_url": URL, "result_url": URL})
-_RESULT = obj({"id": STR, "job_id": STR, "expires_at": TIME,
-               "annotations": arr(obj({"id": INT, "bbox": {**arr(NUM), "minItems": 4, "maxItems": 4},
-                                       "score": NUM, "label": STR, "taxonomy": OBJ})),
-               "info": OBJ})
+_CREATE = obj(
+    {
+        "job_id": STR,
+        "status": STR,
+        "operation": STR,
+        "client_reference_id": NSTR,
+        "created_at": TIME,
+        "upload": obj(
+            {"url": URL, "method": {"const": "PUT"}, "headers": obj({"Content-Type": STR}), "expires_at": TIME}
+        ),
+        "submit_url": URL,
+        "status_url": URL,
+        "result_url": URL,
+    }
+)
+_RESULT = obj(
+    {
+        "id": STR,
+        "job_id": STR,
+        "expires_at": TIME,
+        "annotations": arr(
+            obj(
+                {
+                    "id": INT,
+                    "bbox": {**arr(NUM), "minItems": 4, "maxItems": 4},
+                    "score": NUM,
+                    "label": STR,
+                    "taxonomy": OBJ,
+                }
+            )
+        ),
+        "info": OBJ,
+    }
+)
 
 
 def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
@@ -226,28 +296,30 @@ def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
     }
 
 
-SPEC = register(ProviderSpec(
-    name=NAME,
-    title="Animal Detect",
-    prefixes=["/animaldetect/v1", "/animaldetect/api/v1"],
-    build_router=build_router,
-    error_body=error_body,
-    error_schema=obj({"error": code_message()}),
-    engine=make_engine,
-    storage_router=build_storage_router,
-    demo_key="sk_sandbox_animaldetect",
-    runtime=4.0,
-    windows={"upload_url": 3600.0, "retention": 30 * DAY, "idempotency": DAY},
-    # the Growth plan figures; override with --rate-limit
-    rate_limits={"inference": [(1000, 60.0)], "reference": [(1000, 60.0)]},
-    body_limits=(BodyLimit(MAX_BYTES, storage=True),),
-    fail_code="PROCESSING_FAILED",
-    unauthorized_code="UNAUTHORIZED",
-    rate_limited_code="RATE_LIMITED",
-    not_found_code="JOB_NOT_FOUND",
-    fault_status=503,
-    fault_code="UPSTREAM_UNAVAILABLE",
-    # documented: only "Credit limit exceeded" (the code is PC)
-    payment_required=("CREDIT_LIMIT_EXCEEDED", "Credit limit exceeded: this API key has no credits left."),
-    operations=operations,
-))
+SPEC = register(
+    ProviderSpec(
+        name=NAME,
+        title="Animal Detect",
+        prefixes=["/animaldetect/v1", "/animaldetect/api/v1"],
+        build_router=build_router,
+        error_body=error_body,
+        error_schema=obj({"error": code_message()}),
+        engine=make_engine,
+        storage_router=build_storage_router,
+        demo_key="sk_sandbox_animaldetect",
+        runtime=4.0,
+        windows={"upload_url": 3600.0, "retention": 30 * DAY, "idempotency": DAY},
+        # the Growth plan figures; override with --rate-limit
+        rate_limits={"inference": [(1000, 60.0)], "reference": [(1000, 60.0)]},
+        body_limits=(BodyLimit(MAX_BYTES, storage=True),),
+        fail_code="PROCESSING_FAILED",
+        unauthorized_code="UNAUTHORIZED",
+        rate_limited_code="RATE_LIMITED",
+        not_found_code="JOB_NOT_FOUND",
+        fault_status=503,
+        fault_code="UPSTREAM_UNAVAILABLE",
+        # documented: only "Credit limit exceeded" (the code is PC)
+        payment_required=("CREDIT_LIMIT_EXCEEDED", "Credit limit exceeded: this API key has no credits left."),
+        operations=operations,
+    )
+)

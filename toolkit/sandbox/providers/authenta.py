@@ -31,10 +31,24 @@ MAX_BYTES = 500 * 1024 * 1024  # PC: no documented cap; keeps the sandbox's memo
 UPLOAD_WINDOW, RETENTION, ARTIFACT_WINDOW = "authenta.upload_url", "authenta.retention", "authenta.artifact_url"
 
 #: internal lifecycle -> Authenta status; status filter words -> internal states
-STATUS = {"created": "waiting_for_finalize", "queued": "queued", "processing": "processing",
-          "succeeded": "completed", "failed": "failed", "cancelled": "cancelled"}
-FILTER = {"created": "created", "initiated": "created", "waiting_for_finalize": "created", "queued": "queued",
-          "processing": "processing", "completed": "succeeded", "failed": "failed", "cancelled": "cancelled"}
+STATUS = {
+    "created": "waiting_for_finalize",
+    "queued": "queued",
+    "processing": "processing",
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+FILTER = {
+    "created": "created",
+    "initiated": "created",
+    "waiting_for_finalize": "created",
+    "queued": "queued",
+    "processing": "processing",
+    "completed": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
 CANCELLABLE = ("created", "queued")
 
 
@@ -98,8 +112,11 @@ def envelope(mode: str, flat: dict[str, Any]) -> dict[str, Any]:
     if mode == "both":
         return {**flat, "job": {"id": str(flat["jobId"]), "status": flat["status"]}}
     status = "initiated" if flat["status"] == "waiting_for_finalize" else flat["status"]
-    job = {"id": str(flat["jobId"]), "status": status,
-           **{k: v for k, v in flat.items() if k not in ("jobId", "status", "inputs")}}
+    job = {
+        "id": str(flat["jobId"]),
+        "status": status,
+        **{k: v for k, v in flat.items() if k not in ("jobId", "status", "inputs")},
+    }
     return {"job": job, **({"inputs": flat["inputs"]} if "inputs" in flat else {})}
 
 
@@ -124,8 +141,12 @@ def build_router(ctx: Context) -> APIRouter:
 
     def detail(request: Request, job: Job) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "jobId": int(job.id), "taskTypeId": job.request["taskTypeId"], "taskTypeSlug": job.kind,
-            "status": STATUS[job.state], "createdAt": iso(job.created_at), "updatedAt": iso(job.updated_at),
+            "jobId": int(job.id),
+            "taskTypeId": job.request["taskTypeId"],
+            "taskTypeSlug": job.kind,
+            "status": STATUS[job.state],
+            "createdAt": iso(job.created_at),
+            "updatedAt": iso(job.updated_at),
             "inputs": inputs(job),
         }
         if job.state in ("succeeded", "failed"):
@@ -134,8 +155,14 @@ def build_router(ctx: Context) -> APIRouter:
             ttl = ctx.config.window(ARTIFACT_WINDOW)
             url = ctx.signed_url(request, "GET", f"{storage}/jobs/{job.id}/artifacts/result", ttl)
             body["result"] = job.result
-            body["artifacts"] = [{"kind": "result", "contentType": "application/json", "downloadUrl": url,
-                                  "expiresAt": iso(time.time() + ttl)}]
+            body["artifacts"] = [
+                {
+                    "kind": "result",
+                    "contentType": "application/json",
+                    "downloadUrl": url,
+                    "expiresAt": iso(time.time() + ttl),
+                }
+            ]
         if job.state == "failed":
             body["errorMessage"] = job.error_message
         return body
@@ -149,28 +176,58 @@ def build_router(ctx: Context) -> APIRouter:
         names = [s.slotName for s in body.inputs]
         for name in names:
             if name not in task.slots:
-                raise _bad("VALIDATION_ERROR", f"slotName {name!r} is not an input of task type {tid} "
-                                               f"(allowed: {', '.join(task.slots)})")
+                raise _bad(
+                    "VALIDATION_ERROR",
+                    f"slotName {name!r} is not an input of task type {tid} (allowed: {', '.join(task.slots)})",
+                )
         if len(set(names)) != len(names) or task.slots[0] not in names:
             raise _bad("VALIDATION_ERROR", f"inputs must hold each slot once, including {task.slots[0]!r}")
         for s in body.inputs:
             formats = SLOT_FORMATS.get(s.slotName, task.formats) & task.formats
             if canonical(s.contentType) not in formats:
-                raise _bad("UNSUPPORTED_MEDIA_TYPE", f"contentType {s.contentType!r} is not accepted for slot "
-                                                     f"{s.slotName!r} of {task.slug} (use {', '.join(sorted(formats))})")
+                raise _bad(
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    f"contentType {s.contentType!r} is not accepted for slot "
+                    f"{s.slotName!r} of {task.slug} (use {', '.join(sorted(formats))})",
+                )
         params = body.parameters.model_dump(exclude_none=True) if body.parameters else {}
         if params.get("isSimilarityCheck") and "reference" not in names:
             raise _bad("VALIDATION_ERROR", "isSimilarityCheck needs a 'reference' input slot")
         request_doc = {"taskTypeId": tid, "inputs": [s.model_dump() for s in body.inputs], "parameters": params}
         with ctx.credits.charge(NAME, tenant.id):  # PC: charged at create, so a 402 comes before any upload
-            job = ctx.store.create_job(NAME, tenant.id, task.slug, numeric_id=True, request=request_doc,
-                                       data={"upload_expires_at": time.time() + ctx.config.window(UPLOAD_WINDOW)})
+            job = ctx.store.create_job(
+                NAME,
+                tenant.id,
+                task.slug,
+                numeric_id=True,
+                request=request_doc,
+                data={"upload_expires_at": time.time() + ctx.config.window(UPLOAD_WINDOW)},
+            )
         ttl = ctx.config.window(UPLOAD_WINDOW)
-        slots = [{**s, "uploadUrl": ctx.signed_url(request, "PUT", f"{storage}/jobs/{job.id}/{s['slotName']}", ttl,
-                                                   content_type=s["contentType"], size=s["sizeBytes"])}
-                 for s in inputs(job)]
-        return reply({"jobId": int(job.id), "taskTypeId": tid, "status": STATUS[job.state],
-                      "createdAt": iso(job.created_at), "updatedAt": iso(job.updated_at), "inputs": slots})
+        slots = [
+            {
+                **s,
+                "uploadUrl": ctx.signed_url(
+                    request,
+                    "PUT",
+                    f"{storage}/jobs/{job.id}/{s['slotName']}",
+                    ttl,
+                    content_type=s["contentType"],
+                    size=s["sizeBytes"],
+                ),
+            }
+            for s in inputs(job)
+        ]
+        return reply(
+            {
+                "jobId": int(job.id),
+                "taskTypeId": tid,
+                "status": STATUS[job.state],
+                "createdAt": iso(job.created_at),
+                "updatedAt": iso(job.updated_at),
+                "inputs": slots,
+            }
+        )
 
     @r.post("/jobs/{job_id}/finalize")
     async def finalize(request: Request, job_id: str) -> JSONResponse:
@@ -189,14 +246,24 @@ def build_router(ctx: Context) -> APIRouter:
                 raise _bad("UPLOAD_INCOMPLETE", f"Input slot {slot['slotName']!r} has not been uploaded")
             found, declared = sniff(data), canonical(slot["contentType"])
             if found is None or canonical(found) != declared or declared not in task.formats:
-                raise _bad("UNSUPPORTED_MEDIA_TYPE", f"Slot {slot['slotName']!r} was declared {slot['contentType']} "
-                                                     f"but its content is {found or 'not a recognised media type'}")
+                raise _bad(
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    f"Slot {slot['slotName']!r} was declared {slot['contentType']} "
+                    f"but its content is {found or 'not a recognised media type'}",
+                )
         if not ctx.enqueue(job, task.median, from_states=("created",)):
             raise _bad("INVALID_JOB_STATE", message)  # finalized or cancelled concurrently
         job = ctx.store.get(NAME, tenant.id, job_id) or job
-        return reply({"jobId": int(job.id), "taskTypeId": task_type_of(job), "status": "queued",
-                      "queuedAt": iso(job.queued_at), "updatedAt": iso(job.updated_at),
-                      "message": "Job finalized and queued for processing"})
+        return reply(
+            {
+                "jobId": int(job.id),
+                "taskTypeId": task_type_of(job),
+                "status": "queued",
+                "queuedAt": iso(job.queued_at),
+                "updatedAt": iso(job.updated_at),
+                "message": "Job finalized and queued for processing",
+            }
+        )
 
     @r.get("/jobs/{job_id}")
     async def get_job(request: Request, job_id: str) -> JSONResponse:
@@ -204,33 +271,49 @@ def build_router(ctx: Context) -> APIRouter:
         return reply(detail(request, load(job_id, tenant.id)))
 
     @r.get("/jobs")
-    async def list_jobs(request: Request, page: int = Query(1, ge=1), limit: int = Query(10, ge=1, le=100),
-                        status: str | None = Query(None)) -> dict[str, Any]:
+    async def list_jobs(
+        request: Request,
+        page: int = Query(1, ge=1),
+        limit: int = Query(10, ge=1, le=100),
+        status: str | None = Query(None),
+    ) -> dict[str, Any]:
         """The tenant's jobs, newest first; ``status`` filters by one Authenta status word."""
         tenant = ctx.authenticate(request, NAME)
         states = None
         if status:
             if status.lower() not in FILTER:
-                raise _bad("VALIDATION_ERROR", f"status {status!r} is not one of {', '.join(sorted(set(STATUS.values())))}")
+                raise _bad(
+                    "VALIDATION_ERROR", f"status {status!r} is not one of {', '.join(sorted(set(STATUS.values())))}"
+                )
             states = [FILTER[status.lower()]]
         done, _ = ctx.store.list(NAME, tenant.id, states=sorted(TERMINAL), limit=1_000_000)
         for job in done:
             if ctx.expired(job, RETENTION):
                 ctx.store.delete(job.id)
         jobs, total = ctx.store.list(NAME, tenant.id, states=states, offset=(page - 1) * limit, limit=limit)
-        return {"data": [detail(request, j) for j in jobs],
-                "pagination": {"page": page, "limit": limit, "total": total, "pages": math.ceil(total / limit)}}
+        return {
+            "data": [detail(request, j) for j in jobs],
+            "pagination": {"page": page, "limit": limit, "total": total, "pages": math.ceil(total / limit)},
+        }
 
     @r.post("/jobs/{job_id}/cancel")
     async def cancel(request: Request, job_id: str) -> JSONResponse:
         """Cancel before processing starts; 409 once processing/completed, 422 if cancelled/failed."""
         tenant = ctx.authenticate(request, NAME)
         job = load(job_id, tenant.id)
-        if job.state in CANCELLABLE and ctx.store.update(job.id, expect_state=CANCELLABLE, state="cancelled",
-                                                         completed_at=time.time()):
+        if job.state in CANCELLABLE and ctx.store.update(
+            job.id, expect_state=CANCELLABLE, state="cancelled", completed_at=time.time()
+        ):
             job = load(job_id, tenant.id)
-            return reply({"jobId": int(job.id), "taskTypeId": task_type_of(job), "status": "cancelled",
-                          "updatedAt": iso(job.updated_at), "message": "Job cancelled"})
+            return reply(
+                {
+                    "jobId": int(job.id),
+                    "taskTypeId": task_type_of(job),
+                    "status": "cancelled",
+                    "updatedAt": iso(job.updated_at),
+                    "message": "Job cancelled",
+                }
+            )
         job = load(job_id, tenant.id)  # the worker may have claimed it meanwhile
         status = STATUS[job.state]
         if job.state in ("processing", "succeeded"):
@@ -312,10 +395,23 @@ def make_engine(ctx: Context):
 # -- OpenAPI facts ---------------------------------------------------------------------------------------
 _STATUSES = tuple(FILTER)  # every status word a client may see or filter by
 _SLOT = obj({"slotName": STR, "contentType": STR, "fileName": STR, "sizeBytes": INT})
-_DETAIL = obj({"jobId": INT, "taskTypeId": INT, "taskTypeSlug": STR, "status": enum(*_STATUSES),
-               "createdAt": TIME, "updatedAt": TIME, "inputs": arr(_SLOT)},
-              {"completedAt": NTIME, "result": OBJ, "errorMessage": NSTR,
-               "artifacts": arr(obj({"kind": STR, "downloadUrl": URL}))})
+_DETAIL = obj(
+    {
+        "jobId": INT,
+        "taskTypeId": INT,
+        "taskTypeSlug": STR,
+        "status": enum(*_STATUSES),
+        "createdAt": TIME,
+        "updatedAt": TIME,
+        "inputs": arr(_SLOT),
+    },
+    {
+        "completedAt": NTIME,
+        "result": OBJ,
+        "errorMessage": NSTR,
+        "artifacts": arr(obj({"kind": STR, "downloadUrl": URL})),
+    },
+)
 ENVELOPES = ("both", "flat", "wrapped")
 
 
@@ -329,17 +425,29 @@ def envelope_schema(mode: str, flat: dict[str, Any]) -> dict[str, Any]:
 
 def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
     """The routes' answers, by (METHOD, path under the prefix; signed: under the storage prefix)."""
+
     def au(flat: dict[str, Any]) -> dict[str, Any]:
         return envelope_schema(config.authenta_envelope, flat)
 
     job = {"jobId": INT, "taskTypeId": INT, "status": STR, "updatedAt": TIME, "message": STR}
-    created = obj({"jobId": INT, "taskTypeId": INT, "status": STR, "createdAt": TIME, "updatedAt": TIME,
-                   "inputs": arr(obj({**_SLOT["properties"], "uploadUrl": URL}))})
+    created = obj(
+        {
+            "jobId": INT,
+            "taskTypeId": INT,
+            "status": STR,
+            "createdAt": TIME,
+            "updatedAt": TIME,
+            "inputs": arr(obj({**_SLOT["properties"], "uploadUrl": URL})),
+        }
+    )
     page = obj({"page": INT, "limit": INT, "total": INT, "pages": INT})
     return {
         ("POST", "/jobs"): Op({200: au(created)}, (400, 402, 413)),
-        ("GET", "/jobs"): Op({200: obj({"data": arr(_DETAIL), "pagination": page})}, (400,),
-                             params={"status": any_case(*_STATUSES, empty=True)}),  # "" or absent: every status
+        ("GET", "/jobs"): Op(
+            {200: obj({"data": arr(_DETAIL), "pagination": page})},
+            (400,),
+            params={"status": any_case(*_STATUSES, empty=True)},
+        ),  # "" or absent: every status
         ("POST", "/jobs/{job_id}/finalize"): Op({200: au(obj({**job, "queuedAt": TIME}))}, (400,)),
         ("GET", "/jobs/{job_id}"): Op({200: au(_DETAIL)}, (404,)),
         ("DELETE", "/jobs/{job_id}"): Op({204: None}, (404, 409)),
@@ -354,26 +462,31 @@ def check_config(config: SandboxConfig) -> None:
         raise ConfigError("authenta_envelope must be both, flat or wrapped")
 
 
-SPEC = register(ProviderSpec(
-    name=NAME,
-    title="Authenta",
-    prefixes=["/authenta/api/v1"],
-    build_router=build_router,
-    error_body=error_body,
-    error_schema=obj({"code": STR, "statusCode": INT, "message": STR}),
-    engine=make_engine,
-    storage_router=build_storage_router,
-    demo_key="api_apikey_sandbox_authenta",
-    runtime=30.0,  # per task type: TASKS
-    windows={"upload_url": 3600.0, "retention": 30 * DAY, "artifact_url": 3600.0},
-    rate_limits={},  # "No API call quotas"
-    body_limits=(BodyLimit(MAX_BYTES, storage=True),),
-    fail_code="PROCESSING_FAILED",
-    unauthorized_code="INVALID_API_KEY",
-    rate_limited_code="RATE_LIMITED",
-    validation_code="VALIDATION_ERROR",
-    not_found_code="JOB_NOT_FOUND",
-    payment_required=("INSUFFICIENT_BALANCE", "Insufficient balance: this API key has no credits left."),  # documented
-    operations=operations,
-    check_config=check_config,
-))
+SPEC = register(
+    ProviderSpec(
+        name=NAME,
+        title="Authenta",
+        prefixes=["/authenta/api/v1"],
+        build_router=build_router,
+        error_body=error_body,
+        error_schema=obj({"code": STR, "statusCode": INT, "message": STR}),
+        engine=make_engine,
+        storage_router=build_storage_router,
+        demo_key="api_apikey_sandbox_authenta",
+        runtime=30.0,  # per task type: TASKS
+        windows={"upload_url": 3600.0, "retention": 30 * DAY, "artifact_url": 3600.0},
+        rate_limits={},  # "No API call quotas"
+        body_limits=(BodyLimit(MAX_BYTES, storage=True),),
+        fail_code="PROCESSING_FAILED",
+        unauthorized_code="INVALID_API_KEY",
+        rate_limited_code="RATE_LIMITED",
+        validation_code="VALIDATION_ERROR",
+        not_found_code="JOB_NOT_FOUND",
+        payment_required=(
+            "INSUFFICIENT_BALANCE",
+            "Insufficient balance: this API key has no credits left.",
+        ),  # documented
+        operations=operations,
+        check_config=check_config,
+    )
+)

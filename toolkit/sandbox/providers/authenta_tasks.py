@@ -13,8 +13,16 @@ MP3, WAV, M4A = "audio/mpeg", "audio/wav", "audio/mp4"
 MP4, MOV, WEBM = "video/mp4", "video/quicktime", "video/webm"
 IMAGES, AUDIO, VIDEOS = frozenset({JPEG, PNG}), frozenset({MP3, WAV, M4A}), frozenset({MP4, MOV, WEBM})
 #: Other spellings clients send for the same formats.
-ALIASES = {"image/jpg": JPEG, "image/pjpeg": JPEG, "audio/mp3": MP3, "audio/x-wav": WAV, "audio/wave": WAV,
-           "audio/vnd.wave": WAV, "audio/x-m4a": M4A, "audio/m4a": M4A}
+ALIASES = {
+    "image/jpg": JPEG,
+    "image/pjpeg": JPEG,
+    "audio/mp3": MP3,
+    "audio/x-wav": WAV,
+    "audio/wave": WAV,
+    "audio/vnd.wave": WAV,
+    "audio/x-m4a": M4A,
+    "audio/m4a": M4A,
+}
 
 
 @dataclass(frozen=True)

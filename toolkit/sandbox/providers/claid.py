@@ -34,11 +34,27 @@ from .claid_models import EditRequest, validation_details
 
 NAME = "claid"
 PREFIXES = ["/claid/v1", "/claid/v1-beta1"]
-STATUS = {"created": "ACCEPTED", "queued": "ACCEPTED", "processing": "PROCESSING",
-          "succeeded": "DONE", "failed": "ERROR", "cancelled": "ERROR"}
+STATUS = {
+    "created": "ACCEPTED",
+    "queued": "ACCEPTED",
+    "processing": "PROCESSING",
+    "succeeded": "DONE",
+    "failed": "ERROR",
+    "cancelled": "ERROR",
+}
 #: error_code -> error_type. Documented: 111, 2001, 9000; PC: the rest (docs are silent on their codes).
-ERROR_TYPES = {"111": "auth", "112": "auth", "2001": "general", "3000": "billing", "9000": "validation",
-               "4000": "input", "1003": "general", "1004": "general", "1005": "general", "5000": "general"}
+ERROR_TYPES = {
+    "111": "auth",
+    "112": "auth",
+    "2001": "general",
+    "3000": "billing",
+    "9000": "validation",
+    "4000": "input",
+    "1003": "general",
+    "1004": "general",
+    "1005": "general",
+    "5000": "general",
+}
 #: codes raised by shared code (signed URLs, routing, crashes) -> Claid-style codes.
 ALIASES = {"FORBIDDEN": "1003", "METHOD_NOT_ALLOWED": "1005", "INTERNAL_ERROR": "5000", "ERROR": "5000"}
 INPUT_CODE = "4000"  # 400: input refused or not found in the sandbox's storage (PC)
@@ -86,7 +102,7 @@ def _refuse(message: str) -> ApiError:
 
 def _storage_path(value: str, what: str = "input") -> str:
     """``storage://sandbox/<path>`` -> ``<path>``; 400 for any other storage or a path leaving it."""
-    storage, _, path = value[len("storage://"):].partition("/")
+    storage, _, path = value[len("storage://") :].partition("/")
     if storage != STORAGE:
         raise _refuse(f"{what}: unknown storage {storage!r}; the sandbox has only storage://{STORAGE}/<path>.")
     if not path or any(p in ("", ".", "..") for p in path.split("/")):
@@ -126,17 +142,21 @@ def build_router(ctx: Context) -> APIRouter:
             return data
         url, own = urlsplit(value), urlsplit(str(request.base_url))
         if url.scheme not in ("http", "https"):
-            raise _refuse(f"input: scheme {url.scheme or '(none)'!r} is not supported; use storage://{STORAGE}/<path> "
-                          "or a URL issued by this sandbox.")
+            raise _refuse(
+                f"input: scheme {url.scheme or '(none)'!r} is not supported; use storage://{STORAGE}/<path> "
+                "or a URL issued by this sandbox."
+            )
         default = {"http": 80, "https": 443}
         try:
             port = url.port or default[url.scheme]
         except ValueError:
             raise _refuse("input: the URL has an invalid port.") from None
         if (url.hostname or "").lower() != (own.hostname or "").lower() or port != (own.port or default[own.scheme]):
-            raise _refuse(f"input: the sandbox never fetches from other hosts; {url.hostname}:{port} is not "
-                          f"{own.hostname}:{own.port or default[own.scheme]}. Upload the file to "
-                          f"{_prefix(request)}/storage/upload first.")
+            raise _refuse(
+                f"input: the sandbox never fetches from other hosts; {url.hostname}:{port} is not "
+                f"{own.hostname}:{own.port or default[own.scheme]}. Upload the file to "
+                f"{_prefix(request)}/storage/upload first."
+            )
         try:
             ctx.signer.verify("GET", url.path, dict(parse_qsl(url.query)), content_type=None, size=None)
         except SignatureError as e:
@@ -165,15 +185,27 @@ def build_router(ctx: Context) -> APIRouter:
         errors: list[dict[str, Any]] = []
         result: dict[str, Any] | None = None
         if job.state == "succeeded":
-            result = {"input_object": job.result["input_object"],
-                      "output_object": {**job.result["output_object"], "tmp_url": tmp_url(request, job)}}
+            result = {
+                "input_object": job.result["input_object"],
+                "output_object": {**job.result["output_object"], "tmp_url": tmp_url(request, job)},
+            }
         elif job.terminal:
-            errors = [{"error": job.error_message or "Processing failed.",
-                       "created_at": int(job.completed_at or job.updated_at),
-                       "input_object": job.data.get("input_object")}]
+            errors = [
+                {
+                    "error": job.error_message or "Processing failed.",
+                    "created_at": int(job.completed_at or job.updated_at),
+                    "input_object": job.data.get("input_object"),
+                }
+            ]
             result = {}
-        return {"id": int(job.id), "status": STATUS[job.state], "created_at": _ts(job.created_at),
-                "request": job.request, "errors": errors, "result": result}
+        return {
+            "id": int(job.id),
+            "status": STATUS[job.state],
+            "created_at": _ts(job.created_at),
+            "request": job.request,
+            "errors": errors,
+            "result": result,
+        }
 
     def load(tenant: Tenant, task_id: str) -> Job:
         job = ctx.store.get(NAME, tenant.id, task_id)
@@ -181,8 +213,15 @@ def build_router(ctx: Context) -> APIRouter:
             raise ApiError(NAME, 404, "1004", f"Task {task_id} not found.")
         return job
 
-    @r.post("/image/edit/async", openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object", "required": ["input", "operations"]}}}}})
+    @r.post(
+        "/image/edit/async",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object", "required": ["input", "operations"]}}},
+            }
+        },
+    )
     @limited
     async def create_task(request: Request) -> JSONResponse:
         """Queue an edit of ``input`` (sandbox storage only) with ``operations``; poll ``result_url``."""
@@ -192,14 +231,24 @@ def build_router(ctx: Context) -> APIRouter:
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(NAME, 400, "9000", f"The request body is not valid JSON ({e}).") from None
         if not isinstance(payload, dict):
-            raise ApiError(NAME, 422, "9000", "The request body must be a JSON object.",
-                           details={"body": ["must be a JSON object"]})
+            raise ApiError(
+                NAME,
+                422,
+                "9000",
+                "The request body must be a JSON object.",
+                details={"body": ["must be a JSON object"]},
+            )
         try:
             body = EditRequest.model_validate(payload)
         except ValidationError as e:
             details = validation_details(e)
-            raise ApiError(NAME, 422, "9000", "Validation error: " + "; ".join(
-                f"{k}: {', '.join(v)}" for k, v in details.items()), details=details) from None
+            raise ApiError(
+                NAME,
+                422,
+                "9000",
+                "Validation error: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in details.items()),
+                details=details,
+            ) from None
         data = read_input(request, tenant, body.input)
         if body.output.destination is not None:
             if not body.output.destination.startswith("storage://"):
@@ -208,16 +257,33 @@ def build_router(ctx: Context) -> APIRouter:
         prefix = _prefix(request)
         with ctx.credits.charge(NAME, tenant.id):
             job = ctx.store.create_job(
-                NAME, tenant.id, "image_edit", numeric_id=True, request=payload, input_digest=digest(data),
-                data={"prefix": prefix, "edit": body.model_dump(exclude_none=True),
-                      "input_object": imaging.probe(data)},
+                NAME,
+                tenant.id,
+                "image_edit",
+                numeric_id=True,
+                request=payload,
+                input_digest=digest(data),
+                data={
+                    "prefix": prefix,
+                    "edit": body.model_dump(exclude_none=True),
+                    "input_object": imaging.probe(data),
+                },
             )
         ctx.store.write_blob(job.id, "input", data)
         ctx.enqueue(job)
         job = load(tenant, job.id)
         result_url = ctx.absolute(request, f"{prefix}/image/edit/async/{job.id}")
-        return JSONResponse({"data": {"id": int(job.id), "status": STATUS[job.state], "result_url": result_url,
-                                      "created_at": _ts(job.created_at), "request": job.request}})
+        return JSONResponse(
+            {
+                "data": {
+                    "id": int(job.id),
+                    "status": STATUS[job.state],
+                    "result_url": result_url,
+                    "created_at": _ts(job.created_at),
+                    "request": job.request,
+                }
+            }
+        )
 
     @r.get("/image/edit/async/{task_id}")
     @limited
@@ -241,12 +307,18 @@ def build_router(ctx: Context) -> APIRouter:
             raise ApiError(NAME, 400, "9000", f"The body is not a valid multipart form ({type(e).__name__}).") from None
         file = form.get("file")
         if not isinstance(file, UploadFile):
-            raise ApiError(NAME, 422, "9000", "Validation error: file: Field required",
-                           details={"file": ["Field required"]})
+            raise ApiError(
+                NAME, 422, "9000", "Validation error: file: Field required", details={"file": ["Field required"]}
+            )
         data = await file.read()
         if len(data) > MAX_UPLOAD:
-            raise ApiError(NAME, 413, "9000", f"The file is {len(data)} bytes; the sandbox limit is {MAX_UPLOAD}.",
-                           details={"file": [f"larger than {MAX_UPLOAD} bytes"]})
+            raise ApiError(
+                NAME,
+                413,
+                "9000",
+                f"The file is {len(data)} bytes; the sandbox limit is {MAX_UPLOAD}.",
+                details={"file": [f"larger than {MAX_UPLOAD} bytes"]},
+            )
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in (file.filename or "")).lstrip(".") or "upload"
         path = f"uploads/{uuid.uuid4().hex}/{name[:200]}"
         ctx.store.write_blob(*_object(tenant.id, path), data)
@@ -273,8 +345,7 @@ def build_storage_router(ctx: Context) -> APIRouter:
     async def get_output(request: Request, job_id: str, name: str) -> Response:
         ctx.verify_signed(request, NAME)
         job = ctx.store.get_any(job_id)
-        if (job is None or job.provider != NAME or job.state != "succeeded"
-                or ctx.expired(job, "claid.retention")):
+        if job is None or job.provider != NAME or job.state != "succeeded" or ctx.expired(job, "claid.retention"):
             raise ApiError(NAME, 404, "1004", "Object not found (tmp_url objects live 24 hours).")
         data = ctx.store.read_blob(job.id, "output")
         if data is None:
@@ -291,8 +362,9 @@ def make_engine(ctx: Context) -> Callable[[Job], dict[str, Any]]:
             raise JobFailure("4000", "The input image is missing.")
         edit = job.data.get("edit") or {}
         try:
-            out, input_object, output_object = imaging.edit(data, edit.get("operations") or {},
-                                                            edit.get("output") or {})
+            out, input_object, output_object = imaging.edit(
+                data, edit.get("operations") or {}, edit.get("output") or {}
+            )
         except imaging.EditError as e:
             raise JobFailure("4000", str(e)) from None
         ctx.store.write_blob(job.id, "output", out)
@@ -309,8 +381,11 @@ def make_engine(ctx: Context) -> Callable[[Job], dict[str, Any]]:
 def limit_headers(limits: Limits, d: Decision) -> dict[str, str]:
     """RateLimit-* (IETF draft) on every answer of an authenticated route: the tightest limit and the policy."""
     policy = ", ".join(f"{n};w={int(w) if w == int(w) else w}" for n, w in limits)
-    return {"RateLimit-Limit": f"{d.limit}, {policy}", "RateLimit-Remaining": str(d.remaining),
-            "RateLimit-Reset": str(max(1, round(d.reset)))}
+    return {
+        "RateLimit-Limit": f"{d.limit}, {policy}",
+        "RateLimit-Remaining": str(d.remaining),
+        "RateLimit-Reset": str(max(1, round(d.reset))),
+    }
 
 
 def retry_headers(retry_after: int) -> dict[str, str]:
@@ -319,8 +394,16 @@ def retry_headers(retry_after: int) -> dict[str, str]:
 
 # -- OpenAPI facts ---------------------------------------------------------------------------------------
 _STATES = enum("ACCEPTED", "PROCESSING", "DONE", "ERROR")
-_TASK = obj({"id": INT, "status": _STATES, "created_at": TIME, "request": OBJ,
-             "errors": arr(obj({"error": STR, "created_at": INT})), "result": {"type": ["object", "null"]}})
+_TASK = obj(
+    {
+        "id": INT,
+        "status": _STATES,
+        "created_at": TIME,
+        "request": OBJ,
+        "errors": arr(obj({"error": STR, "created_at": INT})),
+        "result": {"type": ["object", "null"]},
+    }
+)
 _CREATED = obj({"data": obj({"id": INT, "status": _STATES, "result_url": URL, "created_at": TIME, "request": OBJ})})
 _ERROR = obj({"error_code": STR, "error_type": STR, "error_message": STR})
 
@@ -344,17 +427,33 @@ def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
     }
 
 
-SPEC = register(ProviderSpec(
-    name=NAME, title="Claid", prefixes=PREFIXES, build_router=build_router, error_body=error_body,
-    error_schema=obj({**_ERROR["properties"], "error_details": OBJ}),
-    rate_limited_schema=obj({"detail": _ERROR}),  # Claid nests its 429 body
-    engine=make_engine, storage_router=build_storage_router, demo_key="claid_sandbox_key",
-    runtime=3.0, windows={"retention": DAY, "upload_url": 3600.0},
-    rate_limits={"api": [(120, 60.0), (4, 1.0)]},
-    body_limits=(BodyLimit(MAX_UPLOAD + MULTIPART_SLACK, suffix="/storage/upload"),),
-    fail_code="5000", unauthorized_code="111", rate_limited_code="2001", validation_code="9000",
-    validation_status=422, not_found_code="1004", too_large_code="9000",
-    # documented: "No API calls left"; the code 3000/billing is PC
-    payment_required=("3000", "No API calls left."),
-    limit_headers=limit_headers, retry_headers=retry_headers, operations=operations,
-))
+SPEC = register(
+    ProviderSpec(
+        name=NAME,
+        title="Claid",
+        prefixes=PREFIXES,
+        build_router=build_router,
+        error_body=error_body,
+        error_schema=obj({**_ERROR["properties"], "error_details": OBJ}),
+        rate_limited_schema=obj({"detail": _ERROR}),  # Claid nests its 429 body
+        engine=make_engine,
+        storage_router=build_storage_router,
+        demo_key="claid_sandbox_key",
+        runtime=3.0,
+        windows={"retention": DAY, "upload_url": 3600.0},
+        rate_limits={"api": [(120, 60.0), (4, 1.0)]},
+        body_limits=(BodyLimit(MAX_UPLOAD + MULTIPART_SLACK, suffix="/storage/upload"),),
+        fail_code="5000",
+        unauthorized_code="111",
+        rate_limited_code="2001",
+        validation_code="9000",
+        validation_status=422,
+        not_found_code="1004",
+        too_large_code="9000",
+        # documented: "No API calls left"; the code 3000/billing is PC
+        payment_required=("3000", "No API calls left."),
+        limit_headers=limit_headers,
+        retry_headers=retry_headers,
+        operations=operations,
+    )
+)

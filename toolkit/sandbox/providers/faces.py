@@ -34,8 +34,14 @@ MAX_BYTES = engine.MAX_BYTES  # per image; a larger item fails alone (INVALID_IM
 MAX_EXTERNAL_ID = 255
 IMAGE_FIELDS = ("images", "images[]")  # Drift: batch-async documents `images`, sync batch `images[]`
 ID_FIELDS = ("external_ids[]", "external_ids")
-STATUS = {"created": "queued", "queued": "queued", "processing": "processing",
-          "succeeded": "done", "failed": "failed", "cancelled": "failed"}
+STATUS = {
+    "created": "queued",
+    "queued": "queued",
+    "processing": "processing",
+    "succeeded": "done",
+    "failed": "failed",
+    "cancelled": "failed",
+}
 RETENTION = "faces.retention"  # 7 days after completion, then 404
 
 
@@ -57,14 +63,21 @@ def _counters(job: Job) -> dict[str, Any]:
     elif job.state == "processing" and results and job.started_at and job.finish_at:
         span = max(job.finish_at - job.started_at, 1e-9)
         share = min(1.0, max(0.0, (time.time() - job.started_at) / span))
-        shown = results[:min(total - 1, int(total * share))]
+        shown = results[: min(total - 1, int(total * share))]
     else:
         shown = []
     ok = sum(1 for r in shown if r["success"])
     body: dict[str, Any] = {
-        "job_id": job.id, "status": STATUS[job.state], "total": total, "processed": len(shown),
-        "succeeded": ok, "failed": len(shown) - ok, "collection_id": job.request["collection_id"],
-        "created_at": iso(job.created_at), "completed_at": iso(job.completed_at), "sandbox": True,
+        "job_id": job.id,
+        "status": STATUS[job.state],
+        "total": total,
+        "processed": len(shown),
+        "succeeded": ok,
+        "failed": len(shown) - ok,
+        "collection_id": job.request["collection_id"],
+        "created_at": iso(job.created_at),
+        "completed_at": iso(job.completed_at),
+        "sandbox": True,
     }
     if job.state in ("failed", "cancelled"):
         body["error"] = {"code": job.error_code, "message": job.error_message}
@@ -101,12 +114,17 @@ def build_router(ctx: Context) -> APIRouter:
         if not images:
             raise ApiError(NAME, 400, "VALIDATION_ERROR", "No images: send files in the `images` field.")
         if len(ids) != len(images):
-            raise ApiError(NAME, 400, "VALIDATION_ERROR",
-                           f"{len(images)} images but {len(ids)} external_ids[]; each image needs one external id.")
+            raise ApiError(
+                NAME,
+                400,
+                "VALIDATION_ERROR",
+                f"{len(images)} images but {len(ids)} external_ids[]; each image needs one external id.",
+            )
         bad = [i for i, x in enumerate(ids) if not x.strip() or len(x) > MAX_EXTERNAL_ID]
         if bad:
-            raise ApiError(NAME, 400, "VALIDATION_ERROR",
-                           f"external_ids[{bad[0]}] must be 1-{MAX_EXTERNAL_ID} characters.")
+            raise ApiError(
+                NAME, 400, "VALIDATION_ERROR", f"external_ids[{bad[0]}] must be 1-{MAX_EXTERNAL_ID} characters."
+            )
         if any(not isinstance(v, UploadFile) for v, _ in images):
             raise ApiError(NAME, 400, "VALIDATION_ERROR", "Each `images` part must be a file (with a filename).")
         items: list[dict[str, Any]] = []
@@ -120,7 +138,9 @@ def build_router(ctx: Context) -> APIRouter:
             items.append({"external_id": external_id, "filename": upload.filename, "size": size})
         with ctx.credits.charge(NAME, tenant.id):  # PC: one credit per batch job, whatever its size
             job = ctx.store.create_job(
-                NAME, tenant.id, "batch_enroll",
+                NAME,
+                tenant.id,
+                "batch_enroll",
                 request={"collection_id": collection_id, "org_id": tenant.org, "total": len(items)},
                 data={"items": items, "collection_found": collection_id == tenant.collection},
                 input_digest="sha256:" + whole.hexdigest(),
@@ -144,8 +164,9 @@ def build_router(ctx: Context) -> APIRouter:
         return {"success": True, "data": body}
 
     @r.get("/organizations/{org_id}/batch")
-    async def list_batches(request: Request, org_id: str, page: int = Query(1, ge=1),
-                           limit: int = Query(20, ge=1, le=MAX_BATCH)) -> dict[str, Any]:
+    async def list_batches(
+        request: Request, org_id: str, page: int = Query(1, ge=1), limit: int = Query(20, ge=1, le=MAX_BATCH)
+    ) -> dict[str, Any]:
         """PC: newest first, jobs past retention left out, no per-item results."""
         tenant = auth(request)
         if org_id != tenant.org:
@@ -153,7 +174,7 @@ def build_router(ctx: Context) -> APIRouter:
         jobs, _ = ctx.store.list(NAME, tenant.id, limit=1_000_000)
         jobs = [j for j in jobs if visible(j)]
         rows = []
-        for job in jobs[(page - 1) * limit: page * limit]:
+        for job in jobs[(page - 1) * limit : page * limit]:
             body = _counters(job)
             body.pop("_results")
             rows.append(body)
@@ -165,60 +186,89 @@ def build_router(ctx: Context) -> APIRouter:
 def make_engine(ctx: Context):
     def run(job: Job) -> dict[str, Any]:
         if not job.data.get("collection_found"):
-            raise JobFailure("COLLECTION_NOT_FOUND",
-                             f"Collection {job.request['collection_id']} not found for this API key.")
-        items = [(item["external_id"], ctx.store.read_blob(job.id, f"image-{i}"))
-                 for i, item in enumerate(job.data["items"])]
+            raise JobFailure(
+                "COLLECTION_NOT_FOUND", f"Collection {job.request['collection_id']} not found for this API key."
+            )
+        items = [
+            (item["external_id"], ctx.store.read_blob(job.id, f"image-{i}")) for i, item in enumerate(job.data["items"])
+        ]
         return engine.enroll_batch(job.request["collection_id"], items)
 
     return run
 
 
 # -- OpenAPI facts ---------------------------------------------------------------------------------------
-_JOB = obj({"job_id": STR, "status": enum("queued", "processing", "done", "failed"), "total": INT,
-            "processed": INT, "succeeded": INT, "failed": INT}, {"error": code_message()})
+_JOB = obj(
+    {
+        "job_id": STR,
+        "status": enum("queued", "processing", "done", "failed"),
+        "total": INT,
+        "processed": INT,
+        "succeeded": INT,
+        "failed": INT,
+    },
+    {"error": code_message()},
+)
 _RESULT = obj({"index": INT, "external_id": STR, "face_id": NSTR, "success": BOOL}, {"error": code_message()})
-_BATCH_BODY = {"required": True, "content": {"multipart/form-data": {"schema": obj(
-    {"images": {**arr(BINARY), "minItems": 1, "maxItems": MAX_BATCH}, "external_ids[]": {**arr(STR), "minItems": 1}})}}}
+_BATCH_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": obj(
+                {
+                    "images": {**arr(BINARY), "minItems": 1, "maxItems": MAX_BATCH},
+                    "external_ids[]": {**arr(STR), "minItems": 1},
+                }
+            )
+        }
+    },
+}
 
 
 def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
     """The routes' answers, by (METHOD, path under the prefix)."""
     ok = {"success": {"const": True}}
-    with_results = {**_JOB, "required": [*_JOB["required"], "results"],
-                    "properties": {**_JOB["properties"], "results": arr(_RESULT)}}
+    with_results = {
+        **_JOB,
+        "required": [*_JOB["required"], "results"],
+        "properties": {**_JOB["properties"], "results": arr(_RESULT)},
+    }
     return {
         ("POST", "/collections/{collection_id}/faces/batch-async"): Op(
-            {202: obj({**ok, "data": _JOB})}, (400, 402, 413), body=_BATCH_BODY),
+            {202: obj({**ok, "data": _JOB})}, (400, 402, 413), body=_BATCH_BODY
+        ),
         ("GET", "/organizations/{org_id}/batch/{job_id}"): Op({200: obj({**ok, "data": with_results})}, (404,)),
         ("GET", "/organizations/{org_id}/batch"): Op(
             {200: obj({**ok, "data": arr(_JOB), "pagination": obj({"page": INT, "limit": INT, "total": INT})})},
-            (400, 404)),
+            (400, 404),
+        ),
     }
 
 
-SPEC = register(ProviderSpec(
-    name=NAME,
-    title="face-enrollment",
-    prefixes=["/faces/api/v1"],
-    build_router=build_router,
-    error_body=error_body,
-    error_schema=obj({"success": {"const": False}, "error": code_message()}),
-    engine=make_engine,
-    demo_key="fr_live_sandbox_faces",
-    scoped_keys=True,  # faces:KEY@ORG/COLLECTION
-    api_key_header=True,
-    runtime=5.0,  # per batch size: median_runtime()
-    windows={"retention": 7 * DAY},
-    rate_limits={"api": [(600, 60.0)]},
-    # a batch of the largest images; an item over the per-image cap fails alone, not the batch
-    body_limits=(BodyLimit(MAX_BATCH * (MAX_BYTES + MULTIPART_SLACK), suffix="/faces/batch-async"),),
-    fail_code="INTERNAL_ERROR",
-    unauthorized_code="UNAUTHORIZED",
-    rate_limited_code="RATE_LIMITED",
-    validation_code="VALIDATION_ERROR",
-    validation_status=400,
-    not_found_code="NOT_FOUND",
-    payment_required=("INSUFFICIENT_CREDITS", "Insufficient credits: this API key has no credits left."),  # PC
-    operations=operations,
-))
+SPEC = register(
+    ProviderSpec(
+        name=NAME,
+        title="face-enrollment",
+        prefixes=["/faces/api/v1"],
+        build_router=build_router,
+        error_body=error_body,
+        error_schema=obj({"success": {"const": False}, "error": code_message()}),
+        engine=make_engine,
+        demo_key="fr_live_sandbox_faces",
+        scoped_keys=True,  # faces:KEY@ORG/COLLECTION
+        api_key_header=True,
+        runtime=5.0,  # per batch size: median_runtime()
+        windows={"retention": 7 * DAY},
+        rate_limits={"api": [(600, 60.0)]},
+        # a batch of the largest images; an item over the per-image cap fails alone, not the batch
+        body_limits=(BodyLimit(MAX_BATCH * (MAX_BYTES + MULTIPART_SLACK), suffix="/faces/batch-async"),),
+        fail_code="INTERNAL_ERROR",
+        unauthorized_code="UNAUTHORIZED",
+        rate_limited_code="RATE_LIMITED",
+        validation_code="VALIDATION_ERROR",
+        validation_status=400,
+        not_found_code="NOT_FOUND",
+        payment_required=("INSUFFICIENT_CREDITS", "Insufficient credits: this API key has no credits left."),  # PC
+        operations=operations,
+    )
+)

@@ -35,12 +35,20 @@ RUNTIMES = {"ship": 900.0, "oilslick": 3000.0, "newbuilding": 600.0, "disappearb
 AREA_CAP_SQKM = {"newbuilding": 30_000, "disappearbuilding": 30_000, "timeseries": 50}
 TIMESERIES_MAX_YEARS = 3
 MAX_CONCURRENT_JOBS = 5
-STATUS = {"created": "pending", "queued": "pending", "processing": "processing",
-          "succeeded": "completed", "failed": "failed", "cancelled": "failed"}
+STATUS = {
+    "created": "pending",
+    "queued": "pending",
+    "processing": "processing",
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "failed",
+}
 #: PC: credits per 10 km² per processed scene (previews only; the sandbox keeps no balance).
 CREDIT_RATES = {"ship": 1.0, "oilslick": 2.0, "newbuilding": 1.0, "disappearbuilding": 1.0, "timeseries": 0.5}
-GRD_NAME = re.compile(r"^S1[A-D]_[A-Z0-9]{2}_(?P<product>[A-Z_]{4})_\d[SA][A-Z]{2}_(?P<date>\d{8})T(?P<hour>\d{2})\d{4}"
-                      r"(_[A-Za-z0-9_]*)?$")
+GRD_NAME = re.compile(
+    r"^S1[A-D]_[A-Z0-9]{2}_(?P<product>[A-Z_]{4})_\d[SA][A-Z]{2}_(?P<date>\d{8})T(?P<hour>\d{2})\d{4}"
+    r"(_[A-Za-z0-9_]*)?$"
+)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -108,11 +116,15 @@ def parse_polygon(wkt: str | None, kind: str) -> tuple[str, float]:
         raise _invalid("polygon is empty")
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180:
-        raise _invalid(f"Longitude out of range: {minx if minx < -180 else maxx} (must be within -180..180; "
-                       "coordinates are lon lat, EPSG:4326)")
+        raise _invalid(
+            f"Longitude out of range: {minx if minx < -180 else maxx} (must be within -180..180; "
+            "coordinates are lon lat, EPSG:4326)"
+        )
     if miny < -90 or maxy > 90:
-        raise _invalid(f"Latitude out of range: {miny if miny < -90 else maxy} (must be within -90..90; "
-                       "coordinates are lon lat, EPSG:4326)")
+        raise _invalid(
+            f"Latitude out of range: {miny if miny < -90 else maxy} (must be within -90..90; "
+            "coordinates are lon lat, EPSG:4326)"
+        )
     if not geom.is_valid:
         raise _invalid(f"Invalid polygon geometry: {explain_validity(geom)}")
     area = abs(Geod(ellps="WGS84").geometry_area_perimeter(geom)[0]) / 1e6
@@ -141,8 +153,12 @@ def plan(kind: str, body: AnalyzeRequest) -> Plan:
         if scene is None:
             where = {"before": "before", "after": "after", "nearest": "around"}[direction]
             orbit = f" ({body.orbit_direction})" if body.orbit_direction else ""
-            raise ApiError(NAME, 404, "SCENE_NOT_FOUND",
-                           f"No Sentinel-1 GRD scene{orbit} within {sar.SEARCH_DAYS} days {where} {on.isoformat()}")
+            raise ApiError(
+                NAME,
+                404,
+                "SCENE_NOT_FOUND",
+                f"No Sentinel-1 GRD scene{orbit} within {sar.SEARCH_DAYS} days {where} {on.isoformat()}",
+            )
         gap = abs((scene.date - on).days)
         days = f"{gap} day{'s' * (gap != 1)}"
         warnings = [f"The selected scene ({scene.date.isoformat()}) is {days} from {on.isoformat()}"] if gap else []
@@ -156,12 +172,18 @@ def plan(kind: str, body: AnalyzeRequest) -> Plan:
     if kind == "timeseries":
         limit = _add_years(start, TIMESERIES_MAX_YEARS)
         if end > limit:
-            raise _invalid(f"Date range ({(end - start).days} days) exceeds {TIMESERIES_MAX_YEARS} year limit "
-                           f"for endpoint 'timeseries'")
+            raise _invalid(
+                f"Date range ({(end - start).days} days) exceeds {TIMESERIES_MAX_YEARS} year limit "
+                f"for endpoint 'timeseries'"
+            )
     scenes = sar.scenes_between(start, end, body.orbit_direction)
     if len(scenes) < 2:
-        raise ApiError(NAME, 404, "INSUFFICIENT_SCENES",
-                       f"Found {len(scenes)} Sentinel-1 scene(s) between {start} and {end}; at least 2 are required")
+        raise ApiError(
+            NAME,
+            404,
+            "INSUFFICIENT_SCENES",
+            f"Found {len(scenes)} Sentinel-1 scene(s) between {start} and {end}; at least 2 are required",
+        )
     warnings = []
     if kind == "timeseries" and len(scenes) > sar.MAX_TIMESERIES_SCENES:
         warnings.append(f"{len(scenes)} scenes in range; {sar.MAX_TIMESERIES_SCENES} evenly spaced ones are analysed")
@@ -173,8 +195,9 @@ def _plan_scene_id(kind: str, scene_id: str) -> Plan:
     if m is None:
         raise _invalid(f"scene_id {scene_id!r} is not a Sentinel-1 product name", "INVALID_SCENE")
     if not m["product"].startswith("GRD"):
-        raise _invalid(f"Only GRD scenes are supported; {scene_id!r} is a {m['product'].rstrip('_')} product",
-                       "INVALID_SCENE")
+        raise _invalid(
+            f"Only GRD scenes are supported; {scene_id!r} is a {m['product'].rstrip('_')} product", "INVALID_SCENE"
+        )
     try:
         on = date(int(m["date"][:4]), int(m["date"][4:6]), int(m["date"][6:]))
     except ValueError:
@@ -194,11 +217,14 @@ def _add_years(d: date, years: int) -> date:
 
 
 def credits(p: Plan) -> dict[str, Any]:
-    processed = {"newbuilding": 2, "disappearbuilding": 2}.get(
-        p.kind, min(len(p.scenes), sar.MAX_TIMESERIES_SCENES))
+    processed = {"newbuilding": 2, "disappearbuilding": 2}.get(p.kind, min(len(p.scenes), sar.MAX_TIMESERIES_SCENES))
     rate = CREDIT_RATES[p.kind]
-    return {"estimated": max(1, math.ceil(p.area_sqkm / 10 * rate * processed)), "unit": "credits",
-            "scenes_processed": processed, "rate_per_10_sqkm_per_scene": rate}
+    return {
+        "estimated": max(1, math.ceil(p.area_sqkm / 10 * rate * processed)),
+        "unit": "credits",
+        "scenes_processed": processed,
+        "rate_per_10_sqkm_per_scene": rate,
+    }
 
 
 async def _parse(request: Request) -> AnalyzeRequest:
@@ -217,13 +243,19 @@ async def _parse(request: Request) -> AnalyzeRequest:
 def build_router(ctx: Context) -> APIRouter:
     r = APIRouter(tags=["sateais"])
     storage = ctx.specs[NAME].storage_prefix
-    body_doc = {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": AnalyzeRequest.model_json_schema()}}}}
+    body_doc = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": AnalyzeRequest.model_json_schema()}},
+        }
+    }
 
     def job_body(job: Job) -> dict[str, Any]:
         failed = job.state in ("failed", "cancelled")
         return {
-            "job_id": job.id, "status": STATUS[job.state], "created_at": iso(job.created_at),
+            "job_id": job.id,
+            "status": STATUS[job.state],
+            "created_at": iso(job.created_at),
             "completed_at": iso(job.completed_at),
             "result_path": f"/api/v1/jobs/{job.id}/result.geojson" if job.state == "succeeded" else None,
             "error_code": job.error_code if failed else None,
@@ -249,9 +281,13 @@ def build_router(ctx: Context) -> APIRouter:
         active, _ = ctx.store.list(NAME, tenant_id, states=["queued", "processing"], limit=MAX_CONCURRENT_JOBS)
         finish = [j.finish_at for j in active if j.finish_at]
         retry = min(60, max(1, math.ceil(min(finish) - time.time()))) if finish else 1
-        return ApiError(NAME, 429, "RATE_LIMIT_EXCEEDED",
-                        f"{MAX_CONCURRENT_JOBS} concurrent jobs per API key; wait for one to finish",
-                        headers={"Retry-After": str(retry)})
+        return ApiError(
+            NAME,
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            f"{MAX_CONCURRENT_JOBS} concurrent jobs per API key; wait for one to finish",
+            headers={"Retry-After": str(retry)},
+        )
 
     async def create(request: Request, kind: str = Path(alias="type")) -> JSONResponse:
         """Start an analysis; the job is ``pending`` until a worker picks it up."""
@@ -262,7 +298,10 @@ def build_router(ctx: Context) -> APIRouter:
         canonical = {"type": kind, **body.model_dump(exclude_none=True)}
         with ctx.credits.charge(NAME, tenant_id):  # after validation: "before any credits are consumed"
             job = ctx.store.create_job(
-                NAME, tenant_id, kind, request=canonical,
+                NAME,
+                tenant_id,
+                kind,
+                request=canonical,
                 input_digest=digest(json.dumps(canonical, sort_keys=True).encode()),
                 data={"aoi": p.aoi_wkt, "area_sqkm": p.area_sqkm, "scenes": [s.as_dict() for s in p.scenes]},
             )
@@ -270,18 +309,30 @@ def build_router(ctx: Context) -> APIRouter:
         return JSONResponse(job_body(ctx.store.get(NAME, tenant_id, job.id) or job), status_code=202)
 
     for verb in ("analyze", "detect"):
-        r.add_api_route(f"/{verb}/{{type}}", create, methods=["POST"], status_code=202,
-                        openapi_extra=body_doc, name=f"{verb}_create")
+        r.add_api_route(
+            f"/{verb}/{{type}}",
+            create,
+            methods=["POST"],
+            status_code=202,
+            openapi_extra=body_doc,
+            name=f"{verb}_create",
+        )
 
     @r.post("/analyze/{type}/preview", openapi_extra=body_doc)
     async def preview(request: Request, kind: str = Path(alias="type")) -> dict[str, Any]:
         """Free estimate: validates exactly like a create, creates no job."""
         *_, p = await validated(request, kind)
         return {
-            "endpoint_id": kind, "area_sqkm": round(p.area_sqkm, 3),
-            "coverage": {"scene_count": len(p.scenes), "first_date": p.scenes[0].date.isoformat(),
-                         "last_date": p.scenes[-1].date.isoformat(), "scenes": [s.as_dict() for s in p.scenes[:100]]},
-            "credits": credits(p), "warnings": p.warnings,
+            "endpoint_id": kind,
+            "area_sqkm": round(p.area_sqkm, 3),
+            "coverage": {
+                "scene_count": len(p.scenes),
+                "first_date": p.scenes[0].date.isoformat(),
+                "last_date": p.scenes[-1].date.isoformat(),
+                "scenes": [s.as_dict() for s in p.scenes[:100]],
+            },
+            "credits": credits(p),
+            "warnings": p.warnings,
         }
 
     @r.get("/jobs/{job_id}")
@@ -296,8 +347,9 @@ def build_router(ctx: Context) -> APIRouter:
             raise ApiError(NAME, 404, "NOT_FOUND", f"No result for job {job_id}: it is {STATUS[job.state]}")
         if ctx.expired(job, "sateais.retention"):
             raise ApiError(NAME, 410, "GONE", "Results are retained for 30 days after completion")
-        url = ctx.signed_url(request, "GET", f"{storage}/{job.id}/result.geojson",
-                             ctx.config.window("sateais.storage_url"))
+        url = ctx.signed_url(
+            request, "GET", f"{storage}/{job.id}/result.geojson", ctx.config.window("sateais.storage_url")
+        )
         return RedirectResponse(url, status_code=302)
 
     return r
@@ -329,11 +381,27 @@ def make_engine(ctx: Context):
 
 
 # -- OpenAPI facts ---------------------------------------------------------------------------------------
-_JOB = obj({"job_id": STR, "status": enum("pending", "processing", "completed", "failed"), "created_at": TIME,
-            "completed_at": NTIME, "result_path": NSTR, "error_code": NSTR, "error_message": NSTR, "error": NSTR})
-_PREVIEW = obj({"endpoint_id": STR, "area_sqkm": NUM,
-                "coverage": obj({"scene_count": INT, "first_date": STR, "last_date": STR, "scenes": arr(OBJ)}),
-                "credits": obj({"estimated": INT}), "warnings": arr(STR)})
+_JOB = obj(
+    {
+        "job_id": STR,
+        "status": enum("pending", "processing", "completed", "failed"),
+        "created_at": TIME,
+        "completed_at": NTIME,
+        "result_path": NSTR,
+        "error_code": NSTR,
+        "error_message": NSTR,
+        "error": NSTR,
+    }
+)
+_PREVIEW = obj(
+    {
+        "endpoint_id": STR,
+        "area_sqkm": NUM,
+        "coverage": obj({"scene_count": INT, "first_date": STR, "last_date": STR, "scenes": arr(OBJ)}),
+        "credits": obj({"estimated": INT}),
+        "warnings": arr(STR),
+    }
+)
 _ERRORS = (400, 404, 413)
 _CREATE_ERRORS = (*_ERRORS, 402)  # a create costs a credit; the preview is free
 
@@ -348,28 +416,34 @@ def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
         ("POST", "/analyze/{type}/preview"): Op({200: _PREVIEW}, _ERRORS, body=body, params=params),
         ("GET", "/jobs/{job_id}"): Op({200: _JOB}, (404,)),
         ("GET", "/jobs/{job_id}/result.geojson"): Op({302: None}, (404, 410), headers=LOCATION),
-        ("GET", "/{job_id}/result.geojson"): Op({200: geojson}, (403, 404), signed=True,
-                                                content="application/geo+json"),
+        ("GET", "/{job_id}/result.geojson"): Op(
+            {200: geojson}, (403, 404), signed=True, content="application/geo+json"
+        ),
     }
 
 
-SPEC = register(ProviderSpec(
-    name=NAME,
-    title="SateAIs",
-    prefixes=["/sateais/api/v1"],
-    build_router=build_router,
-    error_body=error_body,
-    error_schema=obj({"error": code_message()}),
-    engine=make_engine,
-    storage_router=build_storage_router,
-    demo_key="sk_live_sandbox_sateais",
-    runtime=600.0,  # per-type medians: RUNTIMES
-    windows={"retention": 30 * DAY, "storage_url": 3600.0},
-    rate_limits={"api": [(50, 5.0)]},  # 10 rps with a burst of 50
-    fail_code="INTERNAL_ERROR",
-    unauthorized_code="UNAUTHORIZED",
-    rate_limited_code="RATE_LIMIT_EXCEEDED",
-    not_found_code="NOT_FOUND",
-    payment_required=("INSUFFICIENT_CREDITS", "Insufficient credits: this API key has no credits left."),  # documented
-    operations=operations,
-))
+SPEC = register(
+    ProviderSpec(
+        name=NAME,
+        title="SateAIs",
+        prefixes=["/sateais/api/v1"],
+        build_router=build_router,
+        error_body=error_body,
+        error_schema=obj({"error": code_message()}),
+        engine=make_engine,
+        storage_router=build_storage_router,
+        demo_key="sk_live_sandbox_sateais",
+        runtime=600.0,  # per-type medians: RUNTIMES
+        windows={"retention": 30 * DAY, "storage_url": 3600.0},
+        rate_limits={"api": [(50, 5.0)]},  # 10 rps with a burst of 50
+        fail_code="INTERNAL_ERROR",
+        unauthorized_code="UNAUTHORIZED",
+        rate_limited_code="RATE_LIMIT_EXCEEDED",
+        not_found_code="NOT_FOUND",
+        payment_required=(
+            "INSUFFICIENT_CREDITS",
+            "Insufficient credits: this API key has no credits left.",
+        ),  # documented
+        operations=operations,
+    )
+)
