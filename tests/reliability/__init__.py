@@ -166,8 +166,10 @@ def jobs_created(sb) -> int:
 
 
 def raw(sb, request: bytes) -> tuple[int, bytes]:
-    """Send bytes as they are (httpx would normalise ``..``) and read the answer until the server closes."""
-    with socket.create_connection(("127.0.0.1", sb.port), timeout=10) as s:
+    """Send bytes as they are (httpx would normalise ``..``) and read the answer until the server closes; a
+    ``/storage/`` path goes to the storage listener (signed URLs have their own origin)."""
+    port = sb.storage_port if request.split(b" ", 2)[1].startswith(b"/storage/") else sb.port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(request)
         data = b""
         while chunk := s.recv(65536):

@@ -56,12 +56,14 @@ SEMANTIC = {
     ("POST", "/authenta/api/v1/jobs"),
     ("POST", "/authenta/api/v1/jobs/{job_id}/finalize"),
     ("POST", "/claid/v1/image/edit/async"),
+    ("POST", "/claid/v1/image/edit/upload"),
     ("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async"),
 }
 #: Multipart fields are text on the wire, so a "boolean" or "null" negation arrives as a valid string.
 MULTIPART = {
     ("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async"),
     ("POST", "/claid/v1/storage/upload"),
+    ("POST", "/claid/v1/image/edit/upload"),
 }
 # DELETE and cancel last, so the other routes still see the real jobs
 KEYS = sorted(operations(), key=lambda k: (k[0] == "DELETE" or k[1].endswith("/cancel"), k))
@@ -90,7 +92,7 @@ def test_document_describes_every_route(world):
     """Every route of the app is in the document, with its auth and its answers in the provider's envelope."""
     doc = httpx.get(world.sb.url + "/openapi.json").json()  # built by FastAPI from the routes, then completed
     described = {(m.upper(), path) for path, item in doc["paths"].items() for m in item}
-    assert described == set(operations()) and len(described) == 27  # 21 keyed routes, 6 signed storage URLs
+    assert described == set(operations()) and len(described) == 28  # 22 keyed routes, 6 signed storage URLs
     for path, item in doc["paths"].items():
         for method, op in item.items():
             signed = path.startswith("/storage/")
@@ -124,14 +126,15 @@ def test_fuzz_operation(schema, world, key):
     op = schema[path][method]
     provider = path.split("/")[2 if path.startswith("/storage/") else 1]
     headers = {} if path.startswith("/storage/") else auth(provider)
+    base = world.sb.storage_url if path.startswith("/storage/") else world.sb.url  # signed URLs: own origin
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        _fuzz(op, op.as_strategy(generation_mode=mode), headers, _checks(key, mode), world.sb.url, "examples")
+        _fuzz(op, op.as_strategy(generation_mode=mode), headers, _checks(key, mode), base, "examples")
     names = [n for n in ("job_id", "task_id") if "{" + n + "}" in path]
     if names:  # the same again on real jobs: their 200 bodies must match the document too
         for job_id in {world.done.get(provider), world.draft.get(provider)} - {None}:
             fixed = {names[0]: job_id, **({"org_id": DEFAULT_ORG} if "{org_id}" in path else {})}
             strategy = op.as_strategy(generation_mode=GenerationMode.POSITIVE, path_parameters=fixed)
-            _fuzz(op, strategy, headers, _checks(key, GenerationMode.POSITIVE), world.sb.url, "with_real_jobs")
+            _fuzz(op, strategy, headers, _checks(key, GenerationMode.POSITIVE), base, "with_real_jobs")
 
 
 @pytest.mark.parametrize("mode", ["flat", "wrapped"])

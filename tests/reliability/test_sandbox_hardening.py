@@ -89,7 +89,8 @@ def test_methods_a_route_does_not_have_get_405_with_allow(world):
         provider = path.split("/")[2 if path.startswith("/storage/") else 1]
         listed = {m.upper() for m in item}
         for method in sorted({"GET", "POST", "PUT", "DELETE", "PATCH"} - listed):
-            r = world.http.request(method, sb.url + fill(path), headers=auth(provider))
+            origin = sb.storage_url if path.startswith("/storage/") else sb.url
+            r = world.http.request(method, origin + fill(path), headers=auth(provider))
             refused(r, provider, 405)
             allowed = {m.strip() for m in r.headers["allow"].split(",")}
             assert allowed and allowed <= listed | {"HEAD"}, (method, path, allowed)
@@ -231,7 +232,7 @@ def test_expired_signed_urls_are_refused(tmp_path):
         time.sleep(max(0.0, lapse + 1.05 - time.time()))
         for name, url in w.signed.items():
             if name == "claid.tmp":  # lives 2 x 24 h x time scale: sign one that lapsed instead
-                url = sb.url + sb.ctx.signer.sign("GET", urlsplit(url).path, -5)
+                url = sb.storage_url + sb.ctx.signer.sign("GET", urlsplit(url).path, -5)
             data, ct = UPLOADS.get(name, (b"", ""))
             r = w.http.request("PUT" if data else "GET", url, content=data, headers={"Content-Type": ct} if ct else {})
             assert "expired" in message(refused(r, name.split(".")[0], 403)), name
@@ -338,10 +339,10 @@ def test_claid_inputs_pointing_at_other_hosts_or_schemes(world):
     sb = world.sb
     decoy = ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
     threading.Thread(target=decoy.serve_forever, daemon=True).start()
-    d, p = decoy.server_address[1], sb.port
+    d, p, s = decoy.server_address[1], sb.port, sb.storage_port
     with world.client("claid") as c:
         own = c.post("/storage/upload", files={"file": ("o.jpg", JPEG, "image/jpeg")}).json()["data"]["url"]
-    own_path = own.split(str(p), 1)[1]
+    own_path = own.split(str(s), 1)[1]  # signed URLs live on the storage origin
     inputs = [
         "file:///etc/passwd",
         "file://localhost/etc/hostname",
@@ -356,15 +357,16 @@ def test_claid_inputs_pointing_at_other_hosts_or_schemes(world):
         f"http://0x7f000001:{d}/x.jpg",
         f"http://2130706433:{d}/x.jpg",
         f"http://127.1:{d}/x.jpg",
-        f"http://127.0.0.1:{p}@127.0.0.1:{d}/x.jpg",
-        f"http://127.0.0.1:{d}#@127.0.0.1:{p}/x.jpg",
-        f"http://127.0.0.1:{d}/?@127.0.0.1:{p}/",
+        f"http://127.0.0.1:{s}@127.0.0.1:{d}/x.jpg",
+        f"http://127.0.0.1:{d}#@127.0.0.1:{s}/x.jpg",
+        f"http://127.0.0.1:{d}/?@127.0.0.1:{s}/",
         f"http://127.0.0.1:{d}{own_path}",  # a real signature, other port
-        f"http://localhost:{p}{own_path}",
+        f"http://localhost:{s}{own_path}",
+        f"http://127.0.0.1:{p}{own_path}",  # a real signature on the API's origin
         f"https://example.org{own_path}",
         f"http://127.0.0.1:99999{own_path}",
         f"http://127.0.0.1:{p}/__sandbox__/stats",
-        f"http://127.0.0.1:{p}/storage/claid/objects/x/y",
+        f"http://127.0.0.1:{s}/storage/claid/objects/x/y",
         world.signed["sateais.result"],
         world.signed["authenta.artifact"],
         f"//127.0.0.1:{d}/x.jpg",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import httpx
@@ -102,7 +103,7 @@ def test_documented_flow_upload_then_storage_input(sb):
         "width": 1000,
         "height": 1000,
     }
-    assert out["sandbox"] is True and out["tmp_url"].startswith(sb.url + "/storage/claid/")
+    assert out["sandbox"] is True and out["tmp_url"].startswith(sb.storage_url + "/storage/claid/")
     img = Image.open(io.BytesIO(httpx.get(out["tmp_url"]).content))
     assert img.format == "JPEG" and img.size == (1000, 1000)
 
@@ -355,3 +356,84 @@ def test_injected_failure_reports_the_input_object(make_sandbox):
         "width": 160,
         "height": 120,
     }
+
+
+# -- the upload API: POST /image/edit/upload (multipart file + JSON data), synchronous ---------------------------
+def edit_upload(c: httpx.Client, image: bytes, data: object, name: str = "photo", typed: bool = True) -> httpx.Response:
+    """The documented request: ``file`` plus ``data`` (a JSON part; ``typed=False``: a plain form field)."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    files: dict = {"file": (name, image, "application/octet-stream")}
+    if typed:
+        files["data"] = (None, text, "application/json")
+        return c.post("/image/edit/upload", files=files)
+    return c.post("/image/edit/upload", files=files, data={"data": text})
+
+
+def stats_of(sb) -> dict:
+    return httpx.get(sb.url + "/__sandbox__/stats").json()["providers"]["claid"]["tenants"][sb.tenant("claid").id]
+
+
+@pytest.mark.parametrize("prefix", ["/claid/v1", "/claid/v1-beta1"])
+def test_upload_api_answers_the_edited_image_at_once(sb, prefix):
+    with httpx.Client(base_url=sb.url + prefix, headers={"Authorization": f"Bearer {sb.key('claid')}"}) as c:
+        ops = {"operations": {"resizing": {"width": 80}}, "output": {"format": "png"}}
+        answers = [edit_upload(c, picture(fmt="JPEG"), ops), edit_upload(c, picture(fmt="WEBP"), ops, typed=False)]
+    for r in answers:
+        assert r.status_code == 200, r.text
+        assert r.headers["RateLimit-Limit"].startswith("500, 6000;w=60, 500;w=1")
+        data = r.json()["data"]
+        assert set(data) == {"input", "output"}  # the sync edit's shape: no task id, no status
+        assert {k: data["input"][k] for k in ("width", "height")} == {"width": 160, "height": 120}
+        out = data["output"]
+        assert (out["format"], out["mime"], out["width"], out["height"]) == ("PNG", "image/png", 80, 60)
+        got = httpx.get(out["tmp_url"])  # signed, on the storage origin, no auth
+        assert got.status_code == 200 and Image.open(io.BytesIO(got.content)).size == (80, 60)
+    assert [r.json()["data"]["input"]["format"] for r in answers] == ["JPEG", "WEBP"]
+    tenant = stats_of(sb)
+    assert tenant["requests"]["POST /image/edit/upload"] == {"200": 2}
+    assert tenant["jobs"] == {"created": 2, "by_state": {"succeeded": 2}}  # one job (and credit) per edit
+
+
+def test_upload_api_needs_the_key(sb):
+    with httpx.Client(base_url=sb.base_url("claid")) as anon:
+        for headers in ({}, {"Authorization": "Bearer nope"}):
+            anon.headers.clear()
+            anon.headers.update(headers)
+            r = edit_upload(anon, picture(), {"operations": {}})
+            assert r.status_code == 401 and (r.json()["error_code"], r.json()["error_type"]) == ("111", "auth")
+
+
+def test_upload_api_bad_data_is_refused_in_claid_envelope(sb):
+    image = picture()
+    with api(sb, "claid") as c:
+        r = edit_upload(c, image, "{not json")
+        assert r.status_code == 400
+        body = r.json()
+        assert (body["error_code"], body["error_type"]) == ("9000", "validation") and "data" in body["error_details"]
+        assert "not valid JSON" in body["error_message"]
+        r = edit_upload(c, image, {"input": "https://example.com/a.jpg", "operations": {}})  # no input here
+        assert r.status_code == 422 and list(r.json()["error_details"]) == ["input"]
+        r = edit_upload(c, image, {"operations": {"resize": {"width": 10}}})
+        assert r.status_code == 422 and "operations.resize" in r.json()["error_details"]
+        r = edit_upload(c, image, [1, 2])
+        assert r.status_code == 422 and r.json()["error_details"] == {"data": ["must be a JSON object"]}
+        r = c.post("/image/edit/upload", files={"file": ("a", image, "image/png")})
+        assert r.status_code == 422 and r.json()["error_details"] == {"data": ["Field required"]}
+        r = c.post("/image/edit/upload", data={"data": '{"operations": {}}'})
+        assert r.status_code == 422 and r.json()["error_details"] == {"file": ["Field required"]}
+    assert stats_of(sb)["jobs"]["created"] == 0  # nothing refused became a job (or cost a credit)
+
+
+def test_upload_api_too_large_and_unsupported_formats(sb):
+    ico = io.BytesIO()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(ico, "ICO")  # decodable, but not a documented input type
+    with api(sb, "claid") as c:
+        for data, found in ((b"%PDF-1.4 not an image", "not an image"), (ico.getvalue(), "ICO")):
+            r = edit_upload(c, data, {"operations": {}})
+            assert r.status_code == 400, r.text
+            body = r.json()
+            assert (body["error_code"], body["error_type"]) == ("4000", "input") and found in body["error_message"]
+        big = picture() + b"\0" * (25 * 1024 * 1024)
+        r = edit_upload(c, big, {"operations": {}})
+        assert r.status_code == 413 and r.json()["error_code"] == "9000"
+    assert stats_of(sb)["jobs"]["created"] == 0

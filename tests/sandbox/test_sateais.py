@@ -60,6 +60,7 @@ def result(c: httpx.Client, job: dict) -> dict:
     assert r.status_code == 302, r.text
     location = r.headers["location"]
     assert "/storage/sateais/" in location and "sig=" in location
+    assert httpx.URL(location).port != c.base_url.port  # on the storage origin, as S3 is another host
     got = httpx.get(location)  # no Authorization on the pre-signed URL
     assert got.status_code == 200 and got.headers["content-type"].startswith("application/geo+json")
     return got.json()
@@ -227,14 +228,33 @@ def test_preview_is_free_and_validates_like_create(sb):
         assert r.status_code == 200
         p = r.json()
         assert p["endpoint_id"] == "timeseries" and 30 < p["area_sqkm"] < 32
-        assert p["coverage"]["scene_count"] == len(p["coverage"]["scenes"]) >= 2
-        assert all(s["orbit_direction"] == "ascending" for s in p["coverage"]["scenes"])
-        assert p["credits"]["estimated"] >= 1 and p["warnings"] == []
+        coverage = p["coverage"]  # the shape SDK 0.2.0 reads
+        assert coverage["method"] == "estimated" and coverage["ratio"] == 1.0
+        assert coverage["requested_area_sqkm"] == p["area_sqkm"] and coverage["polygon"].startswith("POLYGON")
+        assert p["credits"] == {"estimated": 1, "balance": None, "sufficient": True} and p["warnings"] == []
         ship = c.post("/analyze/ship/preview", json={**BODIES["ship"], "date": "2024-06-02"}).json()
-        assert ship["coverage"]["scene_count"] == 1 and "days from 2024-06-02" in ship["warnings"][0]
+        [warning] = ship["warnings"]
+        assert warning["code"] == "SCENE_DATE_OFFSET" and "days from 2024-06-02" in warning["message"]
+        many = c.post("/analyze/timeseries/preview", json={**BODIES["timeseries"], "date_end": "2026-12-31"}).json()
+        assert [w["code"] for w in many["warnings"]] == ["SCENES_SUBSAMPLED"]
         big = c.post("/analyze/timeseries/preview", json={**BODIES["timeseries"], "polygon": SEA_AOI})
         assert big.status_code == 400 and "exceeds 50 km² limit" in big.json()["error"]["message"]
     assert jobs_created(sb) == 0
+
+
+def test_preview_says_whether_the_credits_suffice(make_sandbox):
+    sb = make_sandbox(credits={"sateais": 1})
+    with api(sb, "sateais") as c:
+        before = c.post("/analyze/ship/preview", json=BODIES["ship"]).json()["credits"]
+        assert before == {"estimated": 1, "balance": 1, "sufficient": True}
+        assert c.post("/analyze/ship", json=BODIES["ship"]).status_code == 202
+        after = c.post("/analyze/ship/preview", json=BODIES["ship"])
+        assert after.status_code == 200 and after.json()["credits"] == {
+            "estimated": 1,
+            "balance": 0,
+            "sufficient": False,
+        }
+        assert c.post("/analyze/ship", json=BODIES["ship"]).status_code == 402  # as the preview said
 
 
 BAD = {

@@ -47,7 +47,6 @@ def test_restart_mid_jobs_loses_nothing(tmp_path: Path):
         jobs = [_submit(c, scene_image(i)) for i in range(6)]
         created_only = c.post("/jobs", json=CREATE).json()  # created but not yet uploaded
     time.sleep(0.3)
-    port1 = sb.port
     sb.stop()  # jobs are queued or processing now
 
     sb2 = Sandbox(SandboxConfig(**cfg)).start()
@@ -64,8 +63,9 @@ def test_restart_mid_jobs_loses_nothing(tmp_path: Path):
             time.sleep(0.05)
         assert len(results) == len(jobs), "a job was lost across the restart"
         assert all("annotations" in r for r in results.values())
-        # the upload URL issued before the restart still works (the signing key is durable)
-        url = created_only["upload"]["url"].replace(f":{port1}/", f":{sb2.port}/")
+        # the upload URL issued before the restart works as issued: the signing key and the storage port are durable
+        url = created_only["upload"]["url"]
+        assert urlsplit(url).port == sb2.storage_port != sb2.port
         assert httpx.put(url, content=scene_image(9), headers={"Content-Type": "image/jpeg"}).status_code == 200
     tenant = stats(sb2)["providers"]["animaldetect"]["tenants"][sb2.tenant("animaldetect").id]
     assert tenant["jobs"]["created"] == 7
@@ -112,12 +112,40 @@ def test_cli_process_serves_and_stops_on_sigterm(tmp_path: Path):
         ok = httpx.post(base + "/jobs", json=CREATE, headers={"Authorization": "Bearer sk_cli"})
         demo = httpx.post(base + "/jobs", json=CREATE, headers={"Authorization": "Bearer sk_sandbox_animaldetect"})
         assert ok.status_code == 201 and demo.status_code == 401  # --key replaces the demo keys
+        storage = httpx.get(f"http://127.0.0.1:{port}/__sandbox__/health").json()["storage"]
+        assert ok.json()["upload"]["url"].startswith(storage + "/storage/animaldetect/")
+        assert urlsplit(storage).port != port and (tmp_path / "d" / "storage.port").read_text() == str(
+            urlsplit(storage).port
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=15)
     assert proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a graceful shutdown
     assert f"http://127.0.0.1:{port}/animaldetect/v1" in out
     assert (tmp_path / "d" / "sandbox.sqlite3").exists()
+
+
+def test_signed_urls_live_on_their_own_origin(make_sandbox):
+    """Storage is a second listener, as S3 is another host: each origin serves only its own routes, so a client
+    that follows a signed URL drops its key, and a key sent there anyway is counted as the leak it is."""
+    sb = make_sandbox()
+    assert sb.storage_port not in (None, sb.port) and sb.storage_url == f"http://127.0.0.1:{sb.storage_port}"
+    assert httpx.get(sb.url + "/__sandbox__/health").json()["storage"] == sb.storage_url
+    with api(sb, "animaldetect") as c:
+        job = c.post("/jobs", json=CREATE).json()
+        url = job["upload"]["url"]
+        assert url.startswith(sb.storage_url + "/storage/animaldetect/")
+        on_api = url.replace(sb.storage_url, sb.url)  # the same signed path on the API's origin: not served
+        r = httpx.put(on_api, content=scene_image(1), headers={"Content-Type": "image/jpeg"})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "JOB_NOT_FOUND"
+        assert httpx.get(sb.storage_url + "/animaldetect/v1/jobs", headers=c.headers).status_code == 404
+        assert httpx.get(sb.storage_url + "/__sandbox__/stats").status_code == 404
+        assert stats(sb)["providers"]["animaldetect"]["auth_on_signed_urls"] == 0
+        leak = httpx.put(url, content=scene_image(1), headers={"Content-Type": "image/jpeg", **c.headers})
+        assert leak.status_code == 200  # served, and counted: a key on another origin is a real leak
+    assert stats(sb)["providers"]["animaldetect"]["auth_on_signed_urls"] == 1
+    doc = httpx.get(sb.url + "/openapi.json").json()
+    assert doc["paths"]["/storage/animaldetect/{job_id}/image"]["put"]["servers"][0]["url"] == sb.storage_url
 
 
 def test_cli_rejects_bad_options():

@@ -57,6 +57,21 @@ class SandboxMiddleware:
             key=lambda x: -len(x[0]),
         )
         self.body_limit = BodyLimits(ctx.specs.values())
+        self._storage_prefixes = [s.storage_prefix for s in ctx.specs.values()]
+
+    async def wrong_origin(self, scope: dict, receive: Any, send: Any, provider: str | None) -> None:
+        """404 for a path on the other listener's origin: the API is not served on the storage origin, and
+        signed URLs are not served on the API's (as S3 and the API are different hosts in production)."""
+        if self.ctx.on_storage_listener(scope):
+            response = JSONResponse({"detail": "Not Found: this origin serves pre-signed URLs only"}, 404)
+        else:
+            assert provider is not None
+            spec = self.ctx.specs[provider]
+            message = "Not Found: pre-signed URLs are served on the storage origin, not the API's"
+            response = render_error(self.ctx, ApiError(provider, 404, spec.not_found_code, message))
+        if provider is not None:
+            self.ctx.stats.request(provider, "-", "(wrong origin)", 404)
+        await response(scope, receive, send)
 
     def provider_for(self, path: str) -> str | None:
         for prefix, name in self._prefixes:
@@ -64,10 +79,15 @@ class SandboxMiddleware:
                 return name
         return None
 
+    def is_storage(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self._storage_prefixes)
+
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         provider = self.provider_for(scope["path"])
+        if self.ctx.storage_port is not None and self.ctx.on_storage_listener(scope) != self.is_storage(scope["path"]):
+            return await self.wrong_origin(scope, receive, send, provider)
         if provider is None:
             return await self.app(scope, receive, send)
         scope["sandbox.provider"] = provider
@@ -108,7 +128,7 @@ class SandboxMiddleware:
             self.ctx.stats.request(provider, "-", f"(injected {fault})", err.status)
             return await response(scope, receive, send)
         headers = Headers(scope=scope)
-        if not scope["path"].startswith("/storage/") and not self.ctx.knows_key(provider, headers):
+        if not self.is_storage(scope["path"]) and not self.ctx.knows_key(provider, headers):
             # no valid key: 401 before the route parses a path, query or body (signed storage URLs need none)
             self.ctx.stats.request(provider, "-", "(unauthenticated)", 401)
             return await render_error(self.ctx, self.ctx.unauthorized(provider, headers))(scope, receive, send)
@@ -206,7 +226,14 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
     def document() -> dict[str, Any]:
         """FastAPI's document, completed with auth, error envelopes and bodies (``openapi.complete``)."""
         if app.openapi_schema is None:
-            app.openapi_schema = openapi.complete(FastAPI.openapi(app), config, specs.values())
+            doc = openapi.complete(FastAPI.openapi(app), config, specs.values())
+            if ctx.storage_port is not None:  # pre-signed URLs are served on their own origin
+                storage = {"url": f"http://{config.host}:{ctx.storage_port}", "description": "pre-signed URLs"}
+                for path, item in doc.get("paths", {}).items():
+                    if any(path.startswith(s.storage_prefix + "/") for s in specs.values()):
+                        for op in item.values():  # per operation: a path item's keys stay its methods
+                            op["servers"] = [storage]
+            app.openapi_schema = doc
         return app.openapi_schema
 
     app.openapi = document  # type: ignore[method-assign]
@@ -301,7 +328,12 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         return JSONResponse({"credits": ctx.credits.snapshot()})
 
     @app.get("/__sandbox__/health", include_in_schema=False)
-    async def health() -> dict[str, Any]:
-        return {"ok": True, "sandbox": True, "providers": {n: s.prefixes[0] for n, s in specs.items()}}
+    async def health(request: Request) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "sandbox": True,
+            "providers": {n: s.prefixes[0] for n, s in specs.items()},
+            "storage": ctx.storage_base(request),  # the origin of every signed URL
+        }
 
     return SandboxMiddleware(app, ctx), ctx  # type: ignore[return-value]

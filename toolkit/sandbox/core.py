@@ -99,6 +99,9 @@ class Context:
     runner: Runner | None = None
     app: Any = None  # the inner FastAPI app (for its OpenAPI document)
     credits: Credits | None = None
+    #: the storage listener's port: signed URLs and result redirects point there, as production points at
+    #: S3 on another host; None (an app without its own listeners, e.g. in memory) serves both on one origin
+    storage_port: int | None = None
 
     def __post_init__(self) -> None:
         self._tenants = {(t.provider, t.key): t for t in self.config.tenants}
@@ -197,10 +200,27 @@ class Context:
     def absolute(request: Request, path: str) -> str:
         return str(request.base_url).rstrip("/") + path
 
+    def storage_base(self, request: Request) -> str:
+        """The storage origin, e.g. ``http://127.0.0.1:<storage port>``: the host the client reached the API
+        by, on the storage listener's port (another origin, so clients drop ``Authorization`` on the way)."""
+        if self.storage_port is None:
+            return str(request.base_url).rstrip("/")
+        host = request.url.hostname or self.config.host
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"{request.url.scheme}://{host}:{self.storage_port}"
+
+    def on_storage_listener(self, scope: dict[str, Any]) -> bool:
+        """Whether a request came in on the storage listener (always False without one)."""
+        server = scope.get("server") or (None, None)
+        return self.storage_port is not None and server[1] == self.storage_port
+
     def signed_url(
         self, request: Request, method: str, path: str, ttl: float, *, content_type: str = "", size: int | None = None
     ) -> str:
-        return self.absolute(request, self.signer.sign(method, path, ttl, content_type=content_type, size=size))
+        """An absolute pre-signed URL on the storage origin (``storage_base``)."""
+        signed = self.signer.sign(method, path, ttl, content_type=content_type, size=size)
+        return self.storage_base(request) + signed
 
     def verify_signed(self, request: Request, provider: str, *, size: int | None = None) -> str:
         """Check a request on a signed URL; 403 in the provider's envelope when it does not match."""

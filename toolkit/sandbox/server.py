@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -15,10 +16,12 @@ from .config import SandboxConfig, Tenant
 from .core import Context
 
 log = logging.getLogger("toolkit.sandbox")
+STORAGE_PORT_FILE = "storage.port"  # in the data dir: the storage listener's port, kept across restarts
 
 
 class Sandbox:
-    """An in-process sandbox server on 127.0.0.1.
+    """An in-process sandbox server on 127.0.0.1: the APIs on ``url``, pre-signed URLs on ``storage_url`` (a
+    second port of the same server: another origin, as S3 is in production).
 
     >>> with Sandbox(time_scale=0.001) as sb:
     ...     sb.base_url("animaldetect")      # 'http://127.0.0.1:<port>/animaldetect/v1'
@@ -35,12 +38,20 @@ class Sandbox:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
+        self.storage_port: int | None = None  # the listener of signed URLs (another origin than ``url``)
 
     @property
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("the sandbox is not running; call start() first")
         return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def storage_url(self) -> str:
+        """The origin every signed URL and result redirect points at (``http://127.0.0.1:<storage port>``)."""
+        if self.storage_port is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        return f"http://{self.config.host}:{self.storage_port}"
 
     def base_url(self, provider: str) -> str:
         """The URL a client uses as its provider base URL, e.g. ``…/animaldetect/v1``."""
@@ -59,15 +70,15 @@ class Sandbox:
 
     def start(self, timeout: float = 10.0) -> "Sandbox":
         app, self.ctx = create_app(self.config)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.config.host, self.config.port))
-        self.port = sock.getsockname()[1]
+        api = listen(self.config.host, self.config.port)
+        self.port = api.getsockname()[1]
+        storage = listen_storage(self.config.host, self.config.data_dir, self.port)
+        self.ctx.storage_port = self.storage_port = storage.getsockname()[1]
         cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
         self._server = uvicorn.Server(cfg)
         self.ctx.runner.start()
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True
+            target=self._server.run, kwargs={"sockets": [api, storage]}, name="sandbox-server", daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -86,7 +97,7 @@ class Sandbox:
             self.ctx.runner.stop()
             self.ctx.store.close()
         self._server = self._thread = None
-        self.port = None
+        self.port = self.storage_port = None
 
     def __enter__(self) -> "Sandbox":
         return self if self.port is not None else self.start()
@@ -98,25 +109,58 @@ class Sandbox:
 def serve(config: SandboxConfig) -> None:
     """Run the sandbox in the foreground until interrupted (the ``sandbox`` CLI command)."""
     app, ctx = create_app(config)
+    api = listen(config.host, config.port)
+    storage = listen_storage(config.host, config.data_dir, config.port)
+    ctx.storage_port = storage.getsockname()[1]
     ctx.runner.start()
     print(
-        f"toolkit sandbox on http://{config.host}:{config.port}  (data: {config.data_dir}, "
-        f"time scale {config.time_scale:g}, seed {config.seed})",
+        f"toolkit sandbox on http://{config.host}:{config.port}  (signed URLs on port {ctx.storage_port}, "
+        f"data: {config.data_dir}, time scale {config.time_scale:g}, seed {config.seed})",
         flush=True,
     )
     for name, spec in ctx.specs.items():
         limit = f"  ({config.credits[name]} credits per key)" if name in config.credits else ""
         print(f"  {name:<13} http://{config.host}:{config.port}{spec.prefixes[0]}{limit}", flush=True)
     try:
-        uvicorn.run(
-            app,
-            host=config.host,
-            port=config.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_keep_alive=30,
-        )
+        cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
+        uvicorn.Server(cfg).run(sockets=[api, storage])
     finally:
         ctx.runner.stop()
         ctx.store.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def listen_storage(host: str, data_dir: Path | None, api_port: int) -> socket.socket:
+    """The storage listener: the port recorded in the data dir (so signed URLs survive a restart, like the
+    signing key), else the API port + 1, else any free port; the port used is recorded."""
+    record = Path(data_dir) / STORAGE_PORT_FILE if data_dir is not None else None
+    candidates = []
+    if record is not None and record.exists():
+        text = record.read_text().strip()
+        if text.isdigit():
+            candidates.append(int(text))
+    if api_port and api_port < 65535:
+        candidates.append(api_port + 1)
+    for port in [*candidates, 0]:
+        try:
+            sock = listen(host, port)
+        except OSError:
+            continue  # taken: URLs issued before a restart then point nowhere, as after S3 rotates a host
+        if record is not None:
+            record.write_text(str(sock.getsockname()[1]))
+        return sock
+    raise OSError(f"no free port for the sandbox's storage listener on {host}")

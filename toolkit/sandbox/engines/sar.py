@@ -19,6 +19,10 @@ Detectors (no knowledge of what was planted, only the land mask that real pipeli
 - timeseries: per scene, mean backscatter (dB) over the AOI and the area changed (log-ratio) since the
   previous scene.
 Components become pixel-exact polygons in EPSG:4326, clipped to the AOI; areas are geodesic (WGS84).
+
+An AOI that crosses the antimeridian (an edge spanning more than 180° of longitude, RFC 7946 §3.1.9) is
+analysed where it is: its longitudes are unwrapped for the grid (179.95..180.05, not a band round the globe) and
+each result polygon is cut back at ±180 (a MultiPolygon when it straddles it).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from ... import antimeridian
 
 EPOCH = date(2014, 10, 3)
 REVISIT_DAYS = 6
@@ -329,14 +335,17 @@ def _feature(fid: int, geom: Any, props: dict[str, Any]) -> dict[str, Any]:
     from pyproj import Geod
 
     area = abs(Geod(ellps="WGS84").geometry_area_perimeter(geom)[0])
-    rings = [geom.exterior, *geom.interiors]
-    coords = [[[round(x, 7), round(y, 7)] for x, y in ring.coords] for ring in rings]
-    return {
-        "type": "Feature",
-        "id": fid,
-        "geometry": {"type": "Polygon", "coordinates": coords},
-        "properties": {**props, "area_sqm": int(round(area))},
-    }
+    minx, _, maxx, _ = geom.bounds
+    geom = antimeridian.wrap(geom) if minx < -180 or maxx > 180 else geom
+
+    def rings(p: Any) -> list[list[list[float]]]:
+        return [[[round(x, 7), round(y, 7)] for x, y in r.coords] for r in (p.exterior, *p.interiors)]
+
+    if geom.geom_type == "MultiPolygon":
+        geometry = {"type": "MultiPolygon", "coordinates": [rings(p) for p in geom.geoms]}
+    else:
+        geometry = {"type": "Polygon", "coordinates": rings(geom)}
+    return {"type": "Feature", "id": fid, "geometry": geometry, "properties": {**props, "area_sqm": int(round(area))}}
 
 
 def _length_m(geom: Any) -> int:
@@ -348,9 +357,20 @@ def _length_m(geom: Any) -> int:
 
 
 # -- the job ------------------------------------------------------------------------------------------
+def _continuous(aoi_wkt: str) -> str:
+    """The AOI with continuous longitudes when it crosses the antimeridian (else as given)."""
+    import shapely
+
+    geom = shapely.from_wkt(aoi_wkt)
+    if not antimeridian.crosses(geom):
+        return aoi_wkt
+    return shapely.to_wkt(antimeridian.unwrap(geom), rounding_precision=8, trim=True)
+
+
 def analyze(kind: str, aoi_wkt: str, scenes: list[dict[str, str]]) -> dict[str, Any]:
     """The GeoJSON FeatureCollection for one SateAIs job (``scenes`` in date order, >= 1)."""
     _import_dependencies()
+    aoi_wkt = _continuous(aoi_wkt)
     w = world(aoi_wkt)
     features: list[dict[str, Any]] = []
     planted: dict[str, int] = {}

@@ -1,6 +1,7 @@
 """Claid.ai async image edit: POST /image/edit/async -> poll result_url -> GET output_object.tmp_url (docs/contracts.md §4).
 
 Served on ``/claid/v1`` and ``/claid/v1-beta1`` (drift); ``result_url`` reuses the prefix of the create call.
+The synchronous upload API (``POST {prefix}/image/edit/upload``) lives in ``claid_upload``.
 PC (sandbox only): ``POST {prefix}/storage/upload`` stores a local file so it can be the ``input``; the
 sandbox reads ``input`` only from its own storage and never makes an outgoing request.
 """
@@ -30,9 +31,9 @@ from ..runner import JobFailure
 from ..signing import SignatureError
 from ..spec import BodyLimit, Limits, register
 from ..store import Job
-from .claid_models import EditRequest, validation_details
+from . import claid_upload
+from .claid_models import MAX_UPLOAD, NAME, EditRequest, validation_details
 
-NAME = "claid"
 PREFIXES = ["/claid/v1", "/claid/v1-beta1"]
 STATUS = {
     "created": "ACCEPTED",
@@ -59,7 +60,6 @@ ERROR_TYPES = {
 ALIASES = {"FORBIDDEN": "1003", "METHOD_NOT_ALLOWED": "1005", "INTERNAL_ERROR": "5000", "ERROR": "5000"}
 INPUT_CODE = "4000"  # 400: input refused or not found in the sandbox's storage (PC)
 STORAGE = "sandbox"  # the only storage connector name: storage://sandbox/<path>
-MAX_UPLOAD = 25 * 1024 * 1024  # PC
 
 
 def error_body(err: ApiError) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def build_router(ctx: Context) -> APIRouter:
             if data is None:
                 raise _refuse(f"input: object {value!r} not found in the sandbox storage.")
             return data
-        url, own = urlsplit(value), urlsplit(str(request.base_url))
+        url, own = urlsplit(value), urlsplit(ctx.storage_base(request))  # signed URLs live on the storage origin
         if url.scheme not in ("http", "https"):
             raise _refuse(
                 f"input: scheme {url.scheme or '(none)'!r} is not supported; use storage://{STORAGE}/<path> "
@@ -285,6 +285,8 @@ def build_router(ctx: Context) -> APIRouter:
             }
         )
 
+    claid_upload.add_routes(r, ctx, auth=auth, tmp_url=tmp_url, limited=limited, storage_path=_storage_path)
+
     @r.get("/image/edit/async/{task_id}")
     @limited
     async def get_task(request: Request, task_id: str) -> JSONResponse:
@@ -421,6 +423,7 @@ def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
     return {
         ("POST", "/image/edit/async"): Op({200: _CREATED}, (400, 402, 413, 422), body=body, schemas=defs),
         ("GET", "/image/edit/async/{task_id}"): Op({200: obj({"data": _TASK})}, (404,)),
+        **claid_upload.OPERATIONS,
         ("POST", "/storage/upload"): Op({200: obj({"data": obj({"input": STR, "url": URL})})}, (400, 413, 422)),
         ("GET", "/objects/{tenant_id}/{path}"): Op({200: BINARY}, (403, 404), signed=True, content=BYTES),
         ("GET", "/tmp/{job_id}/{name}"): Op({200: BINARY}, (403, 404), signed=True, content=BYTES),
@@ -442,7 +445,10 @@ SPEC = register(
         runtime=3.0,
         windows={"retention": DAY, "upload_url": 3600.0},
         rate_limits={"api": [(120, 60.0), (4, 1.0)]},
-        body_limits=(BodyLimit(MAX_UPLOAD + MULTIPART_SLACK, suffix="/storage/upload"),),
+        body_limits=(
+            BodyLimit(MAX_UPLOAD + MULTIPART_SLACK, suffix="/storage/upload"),
+            BodyLimit(MAX_UPLOAD + MULTIPART_SLACK, suffix=claid_upload.PATH),
+        ),
         fail_code="5000",
         unauthorized_code="111",
         rate_limited_code="2001",

@@ -9,7 +9,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..engines import imaging
 
+NAME = "claid"
 MAX_SIDE = 10_000  # PC: width/height in px
+MAX_UPLOAD = 25 * 1024 * 1024  # PC: bytes of an uploaded file (storage upload, upload API)
 
 
 def _lower(v: Any) -> Any:
@@ -117,6 +119,13 @@ class Format(Strict):
 class Output(Strict):
     format: Enum("jpeg", "png", "webp", "avif") | Format = "jpeg"
     destination: str | None = Field(None, max_length=4096)  # PC: only storage://sandbox/<path>
+
+
+class UploadRequest(Strict):
+    """The upload API's ``data`` part: an edit request without ``input`` (the file is the input)."""
+
+    operations: Operations
+    output: Output = Field(default_factory=Output)
 
 
 class EditRequest(Strict):

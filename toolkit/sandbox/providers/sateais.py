@@ -20,10 +20,11 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ... import antimeridian
 from ..config import DAY, SandboxConfig
 from ..core import ApiError, Context, ProviderSpec, digest, iso, loads
 from ..engines import sar
-from ..openapi import INT, LOCATION, NSTR, NTIME, NUM, OBJ, STR, TIME, Op, arr, code_message, enum, obj
+from ..openapi import BOOL, LOCATION, NSTR, NTIME, NUM, OBJ, STR, TIME, Op, arr, code_message, enum, obj
 from ..spec import register
 from ..store import Job
 
@@ -43,8 +44,8 @@ STATUS = {
     "failed": "failed",
     "cancelled": "failed",
 }
-#: PC: credits per 10 km² per processed scene (previews only; the sandbox keeps no balance).
-CREDIT_RATES = {"ship": 1.0, "oilslick": 2.0, "newbuilding": 1.0, "disappearbuilding": 1.0, "timeseries": 0.5}
+#: PC: what a job costs in the sandbox, and so what a preview estimates (one credit per job, docs/contracts.md §7).
+CREDITS_PER_JOB = 1
 GRD_NAME = re.compile(
     r"^S1[A-D]_[A-Z0-9]{2}_(?P<product>[A-Z_]{4})_\d[SA][A-Z]{2}_(?P<date>\d{8})T(?P<hour>\d{2})\d{4}"
     r"(_[A-Za-z0-9_]*)?$"
@@ -68,13 +69,13 @@ class AnalyzeRequest(BaseModel):
 
 @dataclass
 class Plan:
-    """A validated request: the AOI to analyse and the scenes it uses."""
+    """A validated request: the AOI to analyse, the scenes it uses and the preview's warnings."""
 
     kind: str
     aoi_wkt: str
     area_sqkm: float
     scenes: list[sar.Scene]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # [{code, message}] as the SDK reads them
 
 
 def error_body(err: ApiError) -> dict[str, Any]:
@@ -88,12 +89,12 @@ def _invalid(message: str, code: str = "VALIDATION_ERROR") -> ApiError:
 def _date(name: str, value: str | None) -> date:
     if value is None:
         raise _invalid(f"{name} is required (YYYY-MM-DD)")
+    if not DATE.match(value):
+        raise _invalid(f"{name} must be a date in YYYY-MM-DD format, got {value!r}")
     try:
-        if not DATE.match(value):
-            raise ValueError
         return date.fromisoformat(value)
-    except ValueError:
-        raise _invalid(f"{name} must be a date in YYYY-MM-DD format, got {value!r}") from None
+    except ValueError as e:  # right format, impossible day: 2026-02-30
+        raise _invalid(f"{name} {value!r} is not a real date ({e})") from None
 
 
 def parse_polygon(wkt: str | None, kind: str) -> tuple[str, float]:
@@ -110,11 +111,17 @@ def parse_polygon(wkt: str | None, kind: str) -> tuple[str, float]:
         if "closed" in str(e):
             raise _invalid("Polygon ring is not closed: the first and last coordinates must be equal") from None
         raise _invalid(f"polygon is not valid WKT: {str(e).split(': ', 1)[-1]}") from None
-    if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise _invalid(f"polygon must be a WKT POLYGON or MULTIPOLYGON, got {geom.geom_type.upper()}")
+    if geom.geom_type != "Polygon":  # docs: "Use a single WKT POLYGON" (contracts §2)
+        raise _invalid(
+            f"polygon must be a single WKT POLYGON, got {geom.geom_type.upper()}: send each part as a job of its own"
+        )
     if geom.is_empty:
         raise _invalid("polygon is empty")
+    if geom.has_z or getattr(geom, "has_m", False):  # PC: the docs give lon lat only
+        raise _invalid("polygon must be 2-D (lon lat): drop the Z/M values")
     minx, miny, maxx, maxy = geom.bounds
+    if not all(math.isfinite(v) for v in geom.bounds):
+        raise _invalid("polygon coordinates must be finite numbers")
     if minx < -180 or maxx > 180:
         raise _invalid(
             f"Longitude out of range: {minx if minx < -180 else maxx} (must be within -180..180; "
@@ -125,8 +132,12 @@ def parse_polygon(wkt: str | None, kind: str) -> tuple[str, float]:
             f"Latitude out of range: {miny if miny < -90 else maxy} (must be within -90..90; "
             "coordinates are lon lat, EPSG:4326)"
         )
-    if not geom.is_valid:
-        raise _invalid(f"Invalid polygon geometry: {explain_validity(geom)}")
+    try:  # an edge spanning > 180° crosses the antimeridian (RFC 7946 §3.1.9): check the shape as drawn
+        drawn = antimeridian.unwrap(geom) if antimeridian.crosses(geom) else geom
+    except antimeridian.AntimeridianError as e:
+        raise _invalid(f"Invalid polygon geometry: {e}") from None
+    if not drawn.is_valid:
+        raise _invalid(f"Invalid polygon geometry: {explain_validity(drawn)}")
     area = abs(Geod(ellps="WGS84").geometry_area_perimeter(geom)[0]) / 1e6
     if area <= 0:
         raise _invalid("polygon has zero area")
@@ -161,7 +172,8 @@ def plan(kind: str, body: AnalyzeRequest) -> Plan:
             )
         gap = abs((scene.date - on).days)
         days = f"{gap} day{'s' * (gap != 1)}"
-        warnings = [f"The selected scene ({scene.date.isoformat()}) is {days} from {on.isoformat()}"] if gap else []
+        message = f"The selected scene ({scene.date.isoformat()}) is {days} from {on.isoformat()}"
+        warnings = [{"code": "SCENE_DATE_OFFSET", "message": message}] if gap else []
         return Plan(kind, aoi, area, [scene], warnings)
     if body.scene_id:
         raise _invalid(f"scene_id is not supported for endpoint '{kind}'; send polygon, date_start and date_end")
@@ -186,7 +198,8 @@ def plan(kind: str, body: AnalyzeRequest) -> Plan:
         )
     warnings = []
     if kind == "timeseries" and len(scenes) > sar.MAX_TIMESERIES_SCENES:
-        warnings.append(f"{len(scenes)} scenes in range; {sar.MAX_TIMESERIES_SCENES} evenly spaced ones are analysed")
+        message = f"{len(scenes)} scenes in range; {sar.MAX_TIMESERIES_SCENES} evenly spaced ones are analysed"
+        warnings.append({"code": "SCENES_SUBSAMPLED", "message": message})
     return Plan(kind, aoi, area, scenes, warnings)
 
 
@@ -216,14 +229,29 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
-def credits(p: Plan) -> dict[str, Any]:
-    processed = {"newbuilding": 2, "disappearbuilding": 2}.get(p.kind, min(len(p.scenes), sar.MAX_TIMESERIES_SCENES))
-    rate = CREDIT_RATES[p.kind]
+def preview_body(p: Plan, balance: int | None) -> dict[str, Any]:
+    """The preview as the SDK 0.2.0 reads it (``_preview_from_dict``): coverage {method, requested_area_sqkm,
+    ratio, polygon}, credits {estimated, balance, sufficient}, warnings [{code, message}].
+
+    PC: the sandbox's archive covers every AOI whole, so ``ratio`` is 1.0 and ``polygon`` the AOI; a preview's
+    method is always ``estimated`` (SDK docstring); ``balance`` is the key's credits left, null when unlimited.
+    """
+    ratio = 1.0
     return {
-        "estimated": max(1, math.ceil(p.area_sqkm / 10 * rate * processed)),
-        "unit": "credits",
-        "scenes_processed": processed,
-        "rate_per_10_sqkm_per_scene": rate,
+        "endpoint_id": p.kind,
+        "area_sqkm": round(p.area_sqkm * ratio, 3),  # the area expected to be analysed
+        "coverage": {
+            "method": "estimated",
+            "requested_area_sqkm": round(p.area_sqkm, 3),
+            "ratio": ratio,
+            "polygon": p.aoi_wkt,
+        },
+        "credits": {
+            "estimated": CREDITS_PER_JOB,
+            "balance": balance,
+            "sufficient": balance is None or balance >= CREDITS_PER_JOB,
+        },
+        "warnings": p.warnings,
     }
 
 
@@ -320,20 +348,10 @@ def build_router(ctx: Context) -> APIRouter:
 
     @r.post("/analyze/{type}/preview", openapi_extra=body_doc)
     async def preview(request: Request, kind: str = Path(alias="type")) -> dict[str, Any]:
-        """Free estimate: validates exactly like a create, creates no job."""
-        *_, p = await validated(request, kind)
-        return {
-            "endpoint_id": kind,
-            "area_sqkm": round(p.area_sqkm, 3),
-            "coverage": {
-                "scene_count": len(p.scenes),
-                "first_date": p.scenes[0].date.isoformat(),
-                "last_date": p.scenes[-1].date.isoformat(),
-                "scenes": [s.as_dict() for s in p.scenes[:100]],
-            },
-            "credits": credits(p),
-            "warnings": p.warnings,
-        }
+        """Free estimate: validates exactly like a create, creates no job; too few credits is no error but
+        ``credits.sufficient: false`` (SDK 0.2.0)."""
+        tenant_id, _, p = await validated(request, kind)
+        return preview_body(p, ctx.credits.left(NAME, tenant_id))
 
     @r.get("/jobs/{job_id}")
     async def get_job(request: Request, job_id: str) -> dict[str, Any]:
@@ -397,9 +415,11 @@ _PREVIEW = obj(
     {
         "endpoint_id": STR,
         "area_sqkm": NUM,
-        "coverage": obj({"scene_count": INT, "first_date": STR, "last_date": STR, "scenes": arr(OBJ)}),
-        "credits": obj({"estimated": INT}),
-        "warnings": arr(STR),
+        "coverage": obj(
+            {"method": enum("measured", "estimated"), "requested_area_sqkm": NUM, "ratio": NUM, "polygon": STR}
+        ),
+        "credits": obj({"estimated": NUM, "balance": {"type": ["number", "null"]}, "sufficient": BOOL}),
+        "warnings": arr(obj({"code": STR, "message": STR})),
     }
 )
 _ERRORS = (400, 404, 413)
