@@ -31,3 +31,32 @@ def sniff(data: bytes) -> str | None:
             return "audio/mp4"
         return "video/mp4"
     return None
+
+
+def jpeg_complete(data: bytes) -> bool:
+    """Whether a JPEG's first scan ends with an end-of-image marker: the header segments are walked by their
+    lengths (an EXIF thumbnail's own markers inside APP1 are skipped), then an EOI must follow the scan data."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return False
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # segments without a length
+            i += 2
+            continue
+        if marker == 0xD9:
+            return False  # the image ended before any scan
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA:
+            return data.rfind(b"\xff\xd9") >= i + 2 + length
+        i += 2 + length
+    return False
+
+
+def png_complete(data: bytes) -> bool:
+    """Whether a PNG ends with its IEND chunk (allowing a little trailing data, as some writers leave)."""
+    end = data.rfind(b"IEND")
+    return end != -1 and end >= len(data) - 1024

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from .client import registry
@@ -17,7 +16,7 @@ from .client.transport import ProviderConfig, Transport
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .client.batch import Batch
+    from .client.batch import Batch, ProviderClient
     from .client.providers.animaldetect import AnimalDetectClient
     from .client.providers.authenta_client import AuthentaClient
     from .client.providers.claid import ClaidClient
@@ -100,7 +99,7 @@ class Workspace:
         self._sandbox_urls = {p: base_urls[p] for p in sandboxed if p in base_urls}
         self._sandbox_scale = sandbox_time_scale
         self._quiet = quiet
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, ProviderClient] = {}
 
     def _config(self, provider: str) -> ProviderConfig:
         """The provider's configuration; the embedded sandbox is started the first time one needs it."""
@@ -120,11 +119,13 @@ class Workspace:
                     else float(os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
                 )
                 self.sandbox = _start_sandbox(self.path / "sandbox", scale)
-                if not self._quiet:
-                    print(
-                        f"toolkit: no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
+                if not self._quiet:  # once per workspace: info-styled in Jupyter, a log line elsewhere
+                    from .widgets.notice import notice
+
+                    notice(
+                        f"no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
                         f"{self.sandbox.url} (simulated results, time scale {scale:g}).",
-                        file=sys.stderr,
+                        once=f"sandbox:{self.path.resolve()}",
                     )
             for name in self._sandboxed:
                 url = self._sandbox_urls.get(name)  # e.g. the sandbox's /claid/v1-beta1 instead of /v1
@@ -141,7 +142,7 @@ class Workspace:
                 )
         return self._configs[provider]
 
-    def client(self, provider: str) -> Any:
+    def client(self, provider: str) -> "ProviderClient":
         """The client of one provider by name (``ws.client("sateais")`` is ``ws.sateais``)."""
         if provider not in self._providers:
             later = " (registered after this Workspace was made: make a new one)"
@@ -149,33 +150,35 @@ class Workspace:
             raise ConfigurationError(f"unknown provider {provider!r}{later}; known: {', '.join(self._providers)}")
         if provider not in self._clients:
             client_class = self._providers[provider].client
-            self._clients[provider] = client_class(self.ledger, Transport(self._config(provider)))
+            # the registry types the class structurally (it cannot import toolkit.client.batch); it is one
+            client = cast("ProviderClient", client_class(self.ledger, Transport(self._config(provider))))
+            self._clients[provider] = client
         return self._clients[provider]
 
     @property
     def animaldetect(self) -> "AnimalDetectClient":
         """Animal Detect: camera-trap images -> animal detections."""
-        return self.client("animaldetect")
+        return cast("AnimalDetectClient", self.client("animaldetect"))
 
     @property
     def sateais(self) -> "SateAIsClient":
         """SateAIs: Sentinel-1 AOI and date -> ships, oil slicks, buildings, time series (GeoJSON)."""
-        return self.client("sateais")
+        return cast("SateAIsClient", self.client("sateais"))
 
     @property
     def authenta(self) -> "AuthentaClient":
         """Authenta: media -> deepfake / forgery / liveness / embedding verdicts (11 task types)."""
-        return self.client("authenta")
+        return cast("AuthentaClient", self.client("authenta"))
 
     @property
     def claid(self) -> "ClaidClient":
         """Claid: image -> edited image."""
-        return self.client("claid")
+        return cast("ClaidClient", self.client("claid"))
 
     @property
     def faces(self) -> "FacesClient":
         """Face enrollment: roster of faces -> enrolled face ids, in batch jobs of at most 100."""
-        return self.client("faces")
+        return cast("FacesClient", self.client("faces"))
 
     def __repr__(self) -> str:
         modes = {
@@ -192,10 +195,13 @@ class Workspace:
 
     def batch(self, batch_id: str) -> "Batch":
         """A recorded batch by id, re-attached from the ledger (call ``.wait()`` to drive it to the end)."""
+        return self.client(self._batch_spec(batch_id)["provider"]).attach(batch_id)
+
+    def _batch_spec(self, batch_id: str) -> dict[str, Any]:
         spec = self.ledger.batch(batch_id)
         if spec is None:
             raise UnknownBatch(f"no batch {batch_id!r} in {self.ledger.path}; see ws.batches()")
-        return self.client(spec["provider"]).attach(batch_id)
+        return spec
 
     def batches(self) -> "pd.DataFrame":
         """Every recorded batch: id, provider, operation, creation time, number of jobs."""
@@ -203,7 +209,7 @@ class Workspace:
 
         rows = self.ledger.batches()
         df = pd.DataFrame(rows, columns=["id", "provider", "operation", "created_at"])
-        df["jobs"] = [len(self.ledger.batch(b)["keys"]) for b in df["id"]]
+        df["jobs"] = [len(self._batch_spec(b)["keys"]) for b in df["id"]]
         df["created_at"] = pd.to_datetime(df["created_at"], unit="s", utc=True)
         return df
 

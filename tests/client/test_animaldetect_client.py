@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.helpers import scene_image, stats
-from toolkit.client.model import Status
+from toolkit.client.model import PreflightError, Status
 from toolkit.sandbox import Sandbox
 from toolkit.workspace import Workspace
 
@@ -76,19 +76,21 @@ def test_preflight_names_each_bad_input_and_sends_nothing(sandbox, tmp_path):
     empty_dir = tmp_path / "nothing"
     empty_dir.mkdir()
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
-    b = ws.animaldetect.detect([bad, tmp_path / "missing.jpg", empty_dir])
+    with pytest.raises(PreflightError) as raised:  # every input refused: raised, each one in .rejected
+        ws.animaldetect.detect([bad, tmp_path / "missing.jpg", empty_dir])
+    b = raised.value
     reasons = {Path(e.input).name: e.message for e in b.rejected}
     assert reasons == {
         "empty.jpg": "the file is empty",
         "text.jpg": "the content is not a recognised media file (magic bytes)",
         "truncated.jpg": reasons["truncated.jpg"],
         "huge.jpg": "the file is 11.5 MB; animaldetect accepts at most 10 MB",
-        "missing.jpg": "the path does not exist",
-        "nothing": "the directory holds no .jpeg/.jpg/.png/.webp files",
+        "missing.jpg": "no such file or folder",
+        "nothing": "no images (.jpeg/.jpg/.png/.webp) in folder (it is empty)",
     }
     assert "cannot be decoded" in reasons["truncated.jpg"]
     assert all("not sent to animaldetect" in str(e) for e in b.rejected)
-    assert len(b) == 0 and ws.animaldetect.transport.requests == 0
+    assert ws.animaldetect.transport.requests == 0 and ws.jobs().empty
     assert "animaldetect" not in stats(sandbox)["providers"]
 
 

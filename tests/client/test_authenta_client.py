@@ -16,7 +16,7 @@ from PIL import Image
 
 from tests.helpers import api, scene_image, stats
 from toolkit.client import runtime
-from toolkit.client.model import PreflightError, Status
+from toolkit.client.model import PreflightError, RejectedInputs, Status
 from toolkit.client.providers.authenta import AuthentaAdapter, unwrap
 from toolkit.sandbox import Sandbox
 from toolkit.workspace import Workspace
@@ -466,7 +466,9 @@ def test_preflight_names_each_bad_input_and_sends_nothing(sandbox, tmp_path):
     (bad / "text.jpg").write_text("this is not an image")
     Image.new("RGB", (8, 8)).save(bad / "anim.png", "GIF")
     ws = ws_for(sandbox, tmp_path / "ws")
-    b = ws.authenta.run("ai-image-detection", [*sorted(bad.iterdir()), tmp_path / "missing.jpg"])
+    with pytest.raises(PreflightError) as raised:  # every input refused: raised, each one in .rejected
+        ws.authenta.run("ai-image-detection", [*sorted(bad.iterdir()), tmp_path / "missing.jpg"])
+    b = raised.value
     reasons = {Path(e.input).name: e.message for e in b.rejected}
     assert reasons == {
         "clip.mp4": "the content is video/mp4 (a video); ai-image-detection (task 1) accepts images "
@@ -476,13 +478,18 @@ def test_preflight_names_each_bad_input_and_sends_nothing(sandbox, tmp_path):
         "empty.jpg": "the file is empty",
         "text.jpg": "the content is not a recognised media file (magic bytes)",
         "anim.png": reasons["anim.png"],
-        "missing.jpg": "the path does not exist",
+        "missing.jpg": "no such file or folder",
     }
     assert reasons["anim.png"].startswith("the content is image/gif")
     assert all("not sent to authenta" in str(e) for e in b.rejected)
-    nothing = ws.authenta.run("document-intelligence", bad / "tone.wav")
-    assert "accepts images and PDF documents" in nothing.rejected[0].message
-    assert len(b) == 0 and len(nothing) == 0 and ws.authenta.transport.requests == 0
+    with pytest.raises(PreflightError) as nothing:
+        ws.authenta.run("document-intelligence", bad / "tone.wav")
+    assert "accepts images and PDF documents" in nothing.value.rejected[0].message
+    assert ws.authenta.transport.requests == 0 and ws.jobs().empty
     assert "authenta" not in stats(sandbox)["providers"]
-    video = ws.authenta.run("ai-video-detection", bad, start=False)  # a folder: only video suffixes are picked up
-    assert [Path(j.input).name for j in video.jobs] == ["clip.mp4"] and not video.rejected
+    with pytest.warns(RejectedInputs):  # a folder: only video suffixes are sent, the others are named
+        video = ws.authenta.run("ai-video-detection", bad, start=False)
+    assert [Path(j.input).name for j in video.jobs] == ["clip.mp4"]
+    skipped = {Path(e.input).name: e.message for e in video.rejected}
+    assert set(skipped) == {"anim.png", "empty.jpg", "text.jpg", "tone.wav"}
+    assert all(m.startswith("skipped: not a media file") for m in skipped.values())

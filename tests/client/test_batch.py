@@ -18,7 +18,7 @@ import pytest
 from toolkit import load
 from toolkit.client.batch import Batch, ProviderClient
 from toolkit.client.ledger import Ledger
-from toolkit.client.model import Job, JobError, Status, TransportError
+from toolkit.client.model import Job, JobError, Status, ServiceUnreachable
 from toolkit.client.providers.base import Adapter, Item, PollPolicy, PollResult
 from toolkit.client.settled import settled
 from toolkit.client.transport import ProviderConfig, Transport
@@ -46,7 +46,7 @@ class FakeAdapter(Adapter):
 
     async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
         if item.input in self.unreachable:
-            raise TransportError(self.name, "UNREACHABLE", "fake provider unreachable", input=item.input)
+            raise ServiceUnreachable(self.name, "UNREACHABLE", "fake provider unreachable", input=item.input)
         self.calls["create"] += 1
         job_id = f"j{len(self.jobs) + 1}"
         self.jobs[job_id] = {

@@ -138,20 +138,103 @@ def test_sandbox_issued_urls_and_storage_inputs_are_passed_as_they_are(sandbox, 
     assert tenant(sandbox)["requests"]["POST /storage/upload"] == {"200": 1}  # only ours: URLs are not uploaded
 
 
-def test_v1_beta1_base_url_polls_the_returned_result_url(sandbox, tmp_path):
-    sandbox.config.rate_limits["claid"] = FAST
-    ws = Workspace(
-        tmp_path / "ws",
-        keys={"claid": sandbox.key("claid")},
-        base_urls={"claid": sandbox.url + "/claid/v1-beta1"},
-        quiet=True,
-    )  # as a live provider
-    b = ws.claid.edit(write_pictures(tmp_path / "imgs", 2), {"resizing": {"height": 60}}, "png").wait(timeout=30)
-    assert b.status_counts()["succeeded"] == 2
-    assert all(j.urls["result_url"].startswith(sandbox.url + "/claid/v1-beta1/image/edit/async/") for j in b.jobs)
-    # the sandbox's result_url reuses the create call's prefix, so the creates went to /v1-beta1 as well
-    assert tenant(sandbox)["requests"]["POST /image/edit/async"] == {"200": 2}
-    assert {output(r)[1].size for r in b.records()} == {(80, 60)}
+def live(tmp_path: Path, sb: Sandbox, prefix: str = "/claid/v1", name: str = "ws") -> Workspace:
+    """A workspace that takes the sandbox for the real service (a key and a base URL, as a user sets them)."""
+    sb.config.rate_limits["claid"] = FAST
+    ws = Workspace(tmp_path / name, keys={"claid": sb.key("claid")}, base_urls={"claid": sb.url + prefix}, quiet=True)
+    ws.claid.transport.config.rate_limits = []
+    return ws
+
+
+def test_local_files_with_a_real_key_go_through_the_upload_api(sandbox, tmp_path):
+    ws = live(tmp_path, sandbox)
+    images = write_pictures(tmp_path / "imgs", 3)
+    b = ws.claid.edit(images, {"resizing": {"width": 64}}, "png").wait(timeout=30)
+    assert b.status_counts()["succeeded"] == 3
+    routes = tenant(sandbox)["requests"]
+    assert routes == {"POST /image/edit/upload": {"200": 3}}  # no sandbox-only storage, no async task, no poll
+    for j in ws.ledger.jobs(provider="claid"):  # the ledger rows: an id, the answer, the output in the cache
+        assert j.status == Status.SUCCEEDED and j.job_id.startswith("upload-") and j.result_digest
+        assert j.meta["api"] == "upload" and j.meta["create_sent"] and j.meta["create_posted"]
+        assert j.urls["tmp_url"].startswith(sandbox.storage_url) and j.finished_at >= j.submitted_at
+        assert j.meta["upload_result"]["output"]["width"] == 64
+    df = b.images().sort_values("input")
+    assert list(df["output_width"]) == [64] * 3 and list(df["output_format"]) == ["png"] * 3
+    assert list(df["operations"]) == ["resizing"] * 3 and list(df["input_width"]) == [160] * 3
+    assert all(Image.open(p).size == (64, 48) for p in df["output_path"])
+    again = live(tmp_path, sandbox).claid.edit(images, {"resizing": {"width": 64}}, "png").wait(timeout=10)
+    assert again.id == b.id and again.client.transport.requests == 0 and tenant(sandbox)["jobs"]["created"] == 3
+
+
+def test_v1_beta1_base_url_uploads_files_and_polls_the_returned_result_url(sandbox, tmp_path):
+    ws = live(tmp_path, sandbox, "/claid/v1-beta1")
+    with api(sandbox, "claid") as c:
+        up = c.post("/storage/upload", files={"file": ("a.png", picture(3, fmt="PNG"), "image/png")}).json()["data"]
+    files = write_pictures(tmp_path / "imgs", 2)
+    b = ws.claid.edit([*sorted(files.iterdir()), up["url"]], {"resizing": {"height": 60}}, "png").wait(timeout=30)
+    assert b.status_counts()["succeeded"] == 3
+    uploaded, url = b.jobs[:2], b.jobs[2]
+    assert all(j.meta["api"] == "upload" for j in uploaded) and "api" not in url.meta
+    assert url.urls["result_url"].startswith(sandbox.url + "/claid/v1-beta1/image/edit/async/")
+    routes = tenant(sandbox)["requests"]
+    assert routes["POST /image/edit/upload"] == {"200": 2} and routes["POST /image/edit/async"] == {"200": 1}
+    assert {output_image(r).size for r in b.records()} == {(80, 60)}
+
+
+def output_image(record: dict) -> Image.Image:
+    """The cached output image of a result of either API (async task or upload answer)."""
+    return Image.open(record["result"]["toolkit"]["output_path"])
+
+
+def test_upload_api_resume_after_a_crash_never_pays_twice(make_sandbox, tmp_path):
+    sb = make_sandbox(credits={"claid": 10})
+    ws = live(tmp_path, sb)
+    images = write_pictures(tmp_path / "imgs", 3)
+    client = ws.claid
+    b = client.submit("edit", client._items(images), options={"operations": {}}, start=False)
+    before_send, lost_answer, answered = b.jobs
+    for job in b.jobs:  # what the ledger holds after a kill -9: a create started for every job...
+        job.meta.update(create_sent=True, api="upload")
+    lost_answer.meta["create_posted"] = True  # ...the request left, its answer never came back
+    with api(sb, "claid") as c:  # ...the answer came back and was recorded, the download had not happened
+        sent = c.post(
+            "/image/edit/upload",
+            files={
+                "file": ("p", Path(answered.input).read_bytes(), "image/jpeg"),
+                "data": (None, '{"operations": {}}', "application/json"),
+            },
+        )
+    assert sent.status_code == 200, sent.text
+    answered.meta.update(create_posted=True, upload_result=sent.json()["data"])
+    answered.job_id, answered.urls = "upload-recorded", {"tmp_url": sent.json()["data"]["output"]["tmp_url"]}
+    answered.status = Status.RUNNING
+    for job in b.jobs:
+        ws.ledger.save(job)
+    again = live(tmp_path, sb).claid.edit(images, {}).wait(timeout=30)
+    done, uncertain, fetched = (next(j for j in again.jobs if j.key == k.key) for k in b.jobs)
+    assert done.status == Status.SUCCEEDED and done.result_digest and done.job_id.startswith("upload-")
+    assert uncertain.status == Status.FAILED and uncertain.error_code == "SUBMISSION_UNCERTAIN"
+    assert fetched.status == Status.SUCCEEDED and fetched.job_id == "upload-recorded" and fetched.result_digest
+    t = tenant(sb)
+    assert t["requests"]["POST /image/edit/upload"]["200"] == 2  # the recorded one and the never-sent one
+    assert t["jobs"]["created"] == 2 and t["credits_left"] == 8
+    third = live(tmp_path, sb).claid.edit(images, {}).wait(timeout=10)  # and once more: nothing at all
+    assert third.client.transport.requests == 0 and tenant(sb)["credits_left"] == 8
+
+
+def test_upload_api_refusals_fail_only_their_job(make_sandbox, tmp_path):
+    sb = make_sandbox(credits={"claid": 1})
+    ws = live(tmp_path, sb)
+    b = ws.claid.edit(write_pictures(tmp_path / "imgs", 3), {}, "png").wait(timeout=30)
+    assert b.status_counts()["succeeded"] == 1
+    refused = [j for j in b.jobs if j.status == Status.FAILED]
+    assert len(refused) == 2 and {j.http_status for j in refused} == {402}
+    assert {j.error_code for j in refused} == {"3000"} and all(j.job_id is None for j in refused)
+    sent = tenant(sb)["requests"]["POST /image/edit/upload"]  # a 402 halts the creates not yet in flight
+    assert sent["200"] == 1 and 1 <= sent["402"] <= 2
+    httpx.put(sb.url + "/__sandbox__/credits", json={"provider": "claid", "credits": None}).raise_for_status()
+    again = live(tmp_path, sb).claid.edit(write_pictures(tmp_path / "imgs", 3), {}, "png").wait(timeout=30)
+    assert again.status_counts()["succeeded"] == 3 and tenant(sb)["jobs"]["created"] == 3  # resumed, once each
 
 
 def test_every_input_becomes_at_most_one_task_under_faults(make_sandbox, tmp_path):
@@ -318,12 +401,14 @@ def test_preflight_names_the_problem_and_sends_nothing(sandbox, tmp_path):
     bad.mkdir()
     (bad / "notes.jpg").write_text("this is not an image")
     (bad / "cv.pdf.png").write_bytes(b"%PDF-1.4 fake")
-    b = ws.claid.edit([bad, tmp_path / "missing.jpg", "file:///home/me/photo.jpg", "ftp://host/x.png"], {}, "png")
+    with pytest.raises(PreflightError) as raised:  # every input refused: raised, each one in .rejected
+        ws.claid.edit([bad, tmp_path / "missing.jpg", "file:///home/me/photo.jpg", "ftp://host/x.png"], {}, "png")
+    b = raised.value
     reasons = {Path(err.input).name if "://" not in err.input else err.input: err.message for err in b.rejected}
     assert reasons == {
         "notes.jpg": "the content is not a recognised media file (magic bytes)",
         "cv.pdf.png": reasons["cv.pdf.png"],
-        "missing.jpg": "the path does not exist",
+        "missing.jpg": "no such file or folder",
         "file:///home/me/photo.jpg": "the URL scheme 'file' is not supported; Claid reads http://, https:// or "
         "storage://<storage>/<path> inputs; "
         "give the local path '/home/me/photo.jpg' instead",
@@ -331,7 +416,7 @@ def test_preflight_names_the_problem_and_sends_nothing(sandbox, tmp_path):
     }
     assert "application/pdf" in reasons["cv.pdf.png"] and "'ftp' is not supported" in reasons["ftp://host/x.png"]
     assert all(isinstance(err, PreflightError) and "not sent to claid" in str(err) for err in b.rejected)
-    assert len(b) == 0 and ws.claid.transport.requests == 0
+    assert ws.claid.transport.requests == 0 and ws.jobs().empty
     assert "claid" not in stats(sandbox)["providers"]
 
 

@@ -19,7 +19,7 @@ import respx
 from PIL import Image
 
 from tests.helpers import stats
-from toolkit.client.model import PreflightError, Status, TransportError
+from toolkit.client.model import PreflightError, Status, ServiceUnreachable
 from toolkit.sandbox.config import DEFAULT_COLLECTION, DEFAULT_ORG
 from toolkit.sandbox.engines.faces import ItemError, enroll_item, synthetic_faces
 from toolkit.workspace import Workspace
@@ -169,7 +169,7 @@ def _lose_first_create(client, *, after_sending: bool) -> list[str]:
             sent.append(url)
             if after_sending:
                 await real(method, url, **kw)
-            raise TransportError("faces", "CONNECTION_LOST", "the connection dropped (test)")
+            raise ServiceUnreachable("faces", "CONNECTION_LOST", "the connection dropped (test)")
         return await real(method, url, **kw)
 
     transport.request = request
@@ -388,8 +388,9 @@ def test_roster_without_usable_columns_is_refused_whole_and_nothing_sent(sandbox
         ws.faces.enroll(tmp_path / "nope.csv")
     all_bad = tmp_path / "bad.csv"
     all_bad.write_text("id,image\n,a.jpg\nb,missing.jpg\n")
-    b = ws.faces.enroll(all_bad)
-    assert len(b) == 0 and len(b.rejected) == 2
+    with pytest.raises(PreflightError) as raised:  # every row refused: raised, each one in .rejected
+        ws.faces.enroll(all_bad)
+    assert len(raised.value.rejected) == 2
     assert ws.faces.transport.requests == 0 and "faces" not in stats(sandbox)["providers"]
 
 

@@ -19,6 +19,7 @@ from toolkit.client import runtime
 from toolkit.client.aoi import geodesic_area_sqkm, parse_aois
 from toolkit.client.model import PreflightError, Status
 from toolkit.client.providers.sateais import FIRST_POLL, _job_error
+from toolkit.client.providers.sateais_preview import Preview, PreviewWarning
 from toolkit.sandbox import Sandbox
 from toolkit.workspace import Workspace
 
@@ -159,16 +160,57 @@ def test_aoi_forms_parse_to_the_same_polygon_and_names(tmp_path):
 def test_preview_is_free_synchronous_and_preflighted(sandbox, tmp_path):
     ws = workspace(sandbox, tmp_path)
     p = ws.sateais.preview("timeseries", square(0), date_start="2024-01-01", date_end="2024-03-01")
-    assert p["endpoint_id"] == "timeseries" and p["credits"]["estimated"] >= 1
-    assert abs(p["area_sqkm"] - geodesic_area_sqkm(square(0))) < 0.01 and p["coverage"]["scene_count"] >= 2
+    assert isinstance(p, Preview) and p.type == "timeseries" and p.input == "aoi@2024-01-01..2024-03-01"
+    assert abs(p.requested_area_sqkm - geodesic_area_sqkm(square(0))) < 0.01 and p.area_sqkm == p.requested_area_sqkm
+    assert (p.coverage_method, p.coverage_ratio, p.warnings) == ("estimated", 1.0, ())
+    assert shapely.from_wkt(p.coverage_polygon).equals_exact(square(0), 1e-7)  # usable as the next request's AOI
+    assert (p.credits_estimated, p.credits_balance, p.credits_sufficient, p.credits_shortfall) == (
+        1.0,
+        None,
+        True,
+        None,
+    )
+    assert f"coverage: 100% of {p.requested_area_sqkm:.1f} km² (estimated)" in repr(p)
+    assert "enough: yes" in p._repr_html_()
     many = ws.sateais.preview("ship", {"north": square(0), "south": square(1)}, date=["2026-06-15", "2026-06-16"])
     assert sorted(many) == ["north@2026-06-15", "north@2026-06-16", "south@2026-06-15", "south@2026-06-16"]
-    assert "days from 2026-06-16" in many["north@2026-06-16"]["warnings"][0]
+    [warning] = many["north@2026-06-16"].warnings
+    assert warning.code == "SCENE_DATE_OFFSET" and "days from 2026-06-16" in warning.message
+    assert f"warning SCENE_DATE_OFFSET</th><td style='text-align:left'>{warning.message}" in (
+        many["north@2026-06-16"]._repr_html_()
+    )
     sent = ws.sateais.transport.requests
     with pytest.raises(PreflightError, match="over the 50 km² limit for timeseries"):
         ws.sateais.preview("timeseries", square(0, 0.1), date_start="2024-01-01", date_end="2024-03-01")
     assert ws.sateais.transport.requests == sent
     assert tenant_stats(sandbox)["jobs"]["created"] == 0  # previews are free: no job
+
+
+def test_preview_tells_when_credits_do_not_suffice(make_sandbox, tmp_path):
+    sb = make_sandbox(credits={"sateais": 0})
+    p = workspace(sb, tmp_path).sateais.preview("ship", square(0), date="2026-06-15")
+    assert (p.credits_sufficient, p.credits_balance, p.credits_shortfall) == (False, 0.0, 1.0)
+    assert "enough: no" in repr(p)
+
+
+def test_preview_reads_what_the_sdk_reads_and_nothing_more():
+    """Lenient like sateais 0.2.0's ``_preview_from_dict``: unknown method, no coverage, odd warnings."""
+    body = {
+        "endpoint_id": "ship",
+        "coverage": {"method": "radar-magic", "ratio": True},
+        "credits": {"estimated": None, "balance": 3, "sufficient": None},
+        "warnings": [{"code": "CREDITS_NOT_ESTIMABLE", "message": None}, {"message": "no code"}, "text"],
+    }
+    p = Preview.from_response(body, type="ship", input="x")
+    assert (p.coverage_method, p.coverage_ratio, p.credits_estimated, p.credits_sufficient) == (
+        "unknown",
+        None,
+        None,
+        None,
+    )
+    assert p.warnings == (PreviewWarning("CREDITS_NOT_ESTIMABLE", ""),) and p.credits_shortfall is None
+    bare = Preview.from_response({"endpoint_id": "ship", "credits": {}}, type="ship", input="x")
+    assert bare.coverage_method is None and bare.coverage_ratio is None and "coverage: unknown" in repr(bare)
 
 
 def test_every_aoi_is_at_most_one_server_job_under_faults(make_sandbox, tmp_path):
@@ -352,9 +394,9 @@ def shared_sb(tmp_path_factory):
 def test_preflight_names_the_aoi_and_reason_and_sends_nothing(shared_sb, tmp_path, case):
     (kind, aoi, kw), name, fragment = PREFLIGHT[case]
     ws = workspace(shared_sb, tmp_path)
-    batch = getattr(ws.sateais, kind)(aoi, **kw) if aoi is not None else getattr(ws.sateais, kind)(**kw)
-    assert len(batch) == 0 and len(batch.rejected) == 1
-    err = batch.rejected[0]
+    with pytest.raises(PreflightError) as raised:  # the only input refused: raised, nothing recorded
+        getattr(ws.sateais, kind)(aoi, **kw) if aoi is not None else getattr(ws.sateais, kind)(**kw)
+    (err,) = raised.value.rejected
     assert err.input == name and fragment in err.message, err.message
     assert str(err).startswith(f"{name}: ") and str(err).endswith("(not sent to sateais)")
     assert ws.sateais.transport.requests == 0

@@ -210,12 +210,12 @@ FILE_CASES = [
         lambda p: shutil.copy(VIDEO, p),
         lambda p: "the content is video/mp4" + ACCEPTS[p],
     ),
-    FileCase("path that does not exist", "bad-missing.jpg", lambda p: None, lambda _p: "the path does not exist"),
+    FileCase("path that does not exist", "bad-missing.jpg", lambda p: None, lambda _p: "no such file or folder"),
     FileCase(
         "directory with no images",
         "bad-folder",
         _empty_dir,
-        lambda p: f"the directory holds no {IMAGE_SUFFIXES[p]} files",
+        lambda p: f"no images ({IMAGE_SUFFIXES[p]}) in folder (1 file skipped: readme.txt)",
     ),
     FileCase(
         "over-size image (animaldetect 10 MB)",
@@ -414,7 +414,8 @@ SATEAIS = {
         (35.57171, 139.7, 35.6, 139.75),
         {"date": "2026-06-15"},
         "bad",
-        "looks like lat/lon swapped: y spans 139.7..139.75, beyond ±90; coordinates must be (lon, lat) in EPSG:4326",
+        "the bbox (35.57171, 139.7, 35.6, 139.75) looks like lat/lon swapped: latitude 139.7 is beyond ±90; a bbox is "
+        "(min_lon, min_lat, max_lon, max_lat) in degrees (EPSG:4326); did you mean (139.7, 35.57171, 139.75, 35.6)?",
     ),
     "open ring (GeoJSON)": (
         "ship",
@@ -507,16 +508,20 @@ def test_only_bad_inputs_send_not_one_request(recorded, tmp_path):
     (bad / "notes.jpg").write_text("text")
     (bad / "clip.mp4").write_bytes(VIDEO.read_bytes())
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
-    batches = [
-        ws.animaldetect.detect([bad / "empty.jpg", bad / "notes.jpg", bad / "clip.mp4"]),
-        ws.authenta.run("ai-image-detection", sorted(bad.iterdir())),
-        ws.claid.edit(sorted(bad.iterdir()), CLAID_OPS),
-        ws.sateais.ship({"x": BOWTIE, "y": OPEN}, "2026-06-15"),
+    calls = [
+        lambda: ws.animaldetect.detect([bad / "empty.jpg", bad / "notes.jpg", bad / "clip.mp4"]),
+        lambda: ws.authenta.run("ai-image-detection", sorted(bad.iterdir())),
+        lambda: ws.claid.edit(sorted(bad.iterdir()), CLAID_OPS),
+        lambda: ws.sateais.ship({"x": BOWTIE, "y": OPEN}, "2026-06-15"),
     ]
-    assert [(len(b), len(b.rejected)) for b in batches] == [(0, 3), (0, 3), (0, 3), (0, 2)]
-    for b in batches:
-        b.wait(timeout=5)
-        assert b.client.transport.requests == 0
+    refused = []
+    for call in calls:  # every input refused: the call raises, nothing is recorded
+        with pytest.raises(PreflightError) as raised:
+            call()
+        refused.append(len(raised.value.rejected))
+    assert refused == [3, 3, 3, 2] and ws.jobs().empty
+    for provider in ("animaldetect", "authenta", "claid", "sateais"):
+        assert ws.client(provider).transport.requests == 0
     assert not rec.seen and stats(sb)["providers"] == {}
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.client import runtime
-from toolkit.client.model import ConfigurationError, Status, TransportError
+from toolkit.client.model import ConfigurationError, Status, ServiceUnreachable
 from toolkit.client.transport import ProviderConfig, Transport
 from toolkit.workspace import Workspace, service_variables
 
@@ -226,7 +226,7 @@ def test_the_breaker_opens_after_three_failures_and_closes_once_the_server_is_ba
         breaker_probe_interval=5.0,
     )  # probes every 0.5 s
     t = Transport(cfg)
-    with pytest.raises(TransportError) as raised:
+    with pytest.raises(ServiceUnreachable) as raised:
         send(t)
     err = raised.value
     assert err.code == "UNREACHABLE" and t.breaker_open
@@ -238,7 +238,7 @@ def test_the_breaker_opens_after_three_failures_and_closes_once_the_server_is_ba
     t0 = time.monotonic()
     failures = 0
     while time.monotonic() - t0 < 1.0:  # 20 requests in 1 s: refused at once, but for one probe per 0.5 s
-        with pytest.raises(TransportError, match="cannot reach"):
+        with pytest.raises(ServiceUnreachable, match="cannot reach"):
             send(t, "POST", "/jobs", safe_to_retry=True)
         failures += 1
         time.sleep(0.05)
@@ -251,7 +251,7 @@ def test_the_breaker_opens_after_three_failures_and_closes_once_the_server_is_ba
     while resp is None and time.monotonic() < deadline:  # the next probe goes through and closes the breaker
         try:
             resp = send(t)
-        except TransportError:
+        except ServiceUnreachable:
             time.sleep(0.05)
     assert resp is not None and resp.status_code == 200 and not t.breaker_open
     assert send(t, "POST", "/jobs").status_code == 200  # and everything flows again
@@ -262,16 +262,16 @@ def test_any_http_answer_even_a_5xx_resets_the_count(servers):
     port = closed_port()
     cfg = ProviderConfig("animaldetect", f"http://127.0.0.1:{port}/v1", KEY, time_scale=0.01, max_attempts=2)
     t = Transport(cfg)
-    with pytest.raises(TransportError, match="failed after 2 attempts"):
+    with pytest.raises(ServiceUnreachable, match="failed after 2 attempts"):
         send(t)  # two connection failures: one short of opening
     assert not t.breaker_open
     server = Server(port, status=503)
     assert send(t).status_code == 503  # reached the server: the count starts again
     server.stop()
-    with pytest.raises(TransportError, match="failed after 2 attempts"):
+    with pytest.raises(ServiceUnreachable, match="failed after 2 attempts"):
         send(t)
     assert not t.breaker_open  # 2 + 2 failures, but never 3 in a row
-    with pytest.raises(TransportError, match="cannot reach"):
+    with pytest.raises(ServiceUnreachable, match="cannot reach"):
         send(t)
     assert t.breaker_open
     runtime.run(t.aclose())
@@ -284,7 +284,7 @@ def test_a_tls_failure_opens_the_breaker_with_its_reason(servers):
     t = Transport(
         ProviderConfig("claid", f"https://127.0.0.1:{port}/v1", KEY, url_var="CLAID_BASE_URL", time_scale=0.01)
     )
-    with pytest.raises(TransportError) as raised:
+    with pytest.raises(ServiceUnreachable) as raised:
         send(t, "POST", "/image/edit/async")  # a POST: connection failures are safe to repeat
     assert raised.value.code == "UNREACHABLE" and t.breaker_open and t.requests == 3
     assert raised.value.message.startswith(
@@ -297,7 +297,7 @@ def test_another_hosts_failures_do_not_open_the_providers_breaker():
     """Signed storage URLs live elsewhere: their trouble is retried as before and says nothing of the API."""
     api, storage = closed_port(), closed_port()
     t = Transport(ProviderConfig("animaldetect", f"http://127.0.0.1:{api}/v1", KEY, time_scale=0.01, max_attempts=4))
-    with pytest.raises(TransportError, match="failed after 4 attempts"):
+    with pytest.raises(ServiceUnreachable, match="failed after 4 attempts"):
         send(t, "PUT", f"http://localhost:{storage}/upload?sig=x", auth=False, content=b"x")
     assert t.requests == 4 and not t.breaker_open
     runtime.run(t.aclose())

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import scene_image, stats
-from toolkit.client.model import Status
+from toolkit.client.model import PreflightError, Status
 from toolkit.client.roster import read_roster
 from toolkit.sandbox import Sandbox
 from toolkit.workspace import Workspace
@@ -125,10 +125,12 @@ def test_fifo_given_directly_is_rejected_without_being_opened(sandbox: Sandbox, 
     fifo = tmp_path / "camera.jpg"
     os.mkfifo(fifo)
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
-    batch = promptly(lambda: ws.animaldetect.detect(fifo), [fifo])
+    with pytest.raises(PreflightError) as raised:  # its only input refused: raised, nothing recorded
+        promptly(lambda: ws.animaldetect.detect(fifo), [fifo])
+    batch = raised.value
     assert [(e.input, e.message) for e in batch.rejected] == [(str(fifo), FIFO)]
     assert str(batch.rejected[0]) == f"{fifo}: {FIFO} (not sent to animaldetect)"
-    assert len(batch) == 0 and ws.animaldetect.transport.requests == 0
+    assert ws.animaldetect.transport.requests == 0 and ws.jobs().empty
     assert "animaldetect" not in stats(sandbox)["providers"]  # not one request, not one job
 
 
@@ -242,6 +244,6 @@ def test_cli_submit_with_a_fifo_returns_and_names_it(make_sandbox, tmp_path: Pat
         _unblock(fifo)
         pytest.fail("`toolkit submit` with a FIFO among the inputs did not return")
     assert done.returncode == 1, done.stderr  # one input was rejected
-    assert f"rejected: {fifo}: {FIFO} (not sent to animaldetect)" in done.stderr
+    assert f"rejected before sending: {fifo.name}: {FIFO}" in done.stderr
     tenant = stats(sb)["providers"]["animaldetect"]["tenants"][Tenant("animaldetect", key).id]
     assert tenant["jobs"]["created"] == 1

@@ -2,8 +2,15 @@
 
 Accepted forms: a GeoJSON file (or any file geopandas reads), a GeoJSON dict or string (Feature,
 FeatureCollection or bare geometry), a GeoDataFrame/GeoSeries (reprojected to EPSG:4326), a shapely geometry,
-a bbox ``(minx, miny, maxx, maxy)``, a WKT string, a list of any of these, or a dict ``name -> AOI``.
+a bbox tuple ``(min_lon, min_lat, max_lon, max_lat)`` in degrees (EPSG:4326; the GeoJSON and shapely order, not
+(lat, lon): a tuple that only makes sense the other way round is refused with the swapped box suggested; west >
+east crosses the antimeridian, RFC 7946 §5.2), a WKT string, a list of any of these, or a dict ``name -> AOI``.
 Each AOI is named by the feature's ``name`` property, the dict key, or the file stem.
+
+SateAIs takes one 2-D WKT ``POLYGON`` per job ("Use a single WKT POLYGON", docs/contracts.md §2), so:
+heights (``POLYGON Z``, GeoJSON positions with a third value) are dropped; a polygon that crosses the
+antimeridian is cut at ±180 as RFC 7946 §3.1.9 says; and each part of a MultiPolygon (or of such a cut) becomes
+an AOI of its own, named ``name-1``, ``name-2``..., so it is sent as a job of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import antimeridian
 from .inputs import file_problem
 from .model import PreflightError
 
@@ -38,7 +46,7 @@ class AOI:
     """One validated area of interest: its name, geometry (EPSG:4326, lon-lat), WKT and geodesic area."""
 
     name: str
-    geometry: Any  # shapely Polygon or MultiPolygon
+    geometry: Any  # shapely Polygon, 2-D, within -180..180
     wkt: str
     area_sqkm: float
 
@@ -68,16 +76,22 @@ def parse_aois(
             out.append(geom)
             continue
         try:
-            out.append(validate(provider, name, geom, cap_sqkm=cap_sqkm, kind=kind))
+            parts = polygons(provider, name, geom)
         except PreflightError as e:
             out.append(e)
+            continue
+        for part_name, part in parts:
+            try:
+                out.append(validate(provider, part_name, part, cap_sqkm=cap_sqkm, kind=kind))
+            except PreflightError as e:
+                out.append(e)
     return out
 
 
-def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = None, kind: str = "") -> AOI:
-    """Check one EPSG:4326 geometry: polygonal, in lon-lat range, valid, non-empty, within the area cap."""
+def polygons(provider: str, name: str, geom: Any) -> list[tuple[str, Any]]:
+    """The 2-D polygons one AOI is sent as, named: itself, or ``name-1``, ``name-2``... for the parts of a
+    MultiPolygon or of a polygon cut at the antimeridian (RFC 7946 §3.1.9)."""
     import shapely
-    from shapely.validation import explain_validity
 
     def bad(reason: str) -> PreflightError:
         return PreflightError(provider, name, reason)
@@ -85,7 +99,53 @@ def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = No
     if geom is None or geom.is_empty:
         raise bad("the geometry is empty")
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise bad(f"the geometry is a {geom.geom_type}; an AOI must be a Polygon (a closed area)")
+        raise bad(
+            f"the geometry is a {geom.geom_type}; an AOI must be a Polygon or MultiPolygon (a closed area; "
+            "SateAIs takes one POLYGON per job, so each part of a MultiPolygon is sent as a job of its own)"
+        )
+    if geom.has_z:  # heights mean nothing to a 2-D area and SateAIs documents lon lat only
+        geom = shapely.force_2d(geom)
+    _check_range(bad, geom)
+    try:
+        unwrapped = antimeridian.unwrap(geom) if antimeridian.crosses(geom) else None
+    except antimeridian.AntimeridianError as e:
+        raise bad(f"{e}; split it into parts that do not") from None
+    if unwrapped is not None:
+        if not unwrapped.is_valid:  # check the shape as drawn, before it is cut
+            raise bad(_invalid_reason(unwrapped))
+        geom = antimeridian.wrap(unwrapped)
+    parts = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
+    if len(parts) == 1:
+        return [(name, parts[0])]
+    return [(f"{name}-{i}", p) for i, p in enumerate(parts, 1)]
+
+
+def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = None, kind: str = "") -> AOI:
+    """Check one 2-D EPSG:4326 polygon (a part from ``polygons``): lon-lat range, valid, non-empty, within the cap."""
+    import shapely
+
+    def bad(reason: str) -> PreflightError:
+        return PreflightError(provider, name, reason)
+
+    if geom is None or geom.is_empty:
+        raise bad("the geometry is empty")
+    if geom.geom_type != "Polygon" or geom.has_z:
+        raise bad(f"the geometry is a {geom.geom_type}{' Z' if geom.has_z else ''}; give parts from polygons()")
+    _check_range(bad, geom)
+    # What is checked is what is sent: validate the rounded WKT, not the geometry before rounding.
+    wkt = shapely.to_wkt(geom, rounding_precision=8, trim=True)
+    geom = shapely.from_wkt(wkt)
+    if not geom.is_valid:
+        raise bad(_invalid_reason(geom))
+    area = geodesic_area_sqkm(geom)
+    if area <= 0:
+        raise bad("the polygon has zero area")
+    if cap_sqkm is not None and area > cap_sqkm:
+        raise bad(f"the area is {area:,.1f} km², over the {cap_sqkm:,.0f} km² limit for {kind or provider}")
+    return AOI(name, geom, wkt, area)
+
+
+def _check_range(bad: Any, geom: Any) -> None:
     minx, miny, maxx, maxy = geom.bounds
     if not all(math.isfinite(v) for v in geom.bounds):
         raise bad("the coordinates are not finite numbers")
@@ -99,20 +159,15 @@ def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = No
             f"coordinates {minx:g}, {miny:g}, {maxx:g}, {maxy:g} are outside lon -180..180 / lat -90..90: "
             "projected coordinates? give EPSG:4326 or a GeoDataFrame with its crs set"
         )
-    # What is checked is what is sent: validate the rounded WKT, not the geometry before rounding.
-    wkt = shapely.to_wkt(geom, rounding_precision=8, trim=True)
-    geom = shapely.from_wkt(wkt)
-    if not geom.is_valid:
-        why = explain_validity(geom)
-        if why.lower().startswith(("self-intersection", "ring self-intersection")):
-            raise bad(f"the polygon is self-intersecting ({why}); fix the vertex order or use shapely.make_valid")
-        raise bad(f"the polygon is invalid ({why})")
-    area = geodesic_area_sqkm(geom)
-    if area <= 0:
-        raise bad("the polygon has zero area")
-    if cap_sqkm is not None and area > cap_sqkm:
-        raise bad(f"the area is {area:,.1f} km², over the {cap_sqkm:,.0f} km² limit for {kind or provider}")
-    return AOI(name, geom, wkt, area)
+
+
+def _invalid_reason(geom: Any) -> str:
+    from shapely.validation import explain_validity
+
+    why = explain_validity(geom)
+    if why.lower().startswith(("self-intersection", "ring self-intersection")):
+        return f"the polygon is self-intersecting ({why}); fix the vertex order or use shapely.make_valid"
+    return f"the polygon is invalid ({why})"
 
 
 # -- collecting (name, geometry-or-error) pairs from each form ------------------------------------------
@@ -151,13 +206,7 @@ def _collect(provider: str, obj: Any, default: str) -> Iterator[tuple[str, Any]]
             for key, value in obj.items():
                 yield from _collect(provider, value, str(key))
     elif _is_bbox(obj):
-        minx, miny, maxx, maxy = (float(v) for v in obj)
-        if not (minx < maxx and miny < maxy):
-            yield default, err(f"the bbox {tuple(obj)} is not (minx, miny, maxx, maxy) with min < max")
-        else:
-            import shapely
-
-            yield default, shapely.box(minx, miny, maxx, maxy)
+        yield default, bbox(provider, default, obj)
     elif isinstance(obj, (list, tuple)):
         for i, item in enumerate(obj, 1):
             yield from _collect(provider, item, f"aoi-{i}")
@@ -166,7 +215,7 @@ def _collect(provider: str, obj: Any, default: str) -> Iterator[tuple[str, Any]]
             default,
             err(
                 f"an AOI cannot be a {type(obj).__name__}: give a GeoJSON file or dict, a GeoDataFrame, "
-                "a shapely polygon, a bbox (minx, miny, maxx, maxy) or a WKT string"
+                f"a shapely polygon, a bbox {BBOX_ORDER} or a WKT string"
             ),
         )
 
@@ -177,6 +226,63 @@ def _is_bbox(obj: Any) -> bool:
         and len(obj) == 4
         and all(isinstance(v, Real) and not isinstance(v, bool) for v in obj)
     )
+
+
+BBOX_ORDER = "(min_lon, min_lat, max_lon, max_lat)"
+
+
+def bbox(provider: str, name: str, values: Any) -> Any:
+    """A bbox tuple ``(min_lon, min_lat, max_lon, max_lat)`` in degrees -> a shapely polygon (two, as a
+    MultiPolygon, when west > east crosses the antimeridian), or a PreflightError. A tuple that only makes sense
+    in another order is refused with that order suggested: a latitude beyond ±90 that fits as a longitude
+    ((lat, lon) order), min_lat > max_lat, or west > east spanning more than half the globe."""
+    import shapely
+
+    a, b, c, d = (float(v) for v in values)
+    given = _fmt((a, b, c, d))
+
+    def refuse(why: str, meant: tuple[float, float, float, float] | None = None) -> PreflightError:
+        hint = f"; did you mean {_fmt(meant)}?" if meant else ""
+        return PreflightError(
+            provider, name, f"the bbox {given} {why}; a bbox is {BBOX_ORDER} in degrees (EPSG:4326){hint}"
+        )
+
+    def lat(y: float) -> bool:
+        return -90 <= y <= 90
+
+    def lon(x: float) -> bool:
+        return -180 <= x <= 180
+
+    if not all(math.isfinite(v) for v in (a, b, c, d)):
+        return refuse("has coordinates that are not finite numbers")
+    if not (lat(b) and lat(d)):
+        if lon(b) and lon(d) and lat(a) and lat(c):
+            beyond = b if not lat(b) else d
+            return refuse(f"looks like lat/lon swapped: latitude {beyond:.10g} is beyond ±90", _ordered(b, a, d, c))
+        return refuse("is outside lon -180..180 / lat -90..90: projected coordinates? give degrees")
+    if not (lon(a) and lon(c)):
+        return refuse("has a longitude beyond ±180: projected coordinates? give degrees")
+    if b > d:
+        return refuse(f"has min_lat {b:g} > max_lat {d:g}", _ordered(a, b, c, d))
+    if a > c:
+        span = 360 - (a - c)
+        if span > 180:  # as an antimeridian crossing it would be most of the globe: a mistaken order
+            return refuse(
+                f"has min_lon {a:g} > max_lon {c:g} (read as crossing the antimeridian: {span:g}° of longitude)",
+                _ordered(a, b, c, d),
+            )
+        return shapely.MultiPolygon([shapely.box(a, b, 180, d), shapely.box(-180, b, c, d)])
+    if a == c or b == d:
+        return refuse("has no area (min equals max)")
+    return shapely.box(a, b, c, d)
+
+
+def _ordered(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _fmt(t: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{v:.10g}" for v in t) + ")"  # a suggestion to copy: no digit lost
 
 
 def _from_wkt(provider: str, name: str, text: str) -> Any:
@@ -292,7 +398,7 @@ def _geometry(provider: str, name: str, geometry: Any, crs: str | None) -> Any:
     if not isinstance(geometry, dict) or "type" not in geometry:
         return PreflightError(provider, name, "the feature has no geometry")
     kind = geometry["type"]
-    coords = geometry.get("coordinates")
+    coords: Any = geometry.get("coordinates")  # GeoJSON as given: checked ring by ring below
     polys = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
     try:
         for poly in polys or []:

@@ -14,15 +14,17 @@ import sys
 import time
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
 
 from . import runtime
 from .driver import JobDriver
 from .ledger import Ledger, idempotency_key
-from .model import Job, JobError, PreflightError, Status, UnknownBatch, WaitTimeout
+from .model import SHOWN, Job, JobError, PreflightError, RejectedInputs, Status, UnknownBatch, WaitTimeout, count_phrase
+from .model import rejected_text, warn_user
 from .poller import RuntimeModel
 from .resume import create_never_processed, resume_status, stop_summary
 from .providers.base import Adapter, Item
+from .transport import Transport
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +38,7 @@ class ProviderClient:
     adapter_class: type[Adapter] = Adapter
     batch_class: type["Batch"]  # set below to Batch; a provider may use a subclass
 
-    def __init__(self, ledger: Ledger, transport: Any) -> None:
+    def __init__(self, ledger: Ledger, transport: Transport) -> None:
         self.ledger = ledger
         self.transport = transport
         self.adapter = self.adapter_class(transport, store=ledger.put_result)
@@ -95,6 +97,9 @@ class ProviderClient:
             batch_keys.append(key)
             it.options = opts
             work[key] = it
+        # nothing left to send: raises, nothing recorded. Inputs are counted as given (a face job carries many rows)
+        inputs = sum(len(it.meta["rows"]) if isinstance(it.meta.get("rows"), list) else 1 for it in work.values())
+        self.preflight_outcome(operation, rejected, inputs, jobs=len(work))
         batch_id = "b-" + idempotency_key(self.name, operation, options, "\n".join(sorted(batch_keys)))[:16]
         self.try_again()
         sent_before = self.ledger.sent_keys()
@@ -122,6 +127,17 @@ class ProviderClient:
         if start:
             batch.start()
         return batch
+
+    def preflight_outcome(
+        self, operation: str, rejected: list[PreflightError], accepted: int, jobs: int | None = None
+    ) -> None:
+        """Where refused inputs are answered: a call with nothing left to send raises ``PreflightError`` listing
+        every input and its reason (nothing is sent or recorded); otherwise one ``RejectedInputs`` warning names
+        each refused input, and the others go on."""
+        if not accepted:
+            raise PreflightError.every_input(self.name, operation, rejected)
+        if rejected:
+            warn_user(RejectedInputs(rejected_text(self.name, operation, rejected, accepted, jobs)))
 
     def attach(self, batch_id: str, start: bool = False) -> "Batch":
         """A recorded batch, re-attached from the ledger alone (e.g. from the CLI or after a restart).
@@ -192,9 +208,11 @@ class Batch(JobDriver):
 
     # -- public surface -----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        counts = ", ".join(f"{n} {s}" for s, n in self.status_counts().items() if n)
+        counts = count_phrase(self.status_counts())
         extra = f", {len(self.rejected)} rejected before sending" if self.rejected else ""
-        return f"<Batch {self.id} {self.client.name}: {counts or 'empty'}{extra}>"
+        lines = "".join(f"\n  rejected: {e.input}: {e.message}" for e in self.rejected[:SHOWN])
+        more = f"\n  ... and {len(self.rejected) - SHOWN} more (batch.rejected)" if len(self.rejected) > SHOWN else ""
+        return f"<Batch {self.id} {self.client.name}: {counts or 'empty'}{extra}>{lines}{more}"
 
     def _ipython_display_(self) -> None:
         """In IPython/Jupyter: show the live monitor (updated in place, final state kept in saved notebooks)."""
@@ -234,9 +252,6 @@ class Batch(JobDriver):
         for j in self.jobs:
             counts[j.status.value] += 1
         return counts
-
-    def failed(self) -> list[Job]:
-        return [j for j in self.jobs if j.status in (Status.FAILED, Status.EXPIRED)]
 
     def start(self) -> "Batch":
         if self._future is None or self._future.done():
@@ -280,7 +295,7 @@ class Batch(JobDriver):
         except KeyboardInterrupt:
             print(
                 f"\nStopped waiting; the jobs keep running and are recorded in {self.client.ledger.path}.\n"
-                f"Re-run the same cell (or call .wait() again) to re-attach.",
+                f"Call .wait() again, or re-run the submitting call (nothing is sent twice), to re-attach.",
                 file=sys.stderr,
             )
             return self
@@ -292,8 +307,9 @@ class Batch(JobDriver):
             print(line, file=sys.stderr, flush=True)
         return self
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, "Batch"]:
         self.start()
+        assert self._future is not None  # start() set it
         return asyncio.wrap_future(self._future).__await__()
 
     def cancel(self) -> int:
@@ -323,12 +339,16 @@ class Batch(JobDriver):
         return "r" + hashlib.sha256("\n".join([self.id, *sorted(it.input for it in items)]).encode()).hexdigest()[:7]
 
     # -- loaders (toolkit.load); pure functions that also accept raw dicts or files ---------------------
-    def results(self) -> Any:
+    def results(self, wait: bool | None = None) -> Any:
         """The provider's tidy results frame (its registered loader): detections, features, verdicts, images
-        or per-row face results. The provider's Batch subclass also names it (``DetectBatch.detections()``...)."""
+        or per-row face results. The provider's Batch subclass also names it (``DetectBatch.detections()``...).
+
+        On a batch that has not settled it warns (``UnsettledBatch``) with how many jobs are unfinished and
+        returns what is there; ``wait=True`` (or ``toolkit.load.WAIT = True``) waits for them first."""
+        from ..load import honest
         from . import registry
 
-        return registry.get(self.client.name).load(self)
+        return honest(registry.get(self.client.name).loader_function())(self, wait=wait)
 
     def raw(self) -> list[dict[str, Any]]:
         """Raw result JSON of every succeeded job, from the cache (no HTTP)."""
@@ -392,10 +412,7 @@ class Batch(JobDriver):
     def progress_line(self) -> str:
         c = self.status_counts()
         done = sum(c[s.value] for s in Status if s.terminal)
-        parts = [
-            f"{c[s]} {s}" for s in ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired") if c[s]
-        ]
-        return f"{self.client.name} {done}/{len(self.jobs)} done ({', '.join(parts)}) {time.time() - self.started:.0f}s"
+        return f"{self.client.name} {done}/{len(self.jobs)} done ({count_phrase(c)}) {time.time() - self.started:.0f}s"
 
     def on_change(self, fn: Callable[["Batch"], None]) -> None:
         self._listeners.append(fn)

@@ -13,8 +13,9 @@ import logging
 import time
 from typing import Any, Callable
 
+from .filedata import verify
 from .ledger import DiskFullError, process_owner
-from .model import Job, JobError, Status, TransportError
+from .model import Job, JobError, ServiceUnreachable, Status
 from .poller import RuntimeModel
 from .providers.base import Item
 from .settled import settled
@@ -35,6 +36,9 @@ class JobDriver:
     _items: dict[str, Item]
     _model: RuntimeModel
     _listeners: list[Callable[[Any], None]]
+
+    def failed(self) -> list[Job]:
+        return [j for j in self.jobs if j.status in (Status.FAILED, Status.EXPIRED)]
 
     def _settled(self, job: Job) -> bool:
         """Nothing left to do (``toolkit.client.settled``), checked against the cache itself: a lost or
@@ -181,8 +185,9 @@ class JobDriver:
                 input=job.input,
                 hint="re-run the submitting call with the same inputs",
             )
+        verify(item.content)  # a file changed since preflight fails here (INPUT_CHANGED), before any request
         if job.job_id is None:
-            self.client.ledger.mark_sent(job.key)  # survives a lost ledger (see Ledger.sent_keys)
+            await self.client.ledger.mark_sent_async(job.key)  # survives a lost ledger (see Ledger.sent_keys)
             job.meta["create_sent"] = True
             self.client.ledger.save(job, "meta")
         await adapter.create(job, item, record)
@@ -203,7 +208,7 @@ class JobDriver:
             polled_once = True
             try:
                 r = await adapter.poll(job)
-            except TransportError as e:
+            except ServiceUnreachable as e:
                 if e.code == "UNREACHABLE":  # the service is down past every retry: stop, a re-run follows it again
                     raise
                 continue  # transient trouble never ends the wait; the transport already backed off
@@ -236,8 +241,8 @@ class JobDriver:
                 job.error_code, job.error_message = r.error_code, r.error_message
                 if job.submitted_at:
                     self._model.observe(job.finished_at - job.submitted_at)
-                if r.status == Status.SUCCEEDED and r.result is not None:
-                    job.result_digest = self.client.ledger.put_result(r.result)
+                if r.status == Status.SUCCEEDED and r.result is not None:  # file writes off the loop
+                    job.result_digest = await asyncio.to_thread(self.client.ledger.put_result, r.result)
             if changed or r.status.terminal:
                 self._changed(
                     job,
@@ -275,7 +280,7 @@ class JobDriver:
                 self._changed(job, "status", "error_code", "error_message", "http_status")
                 return
             raise
-        job.result_digest = self.client.ledger.put_result(content)
+        job.result_digest = await asyncio.to_thread(self.client.ledger.put_result, content)
         self._changed(job, "result_digest")
 
     async def _delete_drafts(self) -> None:
@@ -286,7 +291,7 @@ class JobDriver:
                     if await self.client.adapter.delete(job):
                         job.meta["deleted"] = True
                         self._changed(job, "meta")
-                except (JobError, TransportError) as e:
+                except (JobError, ServiceUnreachable) as e:
                     log.info("could not delete the draft %s of %s: %s", job.job_id, job.input, e)
 
     async def _delete(self) -> int:

@@ -6,6 +6,7 @@ after a kernel restart possible, and re-runs of finished work free (results come
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import hashlib
 import json
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..sqlite import open_db
-from .cache import DiskFullError, ResultCache, _disk_full
+from .cache import SENT_KEYS, DiskFullError, ResultCache, _disk_full
+from .filedata import FileInput
 from .model import Job, Status, ToolkitError
 
 SCHEMA = """
@@ -66,11 +68,15 @@ class LedgerError(ToolkitError):
     """The ledger file is unreadable, or does not belong with the workspace's cache."""
 
 
-def idempotency_key(provider: str, operation: str, options: dict[str, Any], content: bytes | str) -> str:
-    """Stable key of one submission: the same provider, operation, options and input bytes give the same key."""
+def idempotency_key(provider: str, operation: str, options: dict[str, Any], content: bytes | str | FileInput) -> str:
+    """Stable key of one submission: the same provider, operation, options and input bytes give the same key
+    (a ``FileInput`` is streamed from its file: the same key as its bytes, without holding them)."""
     h = hashlib.sha256()
     h.update(f"{provider}\0{operation}\0{json.dumps(options, sort_keys=True, default=str)}\0".encode())
-    h.update(content.encode() if isinstance(content, str) else content)
+    if isinstance(content, FileInput):
+        content.feed(h)
+    else:
+        h.update(content.encode() if isinstance(content, str) else content)
     return h.hexdigest()[:32]
 
 
@@ -96,6 +102,8 @@ class Ledger(ResultCache):
                 "again."
             ) from None
         self._sent_keys: set[str] | None = None
+        self._unsynced: list[str] = []  # keys waiting for the next group fsync (mark_sent_async)
+        self._syncing: asyncio.Future[None] | None = None
         self._verified: set[str] = set()  # result digests read back intact in this process
         self.recovered_from: str | None = None  # the id of a ledger this one replaced, if it was lost
         self._check_identity()
@@ -118,6 +126,37 @@ class Ledger(ResultCache):
             except sqlite3.DatabaseError as e:  # another process reading: the next checkpoint catches up
                 if _disk_full(e):
                     raise DiskFullError(self.path) from None
+
+    async def mark_sent_async(self, key: str) -> None:
+        """``mark_sent`` for the batch loop: the append and its fsync run in a thread, and keys marked while
+        one fsync runs share the next (group commit), so the loop never blocks on the disk. Returns once
+        ``key`` is durable, before its create may go out."""
+        keys = self.sent_keys()
+        if key in keys:
+            return
+        self._unsynced.append(key)
+        while key not in keys:
+            if self._syncing is None or self._syncing.done():
+                self._syncing = asyncio.ensure_future(asyncio.to_thread(self._sync_sent))
+            await asyncio.shield(self._syncing)
+
+    def _sync_sent(self) -> None:
+        with self._lock:
+            todo, self._unsynced = self._unsynced, []
+        todo = [k for k in dict.fromkeys(todo) if k not in self.sent_keys()]
+        if not todo:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(self.cache_dir / SENT_KEYS, "a") as f:  # O_APPEND: whole lines across processes
+                f.write("".join(k + "\n" for k in todo))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            if _disk_full(e):
+                raise DiskFullError(self.path) from None
+            raise
+        self.sent_keys().update(todo)
 
     # -- identity: a ledger and its cache belong together ----------------------------------------------
     def _check_identity(self) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Mapping
 
 
 class Status(str, Enum):
@@ -41,6 +44,32 @@ STATUS_CATEGORIES: tuple[str, ...] = (
     "draft",
     "rejected",
 )
+
+
+#: display order of the statuses (monitor, CLI, text forms): outcomes first, then what is still under way
+ORDER: tuple[str, ...] = ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired")
+
+#: unified status -> what the display says
+LABELS: dict[str, str] = {
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "running": "running",
+    "queued": "waiting at the service",
+    "draft": "not sent yet",
+    "cancelled": "cancelled",
+    "expired": "result expired",
+    "rejected": "rejected before sending",
+}
+
+
+def label(status: str) -> str:
+    """The display label of a unified status (``"draft"`` -> ``"not sent yet"``); unknown words as they are."""
+    return LABELS.get(status, status)
+
+
+def count_phrase(counts: Mapping[str, int], order: tuple[str, ...] = ORDER) -> str:
+    """``"12 succeeded, 2 failed, 3 not sent yet"``: the non-zero counts in display order, labelled."""
+    return ", ".join(f"{counts[s]} {label(s)}" for s in order if counts.get(s))
 
 
 def map_status(value: Any, table: dict[str, Status]) -> Status | None:
@@ -149,14 +178,93 @@ class JobError(ToolkitError):
 
 
 class PreflightError(JobError):
-    """Bad input caught before anything was sent or paid for."""
+    """Bad input caught before anything was sent or paid for.
 
-    def __init__(self, provider: str, input: str, reason: str, code: str = "PREFLIGHT") -> None:
+    One refused input (``input``, ``message``: the reason), as held in ``batch.rejected``; or, raised by a call
+    whose every input was refused (``PreflightError.every_input``), all of them: ``rejected`` lists them and
+    ``reasons`` gives the (input, reason) pairs; its text names each on a line of its own.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        input: str | None,
+        reason: str,
+        code: str = "PREFLIGHT",
+        *,
+        rejected: "list[PreflightError] | None" = None,
+    ) -> None:
+        self._rejected = list(rejected) if rejected is not None else None
         super().__init__(provider, code, reason, input=input)
 
+    @classmethod
+    def every_input(cls, provider: str, operation: str, rejected: "list[PreflightError]") -> "PreflightError":
+        """The error of a call in which every input was refused (or none was given): nothing sent or recorded."""
+        if not rejected:
+            rejected = [cls(provider, "(no input)", "the call was given no inputs")]
+        n = len(rejected)
+        head = f"{provider} {operation}: {'the input was' if n == 1 else f'all {n} inputs were'} rejected"
+        return cls(provider, None, head, "ALL_REJECTED", rejected=rejected)
+
+    @property
+    def rejected(self) -> "list[PreflightError]":
+        """Every refused input this error stands for (itself when it is about one input)."""
+        return list(self._rejected) if self._rejected is not None else [self]
+
+    @property
+    def reasons(self) -> list[tuple[str, str]]:
+        """(input, reason) of every refused input."""
+        return [(e.input or "", e.message) for e in self.rejected]
+
     def __str__(self) -> str:
-        return f"{self.input}: {self.message} (not sent to {self.provider})"
+        if self._rejected is None:
+            return f"{self.input}: {self.message} (not sent to {self.provider})"
+        lines = "".join(f"\n  {i}: {r}" for i, r in self.reasons)
+        return f"{self.message}, nothing was sent:{lines}"
 
 
-class TransportError(JobError):
-    """The provider could not be reached or kept failing after retries."""
+class RejectedInputs(UserWarning):
+    """Some inputs of a call were refused before sending (the others were submitted); each is named."""
+
+
+class UnsettledBatch(UserWarning):
+    """A loader read a batch whose jobs are not all finished: the frame holds only what is there so far."""
+
+
+class ServiceUnreachable(JobError):
+    """The provider could not be reached (``UNREACHABLE``: no connection, or still failing after the retries)
+    or the connection dropped mid-request (``CONNECTION_LOST``). Not ``httpx.TransportError``, which the
+    transport turns into this."""
+
+
+class NoResults(UserWarning):
+    """A loader read a settled batch none of whose jobs succeeded: its frame is empty for that reason."""
+
+
+#: How many refused inputs a warning or a repr names one by one (``batch.rejected`` holds all of them).
+SHOWN = 50
+
+
+def rejected_text(
+    provider: str, operation: str, rejected: list[PreflightError], accepted: int, jobs: int | None = None
+) -> str:
+    """The ``RejectedInputs`` message: how many were refused, then each input and its reason. ``jobs``: how many
+    jobs the ``accepted`` inputs make, where that differs (face rows go in jobs of up to 100)."""
+    n = len(rejected)
+    into = f" in {jobs} job{'s' if jobs != 1 else ''}" if jobs is not None and jobs != accepted else ""
+    head = (
+        f"{provider} {operation}: {n} of {n + accepted} inputs rejected before sending "
+        f"(the other {accepted} {'was' if accepted == 1 else 'were'} submitted{into}; batch.rejected lists them):"
+    )
+    lines = "".join(f"\n  {e.input}: {e.message}" for e in rejected[:SHOWN])
+    return head + lines + (f"\n  ... and {n - SHOWN} more" if n > SHOWN else "")
+
+
+def warn_user(warning: Warning) -> None:
+    """Issue ``warning`` at the first caller outside the toolkit (the notebook cell or script that made the
+    call), so it is shown there, whichever internal path raised it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(warning, stacklevel=level)

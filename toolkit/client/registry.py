@@ -10,10 +10,25 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Union
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+    from .transport import Transport
 
 #: A function: the callable itself, ``"module:attr"``, or a bare name in the default module.
 Ref = Union[str, Callable[..., Any]]
+
+
+class ClientClass(Protocol):
+    """What the registry knows of a provider's client class: ``toolkit.client.batch.ProviderClient`` or a
+    subclass, made from the workspace's ledger and the provider's transport. Written as a protocol because
+    ``batch`` imports this leaf module, so it cannot import ``batch`` back."""
+
+    batch_class: type[Any]  # the ``Batch`` subclass its calls return (a class this leaf module cannot name)
+
+    def __init__(self, ledger: Ledger, transport: Transport) -> None: ...
+
 
 #: The built-in providers, in the order they are listed everywhere, and the module declaring each one's INFO.
 BUILTIN: dict[str, str] = {
@@ -41,7 +56,7 @@ class ProviderInfo:
     key_var: str
     url_var: str
     base_url: str  # production base URL; "" where there is no public default
-    client: type
+    client: type[ClientClass]
     batch: type | None = None  # None: the client's ``batch_class``
     rate_limits: tuple[tuple[int, float], ...] = ()  # client-side (requests, window seconds)
     max_active_jobs: int | None = None  # jobs one key may run at once; more wait locally

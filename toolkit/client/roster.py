@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..media import sniff
+from ..media import jpeg_complete, png_complete, sniff
 from .inputs import file_problem, read_file
 from .model import PreflightError
 
@@ -248,6 +248,12 @@ def image_size(data: bytes, name: str = "image") -> tuple[int, int]:
     """Width and height after decoding the whole image (a truncated file raises ValueError)."""
     from PIL import Image
 
+    # checked on the bytes too: Pillow decodes a cut-off file when something in the process (megadetector-utils
+    # does it on import) has set ImageFile.LOAD_TRUNCATED_IMAGES
+    if data[:2] == b"\xff\xd8" and not jpeg_complete(data):
+        raise ValueError(f"the image {name} cannot be decoded: it is truncated (no JPEG end-of-image marker)")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and not png_complete(data):
+        raise ValueError(f"the image {name} cannot be decoded: it is truncated (no PNG IEND chunk)")
     try:
         with Image.open(io.BytesIO(data)) as im:
             size = im.size

@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import errno
+import importlib.util
 import logging
 import random
 import socket
 import ssl
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +31,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .model import TransportError
+from .model import ServiceUnreachable
+
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore tries ``import sniffio`` on every request; absent, each try searches all of sys.path again
+    # (a third of the client's loop time at 1,000 jobs). A None entry makes the failure immediate.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 log = logging.getLogger("toolkit.http")
 
@@ -166,8 +173,8 @@ class Transport:
         if self._open and not self._probing:
             self._next_probe = 0.0
 
-    def _unreachable(self) -> TransportError:
-        return TransportError(self.config.name, "UNREACHABLE", self.unreachable_message, hint=UNREACHABLE_HINT)
+    def _unreachable(self) -> ServiceUnreachable:
+        return ServiceUnreachable(self.config.name, "UNREACHABLE", self.unreachable_message, hint=UNREACHABLE_HINT)
 
     def _probe_interval(self) -> float:
         return max(self.config.breaker_probe_interval * self.config.time_scale, PROBE_FLOOR)
@@ -229,7 +236,7 @@ class Transport:
         """Send with retries; returns the final response (callers map error statuses to JobError).
 
         ``auth=False`` for signed URLs. ``safe_to_retry`` defaults to True for GET/PUT/DELETE/HEAD.
-        Raises TransportError UNREACHABLE at once while the circuit breaker is open.
+        Raises ServiceUnreachable UNREACHABLE at once while the circuit breaker is open.
         """
         self._setup()
         assert self._client and self._bucket and self._sem
@@ -269,7 +276,7 @@ class Transport:
                     if self._open or isinstance(e, httpx.UnsupportedProtocol):  # no retry can fix the URL
                         raise self._unreachable() from None
                 elif isinstance(e, httpx.UnsupportedProtocol):
-                    raise TransportError(
+                    raise ServiceUnreachable(
                         self.config.name,
                         "UNREACHABLE",
                         f"{method} {_redact_url(target)}: {_reason(e)}",
@@ -280,7 +287,7 @@ class Transport:
             except httpx.TransportError as e:
                 last_exc = e
                 if not safe_to_retry:
-                    raise TransportError(
+                    raise ServiceUnreachable(
                         self.config.name,
                         "CONNECTION_LOST",
                         f"{method} {_redact_url(target)}: {type(e).__name__}; the request may "
@@ -321,7 +328,7 @@ class Transport:
             if attempt < self.config.max_attempts:
                 self.retries += 1
                 await asyncio.sleep(self._backoff(attempt - 1))
-        raise TransportError(
+        raise ServiceUnreachable(
             self.config.name,
             "UNREACHABLE",
             f"{method} {_redact_url(target)} failed after {self.config.max_attempts} attempts: "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
-from ..options import checked
+from ..options import FORCE, Input, Option, operation
 from ..batch import Batch, ProviderClient
+from ..filedata import length_header
 from ..inputs import IMAGE_SUFFIXES, media_items
 from ..model import InvalidOption, Job, JobError, Status
 from ..registry import ProviderInfo
@@ -63,8 +64,8 @@ class AnimalDetectAdapter(Adapter):
                 upload.get("method", "PUT"),
                 upload["url"],
                 auth=False,
-                content=item.content,
-                headers=upload.get("headers") or {},
+                content=item.content,  # a FileInput streams, checked against its preflight digest
+                headers={**(upload.get("headers") or {}), **length_header(item.content)},
             )
             if put.status_code == 403:
                 if "idempotency_key" in job.meta:
@@ -131,11 +132,11 @@ class AnimalDetectAdapter(Adapter):
 class DetectBatch(Batch):
     """An Animal Detect batch: ``detections()`` is its results frame."""
 
-    def detections(self) -> "pd.DataFrame":
-        """One row per box (see ``toolkit.load.detections``)."""
+    def detections(self, wait: bool | None = None) -> "pd.DataFrame":
+        """One row per box (see ``toolkit.load.detections``); ``wait=True`` waits for unfinished jobs first."""
         from ... import load
 
-        return load.detections(self)
+        return load.detections(self, wait=wait)
 
 
 class AnimalDetectClient(ProviderClient):
@@ -144,7 +145,18 @@ class AnimalDetectClient(ProviderClient):
     adapter_class = AnimalDetectAdapter
     batch_class = DetectBatch
 
-    @checked
+    @operation(
+        Input("images", "image files (JPEG/PNG/WebP, <= 10 MB), globs or folders"),
+        Option("threshold", float, range=(0.01, 0.99), help="lowest detection confidence kept"),
+        Option("classify", bool, help="species labels (False: animal/human/vehicle only)"),
+        Option("country", str, help="where the images were taken: ISO code (CCA2/CCA3) or name, for the labels"),
+        Option("metadata", bool, help="image width, height and file size in each result"),
+        Option("top_candidate", bool, help="the best alternative labels of each box"),
+        Option("latitude", float, range=(-90.0, 90.0), help="camera latitude (with longitude)"),
+        Option("longitude", float, range=(-180.0, 180.0), help="camera longitude (with latitude)"),
+        Option("smooth_herd", bool, help="one label for a herd of look-alike boxes"),
+        FORCE,
+    )
     def detect(
         self,
         images: str | Path | Iterable[str | Path],
@@ -160,8 +172,6 @@ class AnimalDetectClient(ProviderClient):
         force: bool = False,
     ) -> DetectBatch:
         """Submit one job per image (paths, globs or folders); returns the running Batch at once."""
-        if not 0.01 <= threshold <= 0.99:
-            raise InvalidOption(f"threshold={threshold}: Animal Detect accepts 0.01..0.99")
         if (latitude is None) != (longitude is None):
             raise InvalidOption("latitude and longitude go together")
         options: dict[str, Any] = {
@@ -179,7 +189,7 @@ class AnimalDetectClient(ProviderClient):
             if v is not None:
                 options[k] = v
         items = media_items(self.name, images, IMAGE_SUFFIXES, ACCEPTED, MAX_BYTES)
-        return self.submit("detect", items, options=options, force=force)
+        return cast(DetectBatch, self.submit("detect", items, options=options, force=force))  # its batch_class
 
 
 INFO = ProviderInfo(

@@ -18,9 +18,10 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
-from ..model import Job, JobError, Status, TransportError, map_status
+from ..filedata import FileInput, length_header
+from ..model import Job, JobError, ServiceUnreachable, Status, map_status
 from .base import Adapter, Item, PollPolicy, PollResult
 
 if TYPE_CHECKING:
@@ -107,7 +108,8 @@ def unwrap(body: Any) -> dict[str, Any]:
     """Both envelopes as one flat dict: ``jobId ?? job.id`` and ``status ?? job.status`` (ids as str)."""
     if not isinstance(body, dict):
         return {}
-    inner = body.get("job") if isinstance(body.get("job"), dict) else {}
+    inner = body.get("job")
+    inner = inner if isinstance(inner, dict) else {}
     flat = {**inner, **{k: v for k, v in body.items() if k != "job"}}
     job_id = body.get("jobId", inner.get("id", body.get("id")))
     flat["jobId"] = str(job_id) if job_id is not None else None
@@ -147,7 +149,7 @@ class AuthentaAdapter(Adapter):
         ext = FORMATS.get(job.meta.get(f"{prefix}content_type", ""), (".bin",))[0]
         return f"{stem}.{hashlib.sha256(job.key.encode()).hexdigest()[:12]}{ext}"
 
-    def _slots(self, job: Job, item: Item) -> list[tuple[str, bytes, str]]:
+    def _slots(self, job: Job, item: Item) -> list[tuple[str, bytes | FileInput, str]]:
         slots = [("original", item.content or b"", item.meta["content_type"])]
         if item.meta.get("reference_bytes") is not None:
             slots.append(("reference", item.meta["reference_bytes"], item.meta["ref_content_type"]))
@@ -192,7 +194,7 @@ class AuthentaAdapter(Adapter):
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 r = await self.t.request("POST", "/jobs", params={"taskTypeId": tid}, json=body, safe_to_retry=False)
-            except TransportError as e:
+            except ServiceUnreachable as e:
                 if e.code != "CONNECTION_LOST":
                     raise
                 r = None
@@ -227,7 +229,11 @@ class AuthentaAdapter(Adapter):
             if done.get(slot) or not url:  # adopted by find(): the URL is unknown; finalize tells
                 continue
             put = await self.t.request(
-                "PUT", self.rebase(url), auth=False, content=data, headers={"Content-Type": ctype}
+                "PUT",
+                self.rebase(url),
+                auth=False,
+                content=data,
+                headers={"Content-Type": ctype, **length_header(data)},
             )
             if put.status_code == 403:  # expired, or already used by a PUT whose answer was lost
                 job.meta.setdefault("refused", {})[slot] = self.parse_error(put)[1]
@@ -432,7 +438,9 @@ class AuthentaAdapter(Adapter):
         cfg = self.t.config
         return seconds * cfg.time_scale
 
-    async def iter_jobs(self, status: str | None = None, page_size: int = 100, stop_before: float | None = None):
+    async def iter_jobs(
+        self, status: str | None = None, page_size: int = 100, stop_before: float | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every job of the key, page by page (newest first); stops at a page wholly older than ``stop_before``."""
         page, pages = 1, 1
         while page <= pages and page <= 10_000:

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ..options import checked
+from ..options import FORCE, Input, Option, operation
 from .. import runtime
 from ..batch import Batch, ProviderClient
 from ..inputs import media_items, read_media
@@ -36,14 +36,25 @@ def _describe(mime: str) -> str:
     return f"{mime} ({KINDS[kind][0]})" if kind else mime
 
 
+def _parameters_problem(params: Any) -> str | None:
+    if not all(isinstance(k, str) for k in params):
+        return "must be a dict with string keys"
+    wrong = [k for k in FACE_CHECKS if k in params and not isinstance(params[k], bool)]
+    return f"has {wrong[0]}={params[wrong[0]]!r}: it must be True or False" if wrong else None
+
+
+_MEDIA = Input("media", "media files, globs or folders (each task accepts its own types)")
+
+
 class VerdictBatch(Batch):
     """An Authenta batch: ``verdicts()`` is its results frame."""
 
-    def verdicts(self) -> "pd.DataFrame":
-        """One row per input and task (see ``toolkit.load.verdicts``)."""
+    def verdicts(self, wait: bool | None = None) -> "pd.DataFrame":
+        """One row per input and task (see ``toolkit.load.verdicts``); ``wait=True`` waits for unfinished jobs
+        first."""
         from ... import load
 
-        return load.verdicts(self)
+        return load.verdicts(self, wait=wait)
 
 
 class ScreenBatch(VerdictBatch):
@@ -66,9 +77,22 @@ class AuthentaClient(ProviderClient):
     """``ws.authenta``: media -> deepfake / forgery / liveness / embedding verdicts (11 task types)."""
 
     adapter_class = AuthentaAdapter
+    adapter: AuthentaAdapter
     batch_class = VerdictBatch
 
-    @checked
+    @operation(
+        Input("task", "the task: its slug (e.g. 'ai-image-detection') or its id 1..11"),
+        _MEDIA,
+        Option("reference", (str, Path), help="face-intelligence only: an image compared with every input"),
+        Option(
+            "parameters",
+            dict,
+            check=_parameters_problem,
+            help=f"task parameters; face-intelligence: {', '.join(FACE_CHECKS)} (True/False)",
+        ),
+        FORCE,
+        Option("start", bool, help="start the jobs at once (False: later, with batch.start())"),
+    )
     def run(
         self,
         task: str | int,
@@ -86,11 +110,6 @@ class AuthentaClient(ProviderClient):
         """
         t = task_type(task)
         params = dict(parameters or {})
-        if not all(isinstance(k, str) for k in params):
-            raise InvalidOption("parameters must be a dict with string keys")
-        for k in FACE_CHECKS:
-            if k in params and not isinstance(params[k], bool):
-                raise InvalidOption(f"parameters[{k!r}] must be True or False")
         if any(k in params for k in FACE_CHECKS) and t.id != 8:
             raise InvalidOption(f"{', '.join(k for k in FACE_CHECKS if k in params)} apply to face-intelligence only")
         if reference is not None and t.id != 8:
@@ -130,7 +149,7 @@ class AuthentaClient(ProviderClient):
         ]
         return self.submit(t.slug, items, options=options, force=force, start=start)
 
-    @checked
+    @operation(_MEDIA, FORCE)
     def screen(self, media: str | Path | Iterable[str | Path], *, force: bool = False) -> Batch:
         """Screen mixed media for synthetic content: images -> ai-image-detection, audio -> ai-audio-detection,
         MP4/MOV -> ai-video-detection, WebM -> faceswap-detection. One Batch over all of them; the jobs are the
@@ -160,6 +179,7 @@ class AuthentaClient(ProviderClient):
         from ..ledger import idempotency_key
 
         jobs = [j for b in batches for j in b.jobs]
+        self.preflight_outcome("screen", rejected, len(jobs))
         items = {k: v for b in batches for k, v in b._items.items()}
         keys = [j.key for j in jobs]
         batch_id = "b-" + idempotency_key(self.name, "screen", {}, "\n".join(sorted(keys)))[:16]
@@ -172,13 +192,14 @@ class AuthentaClient(ProviderClient):
         suffixes = {s for m in formats for s in FORMATS[m][1]}
         return media_items(self.name, media, suffixes, SNIFFABLE, None, check)
 
-    @checked
+    @operation(
+        Option("status", str, help="only jobs in this status (unified, e.g. 'running', or Authenta's own word)"),
+        Option("limit", int, range=(1, 100), help="jobs per page (every page is read)"),
+    )
     def list_jobs(self, status: str | Status | None = None, limit: int = 100) -> "pd.DataFrame":
         """Every job of the key at Authenta (all pages of ``limit`` <= 100), newest first, as a tidy frame."""
         import pandas as pd
 
-        if not 1 <= limit <= 100:
-            raise InvalidOption(f"limit={limit}: Authenta pages hold 1..100 jobs")
         word = None
         if status is not None:
             unified = {"draft": "waiting_for_finalize", "running": "processing", "succeeded": "completed"}

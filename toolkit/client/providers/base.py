@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import httpx
 
+from ..filedata import FileInput
 from ..model import Job, JobError, Status
 from ..transport import Transport
 
@@ -27,7 +28,7 @@ class Item:
     """One preflighted input, ready to submit: a label, its bytes (if any) and what the API call needs."""
 
     input: str
-    content: bytes | None = None
+    content: bytes | FileInput | None = None  # a FileInput: a preflighted file, read again when sent
     options: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -116,13 +117,17 @@ class Adapter:
         return None, str(body)[:300]
 
     def rebase(self, url: str) -> str:
-        """A URL recorded earlier, re-pointed at the current sandbox origin (its port changes per process)."""
+        """A URL recorded earlier, re-pointed at the current sandbox origin (its port changes per process).
+        Signed URLs (the sandbox's ``/storage/`` listener, another origin) stay as issued: that port is kept
+        across restarts in the sandbox's data dir."""
         if not self.t.config.sandbox:
             return url
         from urllib.parse import urlsplit, urlunsplit
 
         base = urlsplit(self.t.config.base_url)
         u = urlsplit(url)
+        if u.path.startswith("/storage/"):
+            return url
         return urlunsplit((base.scheme, base.netloc, u.path, u.query, u.fragment))
 
 

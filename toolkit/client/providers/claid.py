@@ -1,8 +1,9 @@
 """Claid.ai async image edit (docs/contracts.md §4): [upload] -> POST /image/edit/async -> poll result_url -> tmp_url.
 
-Local files go first to the storage upload endpoint (``POST {base}/storage/upload``, multipart ``file``; a
-project choice the sandbox serves, answering ``{"data": {"input": "storage://…", "url": …}}``) and the returned
-``storage://`` input is what the edit reads; ``http(s)://`` and ``storage://`` inputs are passed as they are.
+Local files against the real service go through Claid's synchronous upload API, one call per image
+(``claid_upload``); in the sandbox they go first to its own storage endpoint (``POST {base}/storage/upload``,
+sandbox only, answering ``{"data": {"input": "storage://…", "url": …}}``) and the returned ``storage://`` input
+is what the async edit reads. ``http(s)://`` and ``storage://`` inputs are passed as they are.
 The create call is not idempotent and Claid has no task list, so a create whose answer was lost is never sent
 again (the job fails with CONNECTION_LOST / SUBMISSION_UNCERTAIN; ``Batch.retry_failed()`` resubmits).
 The cached result is the poll JSON plus ``"toolkit": {"output_digest", "output_path", ...}``, and the output
@@ -11,23 +12,25 @@ image itself sits in the same content-addressed cache under that digest.
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
 import httpx
 
-from ..options import checked
+from ..options import FORCE, Input, Option, operation
 from ...media import sniff
 from ..batch import Batch, ProviderClient
+from ..filedata import FileInput
 from ..inputs import IMAGE_SUFFIXES, expand, read_media
 from ..model import Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
+from . import claid_upload
 from .base import Adapter, Item, PollPolicy, PollResult
+from .claid_schema import InvalidRequest, validate
+
+__all__ = ["ClaidAdapter", "ClaidClient", "EditBatch", "InvalidRequest", "validate"]
 
 BASE_URL = "https://api.claid.ai/v1"
 UPLOAD_PATH = "/storage/upload"
@@ -36,158 +39,6 @@ MAX_INPUT_CHARS = 4096  # the schema's cap on ``input``
 ACCEPTED = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff", "image/avif"}
 SUFFIXES = IMAGE_SUFFIXES | {".gif", ".bmp", ".tif", ".tiff", ".avif"}
 URL_SCHEMES = ("http", "https", "storage")
-
-
-# -- the request schema as data (the keys and enums the sandbox validates, from Claid's API reference) ---------
-@dataclass(frozen=True)
-class Obj:
-    """A JSON object with these keys (None: any value); ``scalar``: a plain value is accepted instead."""
-
-    keys: dict[str, "Obj | None"]
-    scalar: bool = False
-    what: str = "key"  # how the keys are called in messages ("operation" at the top level)
-
-
-_CATEGORY = {"category": None}
-OPERATIONS = Obj(
-    {
-        "restorations": Obj({"upscale": None, "decompress": None, "polish": None}),
-        "resizing": Obj({"width": None, "height": None, "fit": Obj({"crop": None}, scalar=True)}),
-        "adjustments": Obj(
-            {
-                "hdr": Obj({"intensity": None, "stitching": None}, scalar=True),
-                "exposure": None,
-                "saturation": None,
-                "contrast": None,
-                "sharpness": None,
-            }
-        ),
-        "background": Obj(
-            {
-                "remove": Obj({**_CATEGORY, "clipping": None}, scalar=True),
-                "color": None,
-                "blur": Obj({**_CATEGORY, "type": None, "level": None}),
-            }
-        ),
-        "padding": None,
-        "privacy": Obj({"blur_car_plate": None}),
-        "generative": None,  # free-form; echoed by the sandbox
-    },
-    what="operation",
-)
-FORMATS = ("jpeg", "png", "webp", "avif")
-OUTPUT = Obj(
-    {
-        "format": Obj({"type": None, "quality": None, "progressive": None, "compression": None}, scalar=True),
-        "destination": None,
-    }
-)
-_CATEGORIES = ("general", "products", "cars")
-ENUMS: dict[str, tuple[str, ...]] = {
-    "operations.restorations.upscale": ("smart_enhance", "smart_resize", "faces", "digital_art", "photo"),
-    "operations.restorations.decompress": ("moderate", "strong", "auto"),
-    "operations.resizing.fit": ("crop", "bounds", "cover", "canvas", "outpaint"),
-    "operations.resizing.fit.crop": ("center", "smart"),
-    "operations.background.remove.category": _CATEGORIES,
-    "operations.background.blur.category": _CATEGORIES,
-    "operations.background.blur.type": ("regular", "lens"),
-    "operations.background.blur.level": ("low", "medium", "high"),
-    "output.format": FORMATS,
-    "output.format.type": FORMATS,
-    "output.format.compression": ("optimal", "fast"),
-}
-RANGES: dict[str, tuple[float, float]] = {
-    **{f"operations.adjustments.{k}": (-100, 100) for k in ("exposure", "saturation", "contrast", "sharpness")},
-    "operations.adjustments.hdr": (0, 100),
-    "operations.adjustments.hdr.intensity": (0, 100),
-    "output.format.quality": (1, 100),
-}
-_PCT = re.compile(r"^\d+(\.\d+)?%$")
-
-
-class InvalidRequest(PreflightError, ValueError):
-    """``operations`` / ``output`` do not fit Claid's schema; raised before anything is sent."""
-
-
-def _all_paths(node: Obj, prefix: str = "") -> dict[str, str]:
-    """Every known key -> its dotted path (for "did you mean restorations.upscale?")."""
-    out: dict[str, str] = {}
-    for k, child in node.keys.items():
-        out.setdefault(k, prefix + k)
-        if child is not None:
-            for kk, p in _all_paths(child, prefix + k + ".").items():
-                out.setdefault(kk, p)
-    return out
-
-
-def _suggest(key: str, valid: Iterable[str], elsewhere: dict[str, str]) -> str:
-    if key in elsewhere:
-        return f"; did you mean {elsewhere[key]!r}?"
-    close = difflib.get_close_matches(key.lower(), list(valid), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def check_request(root: str, value: Any, node: Obj) -> list[tuple[str, str]]:
-    """Problems of ``value`` against the schema ``node`` as (dotted path, reason); empty when it fits."""
-    problems: list[tuple[str, str]] = []
-    elsewhere = _all_paths(node, "")
-
-    def walk(path: str, v: Any, n: Obj | None) -> None:
-        if n is not None and isinstance(v, dict):
-            for k, child in v.items():
-                here = f"{path}.{k}"
-                if k not in n.keys:
-                    valid = sorted(n.keys)
-                    problems.append(
-                        (
-                            here,
-                            f"unknown {n.what} {k!r} in {path}{_suggest(str(k), valid, elsewhere)} "
-                            f"(valid: {', '.join(valid)})",
-                        )
-                    )
-                else:
-                    walk(here, child, n.keys[k])
-            return
-        if n is not None and not n.scalar:
-            problems.append((path, f"{path} must be a mapping of {', '.join(sorted(n.keys))}, not {v!r}"))
-            return
-        problems.extend(_check_value(path, v))
-
-    walk(root, value, node)
-    return problems
-
-
-def _check_value(path: str, v: Any) -> list[tuple[str, str]]:
-    if path in ENUMS and isinstance(v, str) and v.lower() not in ENUMS[path]:
-        valid = ENUMS[path]
-        alias = {"jpg": "jpeg"}.get(v.lower())
-        hint = f"; did you mean {alias!r}?" if alias else _suggest(v, valid, {})
-        return [(path, f"{path}={v!r} is not one of {', '.join(valid)}{hint}")]
-    if path in ENUMS and v is not None and not isinstance(v, str):
-        return [(path, f"{path}={v!r} must be one of {', '.join(ENUMS[path])}")]
-    if path in RANGES and not isinstance(v, bool) and isinstance(v, (int, float)):
-        lo, hi = RANGES[path]
-        if not lo <= v <= hi:
-            return [(path, f"{path}={v} is outside {lo:g}..{hi:g}")]
-    if path in ("operations.resizing.width", "operations.resizing.height") and v is not None:
-        if not ((isinstance(v, int) and not isinstance(v, bool) and v >= 1) or (isinstance(v, str) and _PCT.match(v))):
-            return [(path, f"{path}={v!r} must be a pixel count >= 1 or a percentage such as '50%'")]
-    return []
-
-
-def validate(operations: Any, output: Any) -> None:
-    """Raise ``InvalidRequest`` naming every unknown key or bad value of ``operations`` and ``output``."""
-    if not isinstance(operations, dict):
-        raise InvalidRequest(
-            "claid",
-            "operations",
-            f"operations must be a dict such as {{'resizing': {{'width': 800}}}}, not {type(operations).__name__}",
-        )
-    problems = check_request("operations", operations, OPERATIONS)
-    if output is not None:
-        problems += check_request("output", output, OUTPUT)
-    if problems:
-        raise InvalidRequest("claid", problems[0][0], "; ".join(msg for _, msg in problems))
 
 
 # -- the adapter ----------------------------------------------------------------------------------------------
@@ -206,7 +57,12 @@ class ClaidAdapter(Adapter):
         super().__init__(*args, **kwargs)
         self._done: dict[str, dict[str, Any]] = {}  # job key -> its DONE poll body (saves a GET in fetch)
 
+    def policy_for(self, job: Job) -> PollPolicy:
+        return claid_upload.IMMEDIATE if job.meta.get("api") == claid_upload.API else self.policy
+
     async def create(self, job: Job, item: Item, record: Callable[[Job], None]) -> None:
+        if claid_upload.uses_upload(job, item, self.t.config.sandbox):  # a local file, the real service
+            return await claid_upload.create(self, job, item, record)
         source = item.meta.get("url") or job.meta.get("storage_input")
         if source is None:
             source = await self._upload(job, item)
@@ -235,7 +91,9 @@ class ClaidAdapter(Adapter):
         record(job)
 
     async def _upload(self, job: Job, item: Item) -> str:
-        files = {"file": (item.meta["filename"], item.content, item.meta["content_type"])}
+        # a FileInput is read whole here, verified against its preflight digest (one upload in flight at a time)
+        data = item.content.read() if isinstance(item.content, FileInput) else item.content
+        files = {"file": (item.meta["filename"], data, item.meta["content_type"])}
         # a repeated upload only stores another copy, so retrying after a lost answer is safe
         r = await self.t.request("POST", UPLOAD_PATH, files=files, safe_to_retry=True)
         if r.status_code >= 300:
@@ -261,6 +119,8 @@ class ClaidAdapter(Adapter):
         return not job.meta.get("create_posted")
 
     async def poll(self, job: Job) -> PollResult:
+        if job.meta.get("api") == claid_upload.API:
+            return claid_upload.poll(job)
         r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
         if r.status_code != 200:
             raise self.error(r, job)
@@ -277,6 +137,8 @@ class ClaidAdapter(Adapter):
         return PollResult(status, word)
 
     async def fetch(self, job: Job) -> bytes:
+        if job.meta.get("api") == claid_upload.API:
+            return await self._download(job, *claid_upload.result_body(job))
         body = self._done.pop(job.key, None)
         if body is None:  # e.g. after a restart: ask again (a 404 here means the task expired)
             r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
@@ -284,6 +146,10 @@ class ClaidAdapter(Adapter):
                 raise self.error(r, job)
             body = self._json(r, job)
         out = ((body.get("data") or {}).get("result") or {}).get("output_object") or {}
+        return await self._download(job, body, out)
+
+    async def _download(self, job: Job, body: dict[str, Any], out: dict[str, Any]) -> bytes:
+        """Download ``out["tmp_url"]`` into the cache; ``body`` plus where the image is, as the cached result."""
         if not out.get("tmp_url"):
             raise JobError(
                 self.name,
@@ -305,8 +171,8 @@ class ClaidAdapter(Adapter):
         if self.store is None:
             raise JobError(self.name, "NO_CACHE", "the adapter has no result cache to store the output image in")
         digest = self.store(img.content)
-        owner = getattr(self.store, "__self__", None)
-        path = str(Path(owner.result_path(digest)).resolve()) if hasattr(owner, "result_path") else None
+        result_path = getattr(getattr(self.store, "__self__", None), "result_path", None)  # the cache's, if bound
+        path = str(Path(result_path(digest)).resolve()) if result_path is not None else None
         body["toolkit"] = {
             "output_digest": digest,
             "output_path": path,
@@ -359,11 +225,12 @@ class ClaidAdapter(Adapter):
 class EditBatch(Batch):
     """A Claid batch: ``images()`` is its results frame."""
 
-    def images(self) -> Any:
-        """Input/output sizes, formats and the local path of each output (see ``toolkit.load.images``)."""
+    def images(self, wait: bool | None = None) -> Any:
+        """Input/output sizes, formats and the local path of each output (see ``toolkit.load.images``);
+        ``wait=True`` waits for unfinished jobs first."""
         from ... import load
 
-        return load.images(self)
+        return load.images(self, wait=wait)
 
 
 class ClaidClient(ProviderClient):
@@ -372,7 +239,12 @@ class ClaidClient(ProviderClient):
     adapter_class = ClaidAdapter
     batch_class = EditBatch
 
-    @checked
+    @operation(
+        Input("images", "image files, globs, folders, or http(s):// and storage:// URLs"),
+        Option("operations", dict, help="Claid operations, e.g. {'resizing': {'width': 800}} (checked by name)"),
+        Option("output", (str, dict), help="output format ('jpeg', 'png', 'webp', 'avif') or {'format': ...}"),
+        FORCE,
+    )
     def edit(
         self,
         images: str | Path | Iterable[str | Path],
@@ -441,7 +313,10 @@ def _url_item(url: str) -> Item | PreflightError:
 
 def _read_image(path: Path) -> tuple[bytes, str]:
     """Bytes and MIME type by magic bytes; BMP, TIFF and AVIF (unknown to ``media.sniff``) are checked here."""
-    head = path.open("rb").read(16) if path.is_file() else b""
+    head = b""
+    if path.is_file():
+        with path.open("rb") as f:
+            head = f.read(16)
     extra = (
         "image/bmp"
         if head[:2] == b"BM"

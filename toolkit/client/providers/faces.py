@@ -23,12 +23,14 @@ from urllib.parse import quote
 
 import httpx
 
-from ..options import checked
+from ..options import FORCE, Input, Option, operation
 from ...media import sniff
 from ..batch import Batch, ProviderClient
-from ..model import ConfigurationError, Job, JobError, PreflightError, Status, TransportError, map_status
+from ..ledger import Ledger
+from ..model import ConfigurationError, Job, JobError, PreflightError, ServiceUnreachable, Status, map_status
 from ..registry import ProviderInfo, flaw
 from ..roster import Roster, RosterRow, RosterSource, read_roster
+from ..transport import Transport
 from .base import Adapter, Item, PollPolicy, PollResult
 
 MAX_BATCH = 100  # images per batch job (400 BATCH_TOO_LARGE above)
@@ -52,7 +54,7 @@ class FacesAdapter(Adapter):
     }
     idempotent_create = False
 
-    def __init__(self, transport: Any, store: Callable[[bytes], str] | None = None) -> None:
+    def __init__(self, transport: Transport, store: Callable[[bytes], str] | None = None) -> None:
         super().__init__(transport, store)
         # job ids the ledger already holds (the client wires it); such a job is never adopted twice
         self.known_job_ids: Callable[[], set[str]] = set
@@ -114,7 +116,7 @@ class FacesAdapter(Adapter):
         for _ in range(MAX_SENDS):
             try:
                 r = await self.t.request("POST", path, files=files, data={"external_ids[]": ids}, safe_to_retry=False)
-            except TransportError as e:
+            except ServiceUnreachable as e:
                 if e.code != "CONNECTION_LOST":
                     raise  # never reached the server: nothing was created
                 lost = e
@@ -182,7 +184,7 @@ class FacesAdapter(Adapter):
                 shown = data.get("results") or []
                 if shown:
                     if all(
-                        _index(x) is not None and _index(x) < len(ids) and x.get("external_id") == ids[_index(x)]
+                        (at := _index(x)) is not None and at < len(ids) and x.get("external_id") == ids[at]
                         for x in shown
                     ):
                         matched.append(data)
@@ -255,7 +257,8 @@ class FacesAdapter(Adapter):
         data = _data(r.json())
         word = data.get("status")
         status = map_status(word, self.statuses)
-        err = data.get("error") if isinstance(data.get("error"), dict) else {}
+        err = data.get("error")
+        err = err if isinstance(err, dict) else {}
         if status == Status.SUCCEEDED:
             self._final[job.key] = r.content
         return PollResult(status, word, err.get("code"), err.get("message"))
@@ -275,12 +278,20 @@ class FacesClient(ProviderClient):
     """``ws.faces``: a roster of people and face pictures -> enrolled face ids, in batch jobs of at most 100."""
 
     adapter_class = FacesAdapter
+    adapter: FacesAdapter
 
-    def __init__(self, ledger: Any, transport: Any) -> None:
+    def __init__(self, ledger: Ledger, transport: Transport) -> None:
         super().__init__(ledger, transport)
         self.adapter.known_job_ids = lambda: {j.job_id for j in ledger.jobs(provider=self.name) if j.job_id}
 
-    @checked
+    @operation(
+        Input("roster", "a roster CSV, a DataFrame, (external_id, path) pairs, or a folder of images"),
+        Option("collection", str, help="the collection to enroll into (default: FR_COLLECTION_ID)"),
+        Option("image_column", str, help="the roster's image column (default: found by name)"),
+        Option("id_column", str, help="the roster's external id column (default: found by name)"),
+        Option("base_dir", (str, Path), help="where relative image paths start (default: the CSV's folder)"),
+        FORCE,
+    )
     def enroll(
         self,
         roster: RosterSource,

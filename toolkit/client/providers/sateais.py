@@ -15,13 +15,14 @@ from typing import Any, Callable, Iterable
 
 import httpx
 
-from ..options import checked
+from ..options import FORCE, Input, Option, operation
 from .. import runtime
 from ..aoi import AOI, parse_aois
 from ..batch import Batch, ProviderClient
 from ..model import InvalidOption, Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from .base import Adapter, Item, PollPolicy, PollResult
+from .sateais_preview import Preview
 
 BASE_URL = "https://api.spcsft.com/api/v1"
 TYPES = ("ship", "oilslick", "newbuilding", "disappearbuilding", "timeseries")
@@ -157,14 +158,30 @@ class SateAIsAdapter(Adapter):
         return code, message or (str(body)[:300] if code is None else "")
 
 
+# -- the operations' inputs and options, declared once (toolkit.client.options) -------------------------------
+_AOI = Input(
+    "aoi",
+    "the area(s): a GeoJSON file or dict, GeoDataFrame, shapely polygon, WKT, or a bbox tuple "
+    "(min_lon, min_lat, max_lon, max_lat) in EPSG:4326 degrees; a list, or a dict name -> AOI, for several",
+)
+_TYPE = Option("type", str, choices=TYPES, help="the analysis")
+_DATE = Option("date", object, help="YYYY-MM-DD (or a list of dates: one job per AOI and date); required with an aoi")
+_SCENE = Option("scene_id", object, help="Sentinel-1 GRD product name(s), instead of aoi and date")
+_DIRECTION = Option("date_direction", str, choices=DIRECTIONS, help="which scene relative to date")
+_ORBIT = Option("orbit_direction", str, choices=ORBITS, help="only scenes of this orbit direction")
+_START = Option("date_start", object, help="YYYY-MM-DD, start of the range (or a list, paired with date_end)")
+_END = Option("date_end", object, help="YYYY-MM-DD, end of the range (or a list, paired with date_start)")
+
+
 class SceneBatch(Batch):
     """A SateAIs batch: ``features()`` is its results frame."""
 
-    def features(self) -> Any:
-        """A GeoDataFrame of detected features in EPSG:4326 (see ``toolkit.load.features``)."""
+    def features(self, wait: bool | None = None) -> Any:
+        """A GeoDataFrame of detected features in EPSG:4326 (see ``toolkit.load.features``); ``wait=True`` waits
+        for unfinished jobs first."""
         from ... import load
 
-        return load.features(self)
+        return load.features(self, wait=wait)
 
 
 class SateAIsClient(ProviderClient):
@@ -177,7 +194,7 @@ class SateAIsClient(ProviderClient):
     adapter_class = SateAIsAdapter
     batch_class = SceneBatch
 
-    @checked
+    @operation(_AOI, _DATE, _SCENE, _DIRECTION, _ORBIT, FORCE)
     def ship(
         self,
         aoi: Any = None,
@@ -197,7 +214,7 @@ class SateAIsClient(ProviderClient):
             force=force,
         )
 
-    @checked
+    @operation(_AOI, _DATE, _SCENE, _DIRECTION, _ORBIT, FORCE)
     def oilslick(
         self,
         aoi: Any = None,
@@ -217,7 +234,7 @@ class SateAIsClient(ProviderClient):
             force=force,
         )
 
-    @checked
+    @operation(_AOI, _START, _END, _ORBIT, FORCE)
     def newbuilding(
         self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
     ) -> Batch:
@@ -228,7 +245,7 @@ class SateAIsClient(ProviderClient):
             force=force,
         )
 
-    @checked
+    @operation(_AOI, _START, _END, _ORBIT, FORCE)
     def disappearbuilding(
         self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
     ) -> Batch:
@@ -241,7 +258,7 @@ class SateAIsClient(ProviderClient):
             force=force,
         )
 
-    @checked
+    @operation(_AOI, _START, _END, _ORBIT, FORCE)
     def timeseries(
         self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
     ) -> Batch:
@@ -252,7 +269,7 @@ class SateAIsClient(ProviderClient):
             force=force,
         )
 
-    @checked
+    @operation(_TYPE, _AOI, _DATE, _SCENE, _START, _END, _DIRECTION, _ORBIT)
     def preview(
         self,
         type: str,
@@ -264,10 +281,11 @@ class SateAIsClient(ProviderClient):
         date_end: Any = None,
         date_direction: str = "nearest",
         orbit_direction: str | None = None,
-    ) -> dict[str, Any]:
-        """The free estimate (``/analyze/{type}/preview``): area, scene coverage, credits, warnings. No job.
+    ) -> Preview | dict[str, Preview]:
+        """The free estimate (``/analyze/{type}/preview``): coverage ratio and method, credits and whether they
+        suffice, warnings (code, message). No job, no credit.
 
-        One AOI and date give the provider's dict; several give ``{label: dict}``. A bad input raises its
+        One AOI and date give a ``Preview``; several give ``{label: Preview}``. A bad input raises its
         PreflightError before anything is sent; a refusal by the API raises JobError.
         """
         planned = self.items(
@@ -280,20 +298,22 @@ class SateAIsClient(ProviderClient):
             date_direction=date_direction,
             orbit_direction=orbit_direction,
         )
+        ready: list[Item] = []
         for it in planned:
             if isinstance(it, PreflightError):
                 raise it
+            ready.append(it)
 
-        async def one(it: Item) -> dict[str, Any]:
+        async def one(it: Item) -> Preview:
             r = await self.transport.request(
                 "POST", f"/analyze/{type}/preview", json=it.meta["body"], safe_to_retry=True
             )  # free and creates nothing
             if r.status_code != 200:
                 raise self.adapter.error(r, input=it.input)
-            return _loads(r.content)
+            return Preview.from_response(_loads(r.content), type=type, input=it.input)
 
-        async def run() -> dict[str, Any]:
-            return {it.input: await one(it) for it in planned}  # type: ignore[union-attr]
+        async def run() -> dict[str, Preview]:
+            return {it.input: await one(it) for it in ready}
 
         out = runtime.run(run())
         return next(iter(out.values())) if len(out) == 1 else out
@@ -423,12 +443,12 @@ def _iso(provider: str, value: Any, what: str) -> str | PreflightError:
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
         return value.to_pydatetime().date().isoformat()
     s = str(value).strip()
-    try:
-        if not DATE_RE.match(s):
-            raise ValueError
-        return Date.fromisoformat(s).isoformat()
-    except ValueError:
+    if not DATE_RE.match(s):
         return PreflightError(provider, f"{what} {value!r}", "bad date format: dates must be YYYY-MM-DD")
+    try:
+        return Date.fromisoformat(s).isoformat()
+    except ValueError as e:  # the format is right, the day is not: 2026-02-30, 2026-13-01
+        return PreflightError(provider, f"{what} {value!r}", f"{s} is not a real date ({e})")
 
 
 def _ranges(provider: str, type: str, start: Any, end: Any, orbit: dict[str, str]) -> list[Any]:
