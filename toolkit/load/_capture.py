@@ -43,7 +43,8 @@ def time_from_name(name: str) -> datetime | None:
     """A capture time written in a file name (``CAM03_20260614_031522.jpg``), if it is a real date."""
     for m in _STAMP.finditer(name):
         try:
-            return datetime(*(int(g) for g in m.groups()))
+            year, month, day, hour, minute, second = (int(g) for g in m.groups())
+            return datetime(year, month, day, hour, minute, second)
         except ValueError:
             continue
     return None

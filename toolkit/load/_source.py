@@ -61,6 +61,11 @@ def finite(v: Any) -> Any:
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}``: a field read from a response of any shape."""
+    return value if isinstance(value, dict) else {}
+
+
 def _is_record(d: dict[str, Any]) -> bool:
     return "result" in d and ("key" in d or "input" in d) and ("status" in d or "job_id" in d)
 
@@ -72,13 +77,13 @@ def _record(d: dict[str, Any]) -> dict[str, Any]:
         rec["options"], rec["meta"] = rec["options"] or {}, rec["meta"] or {}
         return rec
     rec = {k: None for k in RECORD_KEYS}
-    data = d.get("data") if isinstance(d.get("data"), dict) else {}
+    data = obj(d.get("data"))
     word = str(d.get("status") or data.get("status") or "").lower()
     # a raw dict is a result unless it is a failed job's status body (status failed/ERROR, or an error object)
     failed = word in ("failed", "error") or (isinstance(d.get("error"), dict) and "annotations" not in d)
     rec.update(job_id=_job_id(d), status="failed" if failed else "succeeded", options={}, meta={}, result=d)
     if failed:
-        err = d.get("error") if isinstance(d.get("error"), dict) else {}
+        err = obj(d.get("error"))
         rec.update(
             error_code=err.get("code") or d.get("error_code"),
             error_message=err.get("message") or d.get("error_message"),

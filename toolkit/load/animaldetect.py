@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import store
 from ._capture import NOTHING, Capture, capture
-from ._source import records
+from ._source import obj, records
 from .export import RawResults, categorical, naive_times, no_gc, utc
 from ..client.model import STATUS_CATEGORIES
 
@@ -31,7 +32,7 @@ _PROVIDER_STATUS = {
 }
 
 
-def detections(source: Any, threshold: float | None = None, *, read_files: bool = True) -> pd.DataFrame:
+def detections(source: Any, threshold: float | None = None, *, read_files: bool = True, engine: str = "pandas") -> Any:
     """One row per box: job_id, file, annotation_id, label, score, x/y/w/h (normalized, top-left origin),
     x_px/y_px/w_px/h_px when the image size is known, taxonomy ranks, model id/version, capture time, camera.
 
@@ -39,9 +40,102 @@ def detections(source: Any, threshold: float | None = None, *, read_files: bool 
     ``df[df.above]`` is the view and the rest stays inspectable. Images without boxes are not rows here
     (see ``images_table``). The raw results stay reachable as ``df.attrs["raw"]`` (job_id -> result JSON).
     ``read_files=False`` skips opening local images for size/EXIF (file names are still parsed).
+
+    A Batch or Workspace is read from the workspace's columnar store (``toolkit.load.store``), built from the
+    result cache where it is missing or stale. ``engine="dask"`` returns a lazy ``dask.dataframe`` over that
+    dataset (a Workspace, Batch or dataset folder; needs the ``[dask]`` extra), with ``job_key``, ``provider``
+    and ``operation`` columns besides these.
     """
+    if engine != "pandas":
+        from .lazy import lazy_frame
+
+        return lazy_frame(source, "detections", store_rows, engine=engine, threshold=threshold)
     with no_gc():
+        loaded = store.load(source, "detections", store_rows) if read_files else None
+        if loaded is not None and loaded.jobs:
+            return _from_store(loaded, threshold)
         return _detections(_images(records(source), read_files), threshold)
+
+
+def store_rows(recs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The store's rows of ``recs`` (every box, every rank column, ``job_key``; no ``above``) and per-job facts
+    (what the categories of the per-image columns and the rank columns present depend on)."""
+    images = _images(recs, True)
+    df = _detections(images, None).drop(columns="above")
+    counts = [len(im["annotations"] or ()) for im in images]
+    idx = np.repeat(np.arange(len(images), dtype=np.int64), counts)
+    for rank in RANKS:
+        if rank not in df:
+            empty: Any = pd.Categorical([None] * len(df), categories=pd.Index([], dtype="str"))
+            df.insert(int(list(df.columns).index("taxonomy_id")), rank, empty)
+    df[store.KEY] = _spread([r["key"] for r in recs], idx)
+    ranks = [
+        sum(1 << i for i, rank in enumerate(RANKS) if any(rank in t for t in taxa))
+        for taxa in ([a.get("taxonomy") or {} for a in im["annotations"] or ()] for im in images)
+    ]
+    facts = pd.DataFrame(
+        {
+            store.KEY: [r["key"] for r in recs],
+            "job_id": [None if v is None else str(v) for v in image_col(images, "job_id")],
+            "file": [None if v is None else str(v) for v in image_col(images, "file")],
+            "camera": [im["capture"].camera for im in images],
+            "model_id": [None if v is None else str(v) for v in image_col(images, "model_id")],
+            "model_version": [None if v is None else str(v) for v in image_col(images, "model_version")],
+            "ranks": np.array(ranks, dtype=np.int64),
+        }
+    )
+    return df, facts
+
+
+def _from_store(loaded: store.Loaded, threshold: float | None) -> pd.DataFrame:
+    """The frame ``_detections`` builds, from stored rows: categories put back in first-seen order (per box, or
+    over every image for the per-image columns, as ``_spread`` factorises them)."""
+    rows, facts = loaded.rows, loaded.facts
+    mask = int(np.bitwise_or.reduce(facts["ranks"].fillna(0).to_numpy(dtype=np.int64))) if len(facts) else 0
+    present = [rank for i, rank in enumerate(RANKS) if mask >> i & 1]
+    per_image = ("job_id", "file", "model_id", "model_version", "camera")
+    cols: dict[str, Any] = {}
+    for name in rows.columns:
+        if name == store.KEY or (name in RANKS and name not in present):
+            continue
+        col: Any = rows[name]
+        if name in per_image:
+            col = _seen_in(col, facts[name])
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            col = _first_seen(col.array)
+        cols[name] = col
+    score = cols["score"].to_numpy(dtype=np.float64)
+    cols["above"] = score >= threshold if threshold is not None else ~np.isnan(score)
+    df = pd.DataFrame(cols)
+    done = [j for j in loaded.jobs if j.status.value == "succeeded" and j.result_digest]
+    df.attrs["raw"] = store.CachedResults(
+        loaded.ledger, {j.job_id or j.input: str(j.result_digest) for j in done}, _has_annotations
+    )
+    if threshold is not None:
+        df.attrs["threshold"] = threshold
+    return df
+
+
+def _has_annotations(result: Any) -> bool:
+    return isinstance(result, dict) and isinstance(result.get("annotations"), list)
+
+
+def _first_seen(cat: pd.Categorical) -> pd.Categorical:
+    """``cat`` with exactly its used categories, in order of first appearance (what ``pd.factorize`` gives)."""
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    order = pd.unique(codes[codes >= 0])
+    remap = np.full(len(cat.categories) + 1, -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    cats = pd.Index([str(v) for v in cat.categories[order]], dtype="str")
+    return pd.Categorical.from_codes(remap[codes], categories=cats)
+
+
+def _seen_in(col: pd.Series, values: pd.Series) -> pd.Categorical:
+    """``col`` with the categories ``_spread`` gives: every image's value (boxes or not), first seen first."""
+    cats = pd.Index(pd.unique(values.dropna().astype("str")), dtype="str")
+    cat = col.array if isinstance(col.dtype, pd.CategoricalDtype) else pd.Categorical(col)
+    cat = pd.Categorical.from_codes(cat.codes, categories=cat.categories.astype("str"))
+    return cat.set_categories(cats)
 
 
 def _detections(images: list[dict[str, Any]], threshold: float | None) -> pd.DataFrame:
@@ -66,8 +160,9 @@ def _detections(images: list[dict[str, Any]], threshold: float | None) -> pd.Dat
         cols[name] = xywh[:, i]
     for i, name in enumerate("xywh"):
         cols[f"{name}_px"] = xywh[:, i] * (width if name in "xw" else height)
-    cols["image_width"] = pd.array(width, dtype="Int64")
-    cols["image_height"] = pd.array(height, dtype="Int64")
+    # pandas-stubs take only integer arrays to "Int64"; pandas takes whole floats and NaN (-> <NA>) as well
+    cols["image_width"] = pd.array(width, dtype="Int64")  # type: ignore[call-overload]
+    cols["image_height"] = pd.array(height, dtype="Int64")  # type: ignore[call-overload]
     cols.update(_taxonomy([a.get("taxonomy") for a in anns]))
     for key in ("model_id", "model_version"):
         cols[key] = _spread(image_col(images, key), idx)
@@ -188,7 +283,7 @@ def _image(rec: dict[str, Any], read_files: bool) -> dict[str, Any]:
         # a raw status body (e.g. the result URL of a failed job): not processed
         word = str(res.get("status") or "").lower()
         status = _PROVIDER_STATUS.get(word, "failed" if res.get("error") else status)
-        err = res.get("error") if isinstance(res.get("error"), dict) else {}
+        err = obj(res.get("error"))
         code, message = code or err.get("code"), message or err.get("message")
         res = None if status != "succeeded" else res
         if status == "succeeded":
@@ -196,8 +291,8 @@ def _image(rec: dict[str, Any], read_files: bool) -> dict[str, Any]:
             code, message = code or "NO_ANNOTATIONS", message or "the result holds no annotations list"
     if anns is not None and status != "succeeded":
         anns = None  # a stale result of a job that is not (or no longer) succeeded is not trusted
-    info = res.get("info") if isinstance(res, dict) and isinstance(res.get("info"), dict) else {}
-    meta = res.get("metadata") if isinstance(res, dict) and isinstance(res.get("metadata"), dict) else {}
+    info = obj(res.get("info")) if isinstance(res, dict) else {}
+    meta = obj(res.get("metadata")) if isinstance(res, dict) else {}
     file = rec.get("input")
     cap = capture(file, read_files) if file else NOTHING
     if meta.get("image_width") and meta.get("image_height"):  # the service's size wins: it is what it saw

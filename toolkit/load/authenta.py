@@ -10,13 +10,18 @@ the stated verdict, so the fake probability is ``confidence`` when fake and ``1 
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import pandas as pd
 
-from ._source import records
+if TYPE_CHECKING:
+    from pandas._libs.tslibs.nattype import NaTType
+
+from . import store
+from ._source import obj, records
 from ..client.model import STATUS_CATEGORIES
 
 TASKS = (
@@ -99,7 +104,7 @@ BOOLEAN = ("is_fake", "is_forged", "is_tampered", "is_deepfake", "is_live", "is_
 FLOAT = ("fake_confidence", "liveness_score", "similarity", "duration_s")
 
 
-def verdicts(source: Any) -> pd.DataFrame:
+def verdicts(source: Any, *, engine: str = "pandas") -> Any:
     """One row per Authenta job: ``job_id, input, task, status, is_fake, fake_confidence`` (0..1), errors,
     ``model``, ``submitted_at``/``finished_at`` (UTC), plus the columns of the tasks present: ``is_forged``;
     ``is_tampered``, ``page_count``; ``is_live``, ``liveness_score`` (0..1); ``reference``, ``is_deepfake``,
@@ -108,13 +113,47 @@ def verdicts(source: Any) -> pd.DataFrame:
 
     ``source``: a Batch, raw job details or result dicts, records, or result files. Failed, cancelled and
     unfinished jobs stay as rows with their status and error and empty verdict columns.
+
+    A Batch or Workspace is read from the workspace's columnar store (``toolkit.load.store``);
+    ``engine="dask"`` returns a lazy ``dask.dataframe`` over it (``segments`` as JSON text there).
     """
+    if engine != "pandas":
+        from .lazy import lazy_frame
+
+        return lazy_frame(source, "verdicts", store_rows, engine=engine)
+    loaded = store.load(source, "verdicts", store_rows)
+    if loaded is not None and loaded.jobs:
+        stored = store.concat([loaded.rows])
+        df = stored[_columns(stored["task"].dropna().unique())].copy()
+        if "segments" in df:
+            df["segments"] = pd.Series(
+                [json.loads(v) if isinstance(v, str) else None for v in df["segments"]], dtype=object, index=df.index
+            )
+        if "embedding" in df:
+            df["embedding"] = pd.Series(
+                [v if isinstance(v, np.ndarray) else None for v in df["embedding"]], dtype=object, index=df.index
+            )
+        return _typed(df)
     rows = [_row(rec) for rec in records(source)]
-    tasks = {r["task"] for r in rows}
-    extras = {c for t in tasks for c in TASK_COLUMNS.get(t, [])}
-    cols = CORE + [c for c in EXTRA_ORDER if c in extras]
-    df = pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=_columns({r["task"] for r in rows}))
     return _typed(df)
+
+
+def store_rows(recs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The store's rows of ``recs``: every column of every task (``segments`` as JSON text), ``job_key``."""
+    df = _typed(pd.DataFrame([_row(rec) for rec in recs], columns=CORE + EXTRA_ORDER))
+    df["segments"] = pd.array([None if v is None else json.dumps(v) for v in df["segments"]], dtype="str")
+    df["embedding"] = pd.Series(
+        [None if v is None else np.asarray(v, dtype=np.float32) for v in df["embedding"]], dtype=object, index=df.index
+    )
+    keys = [r["key"] for r in recs]
+    df[store.KEY] = pd.Categorical(keys)
+    return df, pd.DataFrame({store.KEY: keys})
+
+
+def _columns(tasks: Any) -> list[str]:
+    extras = {c for t in tasks for c in TASK_COLUMNS.get(t, [])}
+    return CORE + [c for c in EXTRA_ORDER if c in extras]
 
 
 def embedding_matrix(frame: pd.DataFrame) -> np.ndarray:
@@ -184,7 +223,7 @@ def _pct(v: Any) -> float | None:
     return v / 100.0 if _num(v) else None
 
 
-def _num(v: Any) -> bool:
+def _num(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -221,7 +260,7 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
     status = STATUS_MAP.get(str(status).lower(), None) if status is not None else None
     is_fake, p = _fake(res)
     emb = res.get("embedding")
-    details = res.get("analysisDetails") if isinstance(res.get("analysisDetails"), dict) else {}
+    details = obj(res.get("analysisDetails"))
     return {
         "job_id": rec.get("job_id") or (str(detail["jobId"]) if detail and detail.get("jobId") is not None else None),
         "input": rec.get("input") or slots.get("original"),
@@ -251,7 +290,7 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
 
 def _utc(values: Any) -> pd.Series:
     """Timestamps given as epoch seconds, ISO strings or datetimes -> tz-aware UTC (``NaT`` where missing)."""
-    out = []
+    out: list[pd.Timestamp | NaTType] = []
     for v in values:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             out.append(pd.NaT)
@@ -259,7 +298,8 @@ def _utc(values: Any) -> pd.Series:
             out.append(pd.Timestamp(v, unit="s", tz="UTC"))
         else:
             out.append(pd.to_datetime(v, errors="coerce", utc=True))
-    return pd.Series(pd.to_datetime(out, utc=True), dtype="datetime64[ns, UTC]")
+    # pandas-stubs: to_datetime's list may not hold NaT (pandas reads it as missing)
+    return pd.Series(pd.to_datetime(out, utc=True), dtype="datetime64[ns, UTC]")  # type: ignore[arg-type]
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,282 +1,78 @@
-"""Animal Detect results to and from the formats camera-trap tools read (``tk.load.to_megadetector`` & co.).
+"""Animal Detect results as a Camtrap DP 1.0.1 package (``tk.load.to_camtrap_dp``), and the MegaDetector
+exporters re-exported from ``toolkit.load.megadetector``.
 
-Built on the per-image facts of ``toolkit.load.animaldetect`` (``image_facts``, ``detections``); that module
-does not import this one.
+Camtrap DP (https://camtrap-dp.tdwg.org): ``deployments.csv``, ``media.csv``, ``observations.csv`` and
+``datapackage.json``, media-level observations with machine classifications and bounding boxes. Deployment
+coordinates come from a deployments table, from arguments, or from the images' EXIF GPS; a package that would
+not validate (no coordinates, an impossible value) is refused with an error naming the deployments, and
+nothing is written: the files go to a temporary folder first and are moved into place only when complete.
 
-- MegaDetector batch output (format 1.5, https://lila.science/megadetector-output-format): read by Timelapse,
-  MegaDetector postprocessing, AddaxAI, Camelot importers. String category ids, ``conf``, normalized
-  ``[x_min, y_min, width, height]``, ``failure`` (with ``detections: null``) for images not processed.
-  Species labels become ``classifications``; taxonomy goes to ``classification_category_descriptions`` in
-  SpeciesNet's ``id;class;order;family;genus;species;common name`` form, so it survives the round trip.
-- Camtrap DP 1.0 (https://camtrap-dp.tdwg.org): ``deployments.csv``, ``media.csv``, ``observations.csv`` and
-  ``datapackage.json``, media-level observations with machine classifications and bounding boxes.
+Built on the per-image facts of ``toolkit.load.animaldetect`` (``image_facts``); that module does not import
+this one.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
+import statistics
+import tempfile
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
-from .animaldetect import detections, image_facts
+from .animaldetect import image_facts
+from .megadetector import from_megadetector, to_megadetector
 
-__all__ = ["to_megadetector", "from_megadetector", "to_camtrap_dp"]
+__all__ = ["to_megadetector", "from_megadetector", "to_camtrap_dp", "CamtrapDPError"]
 
-FORMAT_VERSION = "1.5"
-MD_CATEGORIES = {"1": "animal", "2": "person", "3": "vehicle"}
-_MD_ID = {"animal": "1", "person": "2", "human": "2", "vehicle": "3"}
-_TAXON_KEYS = ("class", "order", "family", "genus", "species")
 CAMTRAP_VERSION = "1.0.1"
 _SCHEMA = "https://raw.githubusercontent.com/tdwg/camtrap-dp/{v}/{name}-table-schema.json"
-DEPLOYMENT_COLUMNS = [
-    "deploymentID",
-    "locationID",
-    "locationName",
-    "latitude",
-    "longitude",
-    "coordinateUncertainty",
-    "deploymentStart",
-    "deploymentEnd",
-    "setupBy",
-    "cameraID",
-    "cameraModel",
-    "cameraDelay",
-    "cameraHeight",
-    "cameraDepth",
-    "cameraTilt",
-    "cameraHeading",
-    "detectionDistance",
-    "timestampIssues",
-    "baitUse",
-    "featureType",
-    "habitat",
-    "deploymentGroups",
-    "deploymentTags",
-    "deploymentComments",
-]
-MEDIA_COLUMNS = [
-    "mediaID",
-    "deploymentID",
-    "captureMethod",
-    "timestamp",
-    "filePath",
-    "filePublic",
-    "fileName",
-    "fileMediatype",
-    "exifData",
-    "favorite",
-    "mediaComments",
-]
-OBSERVATION_COLUMNS = [
-    "observationID",
-    "deploymentID",
-    "mediaID",
-    "eventID",
-    "eventStart",
-    "eventEnd",
-    "observationLevel",
-    "observationType",
-    "cameraSetupType",
-    "scientificName",
-    "count",
-    "lifeStage",
-    "sex",
-    "behavior",
-    "individualID",
-    "individualPositionRadius",
-    "individualPositionAngle",
-    "individualSpeed",
-    "bboxX",
-    "bboxY",
-    "bboxWidth",
-    "bboxHeight",
-    "classificationMethod",
-    "classifiedBy",
-    "classificationTimestamp",
-    "classificationProbability",
-    "observationTags",
-    "observationComments",
-]
-
-
-# -- MegaDetector ------------------------------------------------------------------------------------------
-
-
-def to_megadetector(source: Any, path: str | Path | None = None, *, root: str | Path | None = None) -> dict[str, Any]:
-    """MegaDetector batch-output JSON (format 1.5) of Animal Detect results; written to ``path`` when given.
-
-    ``file`` entries are relative to ``root`` (default: the folder all images share), with ``/`` separators,
-    as Timelapse expects; ``info.toolkit.image_root`` records that folder so ``from_megadetector`` can
-    restore full paths.
-    """
-    images = image_facts(source, read_files=False)
-    files = [im["file"] for im in images if im["file"]]
-    base = Path(root) if root is not None else _common_root(files)
-    labels: dict[str, str] = {}  # classification label -> id
-    descriptions: dict[str, str] = {}
-    out_images: list[dict[str, Any]] = []
-    info_src = next((im for im in images if im["model_id"]), None)
-    for im in images:
-        entry: dict[str, Any] = {"file": _relative(im["file"] or str(im["job_id"]), base)}
-        if im["annotations"] is None:
-            entry.update(failure=im["failure"] or "not processed", detections=None)
-            out_images.append(entry)
-            continue
-        if im["capture"].width and im["capture"].height:
-            entry["width"], entry["height"] = im["capture"].width, im["capture"].height
-        dets = []
-        for a in im["annotations"]:
-            label = str(a.get("label") or "animal")
-            det: dict[str, Any] = {
-                "category": _MD_ID.get(label, "1"),
-                "conf": float(a.get("score") or 0.0),
-                "bbox": [float(v) for v in (a.get("bbox") or [0, 0, 0, 0])],
-            }
-            if label not in MD_CATEGORIES.values():  # a species (or "human"): a classification
-                cands = [
-                    (c.get("label"), c.get("score"), c.get("taxonomy"))
-                    for c in a.get("top_candidates") or []
-                    if c.get("label")
-                ]
-                if label not in [c[0] for c in cands]:
-                    cands.insert(0, (label, a.get("score"), a.get("taxonomy")))
-                cls = []
-                for name, score, taxonomy in sorted(cands, key=lambda c: -(c[1] or 0.0)):
-                    cid = labels.setdefault(str(name), str(len(labels)))
-                    if cid not in descriptions:
-                        descriptions[cid] = _description(str(name), taxonomy or {})
-                    cls.append([cid, float(score if score is not None else det["conf"])])
-                det["classifications"] = cls
-            dets.append(det)
-        entry["detections"] = dets
-        out_images.append(entry)
-    done = [im["finished_at"] for im in images if im["finished_at"]]
-    when = datetime.fromtimestamp(max(done), timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if done else None
-    info: dict[str, Any] = {"format_version": FORMAT_VERSION}
-    if info_src:
-        info["detector"] = info_src["model_id"]
-        info["detection_completion_time"] = when
-        thr = info_src["threshold"]
-        info["detector_metadata"] = {
-            "model_version": info_src["model_version"],
-            "provider": "animaldetect",
-            **(
-                {"typical_detection_threshold": thr, "conservative_detection_threshold": thr} if thr is not None else {}
-            ),
-        }
-        if labels:
-            info["classifier"] = info_src["model_id"]
-            info["classification_completion_time"] = when
-    info["toolkit"] = {"image_root": str(base) if base is not None else None}
-    md: dict[str, Any] = {"info": info, "detection_categories": dict(MD_CATEGORIES)}
-    if labels:
-        md["classification_categories"] = {cid: name for name, cid in labels.items()}
-        md["classification_category_descriptions"] = descriptions
-    md["images"] = out_images
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(md, indent=1))
-    return md
-
-
-def from_megadetector(path_or_dict: str | Path | dict[str, Any], *, root: str | Path | None = None) -> pd.DataFrame:
-    """A MegaDetector batch-output file (any 1.x) -> the ``detections`` frame (one row per box).
-
-    The label is the top classification when there is one, else the detection category name; taxonomy ranks
-    come from SpeciesNet-style ``classification_category_descriptions``. ``file`` is joined to ``root``
-    (default: ``info.toolkit.image_root`` when this toolkit wrote the file). Images that failed or had no
-    detections are in ``df.attrs["images"]`` (file, failure, n_boxes).
-    """
-    md = path_or_dict if isinstance(path_or_dict, dict) else json.loads(Path(path_or_dict).read_text())
-    cats = md.get("detection_categories") or MD_CATEGORIES
-    classes = md.get("classification_categories") or {}
-    desc = md.get("classification_category_descriptions") or {}
-    info = md.get("info") or {}
-    meta = info.get("detector_metadata") or {}
-    base = root if root is not None else (info.get("toolkit") or {}).get("image_root")
-    recs = []
-    for im in md.get("images") or []:
-        file = str(PurePosixPath(base) / im["file"]) if base and not os.path.isabs(im["file"]) else im["file"]
-        if im.get("failure") or im.get("detections") is None:
-            recs.append(
-                {
-                    "job_id": None,
-                    "input": file,
-                    "status": "failed",
-                    "error_code": None,
-                    "error_message": im.get("failure") or "not processed",
-                    "result": None,
-                }
-            )
-            continue
-        anns = []
-        for i, d in enumerate(im["detections"]):
-            label = cats.get(str(d.get("category")), "unknown")
-            taxonomy: dict[str, str] = {}
-            if d.get("classifications"):
-                cid = str(d["classifications"][0][0])
-                label = classes.get(cid, label)
-                taxonomy = _parse_description(desc.get(cid, ""))
-            anns.append({"id": i, "bbox": d.get("bbox"), "score": d.get("conf"), "label": label, "taxonomy": taxonomy})
-        result = {
-            "annotations": anns,
-            "info": {"model_id": info.get("detector"), "model_version": meta.get("model_version")},
-        }
-        if im.get("width") and im.get("height"):
-            result["metadata"] = {"image_width": im["width"], "image_height": im["height"]}
-        recs.append({"job_id": None, "input": file, "status": "succeeded", "result": result})
-    df = detections(recs, read_files=False)
-    df.attrs["images"] = pd.DataFrame(
-        {
-            "file": [r["input"] for r in recs],
-            "failure": [r.get("error_message") for r in recs],
-            "n_boxes": pd.array(
-                [len(r["result"]["annotations"]) if r["result"] else None for r in recs], dtype="Int64"
-            ),
-        }
-    )
-    df.attrs["info"] = info
-    return df
-
-
-def _description(label: str, taxonomy: dict[str, Any]) -> str:
-    return ";".join([str(taxonomy.get("id") or "")] + [str(taxonomy.get(k) or "") for k in _TAXON_KEYS] + [label])
-
-
-def _parse_description(text: str) -> dict[str, str]:
-    parts = text.split(";")
-    if len(parts) != 7:
-        return {}
-    out = {"id": parts[0], **dict(zip(_TAXON_KEYS, parts[1:6]))}
-    return {k: v for k, v in out.items() if v}
-
-
-def _common_root(files: list[str]) -> Path | None:
-    dirs = [os.path.dirname(os.path.abspath(f)) for f in files]
-    if not dirs:
-        return None
-    try:
-        return Path(os.path.commonpath(dirs))
-    except ValueError:  # different drives
-        return None
-
-
-def _relative(file: str, base: Path | None) -> str:
-    if base is None:
-        return file.replace("\\", "/")
-    try:
-        return Path(os.path.abspath(file)).relative_to(base).as_posix()
-    except ValueError:
-        return file.replace("\\", "/")
+DEPLOYMENT_COLUMNS = (
+    "deploymentID locationID locationName latitude longitude coordinateUncertainty deploymentStart "
+    "deploymentEnd setupBy cameraID cameraModel cameraDelay cameraHeight cameraDepth cameraTilt "
+    "cameraHeading detectionDistance timestampIssues baitUse featureType habitat deploymentGroups "
+    "deploymentTags deploymentComments"
+).split()
+MEDIA_COLUMNS = (
+    "mediaID deploymentID captureMethod timestamp filePath filePublic fileName fileMediatype exifData "
+    "favorite mediaComments"
+).split()
+OBSERVATION_COLUMNS = (
+    "observationID deploymentID mediaID eventID eventStart eventEnd observationLevel observationType "
+    "cameraSetupType scientificName count lifeStage sex behavior individualID individualPositionRadius "
+    "individualPositionAngle individualSpeed bboxX bboxY bboxWidth bboxHeight classificationMethod "
+    "classifiedBy classificationTimestamp classificationProbability observationTags observationComments"
+).split()
 
 
 # -- Camtrap DP --------------------------------------------------------------------------------------------
+# Required (constraints.required) in the 1.0.1 table schemas: checked before anything is written.
+_REQUIRED = {
+    "deployments": ("deploymentID", "latitude", "longitude", "deploymentStart", "deploymentEnd"),
+    "media": ("mediaID", "deploymentID", "timestamp", "filePath", "filePublic", "fileMediatype"),
+    "observations": (
+        "observationID",
+        "deploymentID",
+        "eventStart",
+        "eventEnd",
+        "observationLevel",
+        "observationType",
+    ),
+}
+_TABLE_ALIASES = {"start": "deploymentStart", "end": "deploymentEnd"}
+_GPS_IFD = 0x8825
+
+
+class CamtrapDPError(ValueError):
+    """A Camtrap DP package that would not be valid; nothing was written."""
 
 
 def to_camtrap_dp(
@@ -284,6 +80,7 @@ def to_camtrap_dp(
     folder: str | Path,
     deployment_id: str | None = None,
     *,
+    deployments: str | Path | pd.DataFrame | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
     tz: str = "UTC",
@@ -291,21 +88,25 @@ def to_camtrap_dp(
     name: str = "toolkit-animaldetect",
     capture_method: str = "activityDetection",
 ) -> Path:
-    """Write a Camtrap DP 1.0 package (deployments, media, observations CSVs + datapackage.json) to ``folder``.
+    """Write a Camtrap DP 1.0.1 package (deployments, media, observations CSVs + datapackage.json) to ``folder``.
 
     One deployment per ``deployment_id`` (default: per camera found in EXIF or file names, else ``"unknown"``).
+    Coordinates, first found wins: the ``deployments`` table (CSV path or DataFrame with ``deploymentID``,
+    ``latitude``, ``longitude`` and optionally ``start``/``end`` (or ``deploymentStart``/``deploymentEnd``) and
+    any other deployments column, e.g. ``setupBy``, ``cameraHeight``, ``habitat``), then ``latitude``/
+    ``longitude``, then the EXIF GPS of the deployment's images (median), then the job options. A deployment
+    without coordinates raises ``CamtrapDPError`` naming it, and nothing is written.
+
     Capture times are camera wall clock read in zone ``tz``; an image without one uses its file time and its
     deployment gets ``timestampIssues=true``. Boxes at or above ``threshold`` (default: all the service
     returned) become media-level ``animal``/``human``/``vehicle`` observations; a processed image without any
-    is one ``blank`` observation; images that were not processed are media without observations.
-    ``latitude``/``longitude`` default to the job options. Returns the path of ``datapackage.json``.
+    is one ``blank`` observation; images that were not processed are media without observations. Returns the
+    path of ``datapackage.json``.
     """
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     zone = ZoneInfo(tz)
+    table = _deployment_table(deployments, zone)
     media, obs, issues = [], [], set()
-    images = image_facts(source, read_files=True)
-    for im in images:
+    for im in image_facts(source, read_files=True):
         dep = deployment_id or im["capture"].camera or "unknown"
         when = im["capture"].captured_at
         if when is None:
@@ -332,60 +133,51 @@ def to_camtrap_dp(
                 "_when": when,
                 "_camera_model": im["capture"].camera_model,
                 "_options": im["options"],
+                "_gps": _gps(im["file"]),
             }
         )
-        if im["annotations"] is None:
-            continue
-        boxes = [a for a in im["annotations"] if threshold is None or (a.get("score") or 0) >= threshold]
-        classified_by = " ".join(str(x) for x in (im["model_id"], im["model_version"]) if x) or None
-        for a in boxes:
-            kind, sci = _observation_type(a)
-            x, y, w, h = (min(1.0, max(0.0, float(v))) for v in a.get("bbox") or [0, 0, 0, 0])
-            obs.append(
-                {
-                    "observationID": f"{media_id}-{a.get('id')}",
-                    "deploymentID": dep,
-                    "mediaID": media_id,
-                    "eventStart": stamp,
-                    "eventEnd": stamp,
-                    "observationLevel": "media",
-                    "observationType": kind,
-                    "scientificName": sci,
-                    "count": 1,
-                    "bboxX": x,
-                    "bboxY": y,
-                    "bboxWidth": min(w, 1.0 - x),
-                    "bboxHeight": min(h, 1.0 - y),
-                    "classificationMethod": "machine",
-                    "classifiedBy": classified_by,
-                    "classificationTimestamp": _iso(datetime.fromtimestamp(im["finished_at"], timezone.utc))
-                    if im["finished_at"]
-                    else None,
-                    "classificationProbability": float(a.get("score") or 0.0),
-                    "observationTags": f"label:{a.get('label')}",
-                }
-            )
-        if not boxes:
-            obs.append(
-                {
-                    "observationID": f"{media_id}-blank",
-                    "deploymentID": dep,
-                    "mediaID": media_id,
-                    "eventStart": stamp,
-                    "eventEnd": stamp,
-                    "observationLevel": "media",
-                    "observationType": "blank",
-                    "classificationMethod": "machine",
-                    "classifiedBy": classified_by,
-                }
-            )
-    deployments = _deployments(media, issues, latitude, longitude, zone)
-    _write_csv(out / "deployments.csv", deployments, DEPLOYMENT_COLUMNS)
-    _write_csv(out / "media.csv", media, MEDIA_COLUMNS)
-    _write_csv(out / "observations.csv", obs, OBSERVATION_COLUMNS)
-    package = _package(name, deployments, obs, media)
-    (out / "datapackage.json").write_text(json.dumps(package, indent=2))
-    return out / "datapackage.json"
+        if im["annotations"] is not None:
+            obs.extend(_observations(im, dep, media_id, stamp, threshold))
+    rows = _deployments(media, issues, table, latitude, longitude, zone)
+    package = _package(name, rows, obs, media)
+    _check({"deployments": rows, "media": media, "observations": obs})
+    return _write_package(Path(folder), rows, media, obs, package)
+
+
+def _observations(
+    im: dict[str, Any], dep: str, media_id: str, stamp: str, threshold: float | None
+) -> list[dict[str, Any]]:
+    """The media-level observations of one processed image: one per box kept, or one ``blank``."""
+    boxes = [a for a in im["annotations"] if threshold is None or (a.get("score") or 0) >= threshold]
+    classified_by = " ".join(str(x) for x in (im["model_id"], im["model_version"]) if x) or None
+    classified_at = _iso(datetime.fromtimestamp(im["finished_at"], timezone.utc)) if im["finished_at"] else None
+    common: dict[str, str | None] = {"deploymentID": dep, "mediaID": media_id, "eventStart": stamp, "eventEnd": stamp}
+    common |= {"observationLevel": "media", "classificationMethod": "machine", "classifiedBy": classified_by}
+    out = []
+    for a in boxes:
+        kind, sci = _observation_type(a)
+        x, y, w, h = (min(1.0, max(0.0, float(v))) for v in a.get("bbox") or [0, 0, 0, 0])
+        out.append(
+            {
+                "observationID": f"{media_id}-{a.get('id')}",
+                **common,
+                "observationType": kind,
+                "scientificName": sci,
+                "count": 1,
+                "bboxX": x,
+                "bboxY": y,
+                "bboxWidth": min(w, 1.0 - x),
+                "bboxHeight": min(h, 1.0 - y),
+                "classificationTimestamp": classified_at,
+                "classificationProbability": float(a.get("score") or 0.0),
+                "observationTags": f"label:{a.get('label')}",
+                "_label": a.get("label"),
+                "_taxon_id": (a.get("taxonomy") or {}).get("id"),
+            }
+        )
+    if not boxes:
+        out.append({"observationID": f"{media_id}-blank", **common, "observationType": "blank"})
+    return out
 
 
 def _observation_type(ann: dict[str, Any]) -> tuple[str, str | None]:
@@ -403,30 +195,138 @@ def _observation_type(ann: dict[str, Any]) -> tuple[str, str | None]:
     return "animal", None
 
 
+def _deployment_table(table: str | Path | pd.DataFrame | None, zone: ZoneInfo) -> dict[str, dict[str, Any]]:
+    """``deploymentID -> row`` of a deployments table, columns named as in Camtrap DP, times tz-aware ISO."""
+    if table is None:
+        return {}
+    what = f"deployments table {str(table)!r}" if not isinstance(table, pd.DataFrame) else "deployments table"
+    if not isinstance(table, pd.DataFrame):
+        if not Path(table).is_file():
+            raise CamtrapDPError(f"{what}: the file does not exist")
+        table = pd.read_csv(table, dtype={"deploymentID": str})
+    df = table.rename(columns=_TABLE_ALIASES)
+    missing = [c for c in ("deploymentID", "latitude", "longitude") if c not in df.columns]
+    if missing:
+        raise CamtrapDPError(f"{what}: no column {', '.join(missing)} (it needs deploymentID, latitude, longitude)")
+    dupes = sorted(set(df["deploymentID"][df["deploymentID"].duplicated()].astype(str)))
+    if dupes:
+        raise CamtrapDPError(f"{what}: deploymentID {', '.join(dupes)} appears more than once")
+    out: dict[str, dict[str, Any]] = {}
+    for rec in df[[c for c in df.columns if c in DEPLOYMENT_COLUMNS]].to_dict("records"):
+        row = {str(k): v for k, v in rec.items() if not _missing(v)}  # the column names, as str
+        for key in ("deploymentStart", "deploymentEnd"):
+            if key in row:
+                try:
+                    ts = pd.Timestamp(row[key])
+                except ValueError:
+                    raise CamtrapDPError(f"{what}: {key} {row[key]!r} of {rec['deploymentID']} is not a date") from None
+                row[key] = _iso((ts.tz_localize(zone) if ts.tzinfo is None else ts).to_pydatetime())
+        out[str(rec["deploymentID"])] = row
+    return out
+
+
+def _gps(file: str | None) -> tuple[float, float] | None:
+    """(latitude, longitude) from an image's EXIF GPS, or None."""
+    if not file or not os.path.isfile(file):
+        return None
+    try:
+        with Image.open(file) as img:
+            gps = img.getexif().get_ifd(_GPS_IFD)
+        lat, lon = (sum(float(v) / 60**i for i, v in enumerate(gps[k])) for k in (2, 4))
+    except (OSError, KeyError, TypeError, ValueError, ZeroDivisionError, SyntaxError):
+        return None
+    lat, lon = (-lat if gps.get(1) == "S" else lat), (-lon if gps.get(3) == "W" else lon)
+    return (lat, lon) if math.isfinite(lat) and math.isfinite(lon) else None
+
+
 def _deployments(
-    media: list[dict[str, Any]], issues: set[str], lat: float | None, lon: float | None, zone: ZoneInfo
+    media: list[dict[str, Any]],
+    issues: set[str],
+    table: dict[str, dict[str, Any]],
+    lat: float | None,
+    lon: float | None,
+    zone: ZoneInfo,
 ) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for m in media:
         groups.setdefault(m["deploymentID"], []).append(m)
-    rows = []
+    rows, unplaced = [], []
     for dep, ms in groups.items():
-        opts = next((m["_options"] for m in ms if "latitude" in m["_options"]), {})
+        given = table.get(dep, {})
+        opts: dict[str, Any] = next((m["_options"] for m in ms if "latitude" in m["_options"]), {})
+        fixes = [m["_gps"] for m in ms if m["_gps"]]
+        if "latitude" in given and "longitude" in given:
+            where = (given["latitude"], given["longitude"])
+        elif lat is not None and lon is not None:
+            where = (lat, lon)
+        elif fixes:
+            where = (statistics.median(f[0] for f in fixes), statistics.median(f[1] for f in fixes))
+        elif opts.get("latitude") is not None and opts.get("longitude") is not None:
+            where = (opts["latitude"], opts["longitude"])
+        else:
+            unplaced.append(dep)
+            where = (None, None)
         whens = [m["_when"] for m in ms]
         models = {m["_camera_model"] for m in ms if m["_camera_model"]}
-        rows.append(
-            {
-                "deploymentID": dep,
-                "latitude": lat if lat is not None else opts.get("latitude"),
-                "longitude": lon if lon is not None else opts.get("longitude"),
-                "deploymentStart": _iso(min(whens).replace(tzinfo=zone)),
-                "deploymentEnd": _iso(max(whens).replace(tzinfo=zone)),
-                "cameraID": None if dep == "unknown" else dep,
-                "cameraModel": models.pop() if len(models) == 1 else None,
-                "timestampIssues": dep in issues,
-            }
+        row = {
+            "deploymentID": dep,
+            "latitude": None if where[0] is None else round(float(where[0]), 6),
+            "longitude": None if where[1] is None else round(float(where[1]), 6),
+            "deploymentStart": _iso(min(whens).replace(tzinfo=zone)),
+            "deploymentEnd": _iso(max(whens).replace(tzinfo=zone)),
+            "cameraID": None if dep == "unknown" else dep,
+            "cameraModel": models.pop() if len(models) == 1 else None,
+            "timestampIssues": dep in issues,
+        }
+        rows.append({**row, **{k: v for k, v in given.items() if k not in ("latitude", "longitude")}})
+    if unplaced:
+        raise CamtrapDPError(
+            f"Camtrap DP needs the coordinates of every deployment; none for {', '.join(sorted(unplaced))}: "
+            "give deployments= (a CSV or DataFrame with deploymentID, latitude, longitude), latitude=/longitude=, "
+            "or images with EXIF GPS. Nothing was written."
         )
     return rows
+
+
+def _check(tables: dict[str, list[dict[str, Any]]]) -> None:
+    """Refuse what the 1.0.1 table schemas would: empty required fields, coordinates out of range."""
+    problems = []
+    for table, rows in tables.items():
+        for row in rows:
+            empty = [c for c in _REQUIRED[table] if _missing(row.get(c))]
+            if empty:
+                key = row.get(f"{table.rstrip('s')}ID") or row.get("observationID") or row.get("mediaID")
+                problems.append(f"{table} {key}: no {', '.join(empty)}")
+    for row in tables["deployments"]:
+        if not (-90 <= float(row["latitude"]) <= 90 and -180 <= float(row["longitude"]) <= 180):
+            problems.append(
+                f"deployment {row['deploymentID']}: latitude {row['latitude']}, longitude "
+                f"{row['longitude']} out of range (-90..90, -180..180; lat/lon swapped?)"
+            )
+        if row["deploymentStart"] > row["deploymentEnd"]:
+            problems.append(f"deployment {row['deploymentID']}: deploymentStart is after deploymentEnd")
+    if problems:
+        raise CamtrapDPError("the Camtrap DP package would not be valid, nothing was written: " + "; ".join(problems))
+
+
+def _write_package(
+    out: Path, deployments: list[dict[str, Any]], media: list[dict[str, Any]], obs: list[dict[str, Any]], pkg: dict
+) -> Path:
+    """Write the four files to a temporary folder beside ``out``, then move them in (datapackage.json last)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write_csv(tmp / "deployments.csv", deployments, DEPLOYMENT_COLUMNS)
+        _write_csv(tmp / "media.csv", media, MEDIA_COLUMNS)
+        _write_csv(tmp / "observations.csv", obs, OBSERVATION_COLUMNS)
+        (tmp / "datapackage.json").write_text(json.dumps(pkg, indent=2))
+        out.mkdir(exist_ok=True)
+        (out / "datapackage.json").unlink(missing_ok=True)  # a half-replaced folder never looks like a package
+        for name in ("deployments.csv", "media.csv", "observations.csv", "datapackage.json"):
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out / "datapackage.json"
 
 
 def _package(
@@ -444,10 +344,6 @@ def _package(
         }
         for n in ("deployments", "media", "observations")
     ]
-    taxa = sorted({o["scientificName"] for o in obs if o.get("scientificName")})
-    coords = [
-        (d["longitude"], d["latitude"]) for d in deployments if d["latitude"] is not None and d["longitude"] is not None
-    ]
     package: dict[str, Any] = {
         "resources": resources,
         "profile": f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{CAMTRAP_VERSION}/camtrap-dp-profile.json",
@@ -461,31 +357,59 @@ def _package(
             "individualAnimals": False,
             "observationLevel": ["media"],
         },
+        "spatial": _extent(deployments),
         "temporal": {
             "start": min(d["deploymentStart"] for d in deployments)[:10] if deployments else None,
             "end": max(d["deploymentEnd"] for d in deployments)[:10] if deployments else None,
         },
-        "taxonomic": [{"scientificName": s, "taxonRank": "species" if " " in s else None} for s in taxa],
+        "taxonomic": _taxonomic(obs),
     }
-    if coords:
-        xs, ys = [c[0] for c in coords], [c[1] for c in coords]
-        package["spatial"] = {
-            "type": "Polygon",
-            "coordinates": [
-                [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)], [min(xs), min(ys)]]
-            ],
-        }
-    for t in package["taxonomic"]:
-        if t["taxonRank"] is None:
-            del t["taxonRank"]
     return package
+
+
+def _extent(deployments: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The deployments' bounding box as an RFC 7946 Polygon, counter-clockwise; a side of zero length (one place,
+    or places on one meridian or parallel) is widened to 0.0001°, about 11 m, so the ring encloses an area."""
+    points = {(float(d["longitude"]), float(d["latitude"])) for d in deployments if not _missing(d.get("latitude"))}
+    if not points:
+        return None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    (x0, x1), (y0, y1) = _widen(min(xs), max(xs), 180), _widen(min(ys), max(ys), 90)
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+
+
+def _widen(lo: float, hi: float, limit: float) -> tuple[float, float]:
+    if hi > lo:
+        return lo, hi
+    return round(max(-limit, lo - 0.00005), 7), round(min(limit, hi + 0.00005), 7)
+
+
+def _taxonomic(obs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per scientific name observed, with its rank, the service's taxon id and English label."""
+    taxa: dict[str, dict[str, Any]] = {}
+    for o in obs:
+        sci = o.get("scientificName")
+        if not sci or sci in taxa:
+            continue
+        entry: dict[str, Any] = {"scientificName": sci}
+        if o.get("_taxon_id"):
+            entry["taxonID"] = str(o["_taxon_id"])
+        entry["taxonRank"] = "species" if " " in sci else None
+        if o.get("_label") and str(o["_label"]).lower() != sci.lower():
+            entry["vernacularNames"] = {"eng": str(o["_label"])}
+        taxa[sci] = {k: v for k, v in entry.items() if v is not None}
+    return [taxa[k] for k in sorted(taxa)]
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
     """Camtrap DP CSV: its column order, booleans as true/false, integers without a decimal point."""
     df = pd.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows], columns=columns)
     if "count" in df.columns:
-        df["count"] = pd.array(df["count"], dtype="Int64")
+        df["count"] = pd.array(df["count"], dtype="Int64")  # type: ignore[call-overload]  # pandas-stubs: no Series
     df.to_csv(path, index=False)
 
 

@@ -2,7 +2,9 @@
 
 A task result is the poll JSON (docs/contracts.md §4) ``{"data": {id, status, created_at, request, errors, result:
 {input_object, output_object}}}``; the toolkit's Claid client adds ``"toolkit": {"output_digest",
-"output_path"}`` once the output image is in the local cache (``tmp_url`` itself lives only 24 h).
+"output_path"}`` once the output image is in the local cache (``tmp_url`` itself lives only 24 h). A local file
+edited through the upload API is the sync answer ``{"data": {input, output}}`` instead (no id, status or request:
+those come from the ledger record).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._source import records
+from ._source import obj, records
 from .export import RawResults, categorical, utc
 from ..client.model import STATUS_CATEGORIES
 
@@ -58,10 +60,14 @@ def images(source: Any) -> pd.DataFrame:
 
 
 def _row(rec: dict[str, Any]) -> dict[str, Any]:
-    res = rec.get("result") if isinstance(rec.get("result"), dict) else None
-    data = (res.get("data") if isinstance(res.get("data"), dict) else res) if res else {}
+    raw = rec.get("result")
+    res = raw if isinstance(raw, dict) else None
+    inner = res.get("data") if res else None
+    data = (inner if isinstance(inner, dict) else res) if res else {}
     local = (res or {}).get("toolkit") or {}
-    result = data.get("result") if isinstance(data.get("result"), dict) else {}
+    result = obj(data.get("result"))
+    if not result and isinstance(data.get("output"), dict):  # the upload API's sync answer
+        result = {"input_object": data.get("input") or {}, "output_object": data["output"]}
     word = str(data.get("status") or "").lower()
     status = _STATUS.get(word) or rec.get("status") or "succeeded"
     if rec.get("status") in ("failed", "expired", "cancelled"):
@@ -70,12 +76,14 @@ def _row(rec: dict[str, Any]) -> dict[str, Any]:
     error = "; ".join(str(e) for e in errors if e) or None
     if rec.get("error_code") or rec.get("error_message"):
         error = error or ": ".join(str(x) for x in (rec.get("error_code"), rec.get("error_message")) if x)
-    request = data.get("request") if isinstance(data.get("request"), dict) else {}
+    request = data.get("request")
+    if not isinstance(request, dict):
+        request = rec.get("options") or {}
     ops = request.get("operations")
     created = data.get("created_at")
     job_id = data.get("id", rec.get("job_id"))
     # on ERROR the result is empty but each error may carry the input object
-    in_obj = result.get("input_object") or next(
+    in_obj: dict[str, Any] = result.get("input_object") or next(
         (
             e["input_object"]
             for e in data.get("errors") or []

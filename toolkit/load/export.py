@@ -13,10 +13,15 @@ import json
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pandas._libs.tslibs.nattype import NaTType
+
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
 
 __all__ = ["RawResults", "no_gc", "categorical", "utc", "naive_times", "to_parquet", "to_csv", "to_geojson"]
 
@@ -72,7 +77,7 @@ def utc(values: Iterable[Any]) -> pd.Series:
     return pd.Series([_timestamp(v) for v in values], dtype="datetime64[ns, UTC]")
 
 
-def _timestamp(v: Any) -> pd.Timestamp:
+def _timestamp(v: Any) -> "pd.Timestamp | NaTType":
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return pd.NaT
     if isinstance(v, (int, float)):
@@ -127,23 +132,40 @@ def to_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
 
 
 def to_geojson(gdf: Any, path: str | Path) -> Path:
-    """Write a GeoDataFrame as RFC 7946 GeoJSON: WGS 84 longitude/latitude, no ``crs`` member, timestamps as
+    """Write a GeoDataFrame as RFC 7946 GeoJSON, the one GeoJSON writer of the toolkit (``tk.load.to_geojson``,
+    ``toolkit results export``): WGS 84 longitude/latitude with 7 decimals, no ``crs`` member (Appendix B),
+    exterior rings counter-clockwise and holes clockwise (§3.1.6), an ``id`` on every Feature (``feature_id``
+    when the frame has it for every row, else the row number from 1), categoricals as text, timestamps as
     ISO 8601 text, the raw results left out."""
+    import pyogrio
+    import shapely
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = _without_raw(gdf, False)
     if out.crs is not None and not out.crs.equals("EPSG:4326"):
         out = out.to_crs(4326)
     out = out.copy()
+    out.attrs = {}
     for name in out.columns:
-        if isinstance(out[name].dtype, pd.DatetimeTZDtype):
-            out[name] = out[name].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        col = out[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            out[name] = col.astype("string")
+        elif isinstance(col.dtype, pd.DatetimeTZDtype):
+            utc = col.dt.tz_convert("UTC")
+            fmt = "%Y-%m-%dT%H:%M:%SZ" if (utc.dropna().dt.microsecond == 0).all() else "%Y-%m-%dT%H:%M:%S.%fZ"
+            out[name] = utc.dt.strftime(fmt).astype("string")
+    geom = out.geometry.name
+    out[geom] = shapely.orient_polygons(out.geometry.values, exterior_cw=False)  # right-hand rule
+    ids = "feature_id" if "feature_id" in out.columns and out["feature_id"].notna().all() else "_geojson_id"
+    if ids == "_geojson_id":
+        out[ids] = range(1, len(out) + 1)
     path.unlink(missing_ok=True)  # the GeoJSON driver does not overwrite
-    out.to_file(path, driver="GeoJSON", engine="pyogrio", RFC7946="YES")
+    pyogrio.write_dataframe(out, path, driver="GeoJSON", layer_options={"RFC7946": "YES", "ID_FIELD": ids})
     return path
 
 
-def _without_raw(df: pd.DataFrame, keep_raw: bool) -> pd.DataFrame:
+def _without_raw(df: FrameT, keep_raw: bool) -> FrameT:
     if keep_raw or "raw" not in df.attrs:
         return df
     out = df.copy(deep=False)

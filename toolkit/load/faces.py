@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from ._source import records
+from . import store
+from ._source import obj, records
 from ..client.model import STATUS_CATEGORIES
 
 COLUMNS = [
@@ -38,7 +39,7 @@ STATUS_MAP = {
 }
 
 
-def faces(source: Any) -> pd.DataFrame:
+def faces(source: Any, *, engine: str = "pandas") -> Any:
     """One row per roster row: ``index`` (roster row), ``external_id``, ``file``, ``face_id``, ``success``,
     ``error_code``, ``error_message``, ``job_id`` (the batch job), ``job_index`` (position in that job),
     ``job_status``, ``collection_id``.
@@ -48,11 +49,37 @@ def faces(source: Any) -> pd.DataFrame:
     finished (or whose row is not reported yet) have ``success`` ``<NA>``. Without roster rows in the record
     (raw API bodies), the rows are the job's ``results`` padded to its ``total``, and ``index`` is the
     position in the job.
+
+    A Batch or Workspace is read from the workspace's columnar store (``toolkit.load.store``);
+    ``engine="dask"`` returns a lazy ``dask.dataframe`` over it.
     """
+    if engine != "pandas":
+        from .lazy import lazy_frame
+
+        return lazy_frame(source, "faces", store_rows, engine=engine)
+    loaded = store.load(source, "faces", store_rows)
+    if loaded is not None and loaded.jobs:
+        return _typed(store.concat([loaded.rows])[COLUMNS].copy())
     rows: list[dict[str, Any]] = []
     for rec in records(source):
         rows += _rows(rec)
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    return _typed(pd.DataFrame(rows, columns=COLUMNS))
+
+
+def store_rows(recs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The store's rows of ``recs`` (one per roster row, ``job_key``) and the jobs they came from."""
+    rows: list[dict[str, Any]] = []
+    keys: list[str] = []
+    for rec in recs:
+        out = _rows(rec)
+        rows += out
+        keys += [rec["key"]] * len(out)
+    df = _typed(pd.DataFrame(rows, columns=COLUMNS))
+    df[store.KEY] = pd.Categorical(keys)
+    return df, pd.DataFrame({store.KEY: [r["key"] for r in recs]})
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("index", "job_index"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
     for c in ("external_id", "file", "face_id", "error_message", "job_id", "collection_id"):
@@ -82,7 +109,7 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     if status in (None, "succeeded") and data.get("status"):  # a raw poll body knows better than its record
         status = data["status"]
     status = STATUS_MAP.get(str(status).lower()) if status is not None else None
-    err = data.get("error") if isinstance(data.get("error"), dict) else {}
+    err = obj(data.get("error"))
     job_code = rec.get("error_code") or err.get("code")
     job_message = rec.get("error_message") or err.get("message")
     job_id = rec.get("job_id") or data.get("job_id")
@@ -90,7 +117,8 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     by_pos = {r.get("index"): r for r in results if isinstance(r.get("index"), int)}
     roster = meta.get("rows") or []
     if not roster:  # raw API bodies: the rows are what the job reports, padded to its total
-        total = data.get("total") if isinstance(data.get("total"), int) else len(results)
+        total = data.get("total")
+        total = total if isinstance(total, int) else len(results)
         roster = [{"index": None, "external_id": None, "file": None} for _ in range(max(total, len(results)))]
     out = []
     for pos, row in enumerate(roster):
@@ -98,7 +126,7 @@ def _rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
         if item is not None and row.get("external_id") and item.get("external_id") not in (None, row["external_id"]):
             # the job's index does not match the roster order: pair by external id instead
             item = next((r for r in results if r.get("external_id") == row["external_id"]), None)
-        item_err = (item or {}).get("error") if isinstance((item or {}).get("error"), dict) else {}
+        item_err = obj((item or {}).get("error"))
         if item is not None:
             success, code, message = item.get("success"), item_err.get("code"), item_err.get("message")
         elif status in ("failed", "cancelled", "expired"):

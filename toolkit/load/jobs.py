@@ -8,7 +8,7 @@ two polls has no start, so its queue/run split is <NA> while ``total_s`` is know
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import numpy as np
 import pandas as pd
@@ -119,7 +119,8 @@ def _from_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A frame from ``ws.jobs()`` / ``batch.to_frame()`` / this function: same columns, fixed dtypes."""
     if "batch" in frame.columns:  # ``batch.to_frame()`` has both; ``batch`` is the table's own
         frame = frame.drop(columns=["batch_id"], errors="ignore")
-    rows = frame.rename(columns={"batch_id": "batch"}).to_dict("records")
+    # pandas-stubs key the records by Hashable; these columns are str
+    rows = cast("list[dict[str, Any]]", frame.rename(columns={"batch_id": "batch"}).to_dict("records"))
     for r in rows:
         for t in TIMES:
             v = r.get(t)

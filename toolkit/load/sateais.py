@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import store
+from ._geometry import _geometries
 from ._source import records
 from .export import no_gc
 
@@ -66,7 +68,9 @@ def columns(detection_types: list[str] | tuple[str, ...] = ()) -> list[str]:
     return [*BASE_COLUMNS, *dict.fromkeys(extras), "valid", "geometry"]
 
 
-def features(source: Any, detection_type: str | None = None, keep_properties: bool = False) -> Any:
+def features(
+    source: Any, detection_type: str | None = None, keep_properties: bool = False, *, engine: str = "pandas"
+) -> Any:
     """Every detected feature of every SateAIs job in ``source`` as a GeoDataFrame in EPSG:4326.
 
     ``source``: a Batch, raw FeatureCollection dicts, records, or GeoJSON result files (see ``load.records``).
@@ -77,35 +81,95 @@ def features(source: Any, detection_type: str | None = None, keep_properties: bo
     flagged ``valid == False`` and named in an ``InvalidGeometryWarning``. ``detection_type`` overrides what
     the records say; ``keep_properties`` adds any other feature properties as extra columns.
     ``frame.attrs["aoi"]`` maps each AOI name to its WKT when the jobs recorded it (for ``plot.detections_map``).
+
+    A Batch or Workspace is read from the workspace's columnar store (GeoParquet, ``toolkit.load.store``)
+    unless ``detection_type`` or ``keep_properties`` asks for a reading of the raw JSON. ``engine="dask"``
+    returns a lazy ``dask_geopandas`` frame over that dataset (needs the ``[dask]`` extra).
     """
+    if engine != "pandas":
+        from .lazy import lazy_frame
+
+        return lazy_frame(source, "features", store_rows, engine=engine)
     with no_gc():
-        return _features(source, detection_type, keep_properties)
+        loaded = None if detection_type or keep_properties else store.load(source, "features", store_rows, geo=True)
+        if loaded is not None and loaded.jobs:
+            return _from_store(loaded)
+        gdf, why, _, aois, _ = _features(records(source), detection_type, keep_properties)
+        _warn_invalid(gdf, why)
+        gdf.attrs["aoi"] = aois
+        return gdf
 
 
-def _features(source: Any, detection_type: str | None, keep_properties: bool) -> Any:
+def store_rows(recs: list[dict[str, Any]]) -> tuple[Any, pd.DataFrame]:
+    """The store's rows of ``recs`` (every type's columns, ``job_key``, ``invalid_reason``) and per-job facts."""
+    gdf, why, kinds, _, keys = _features(recs, None, False, every_column=True)
+    gdf.insert(len(gdf.columns) - 1, "invalid_reason", pd.array(why, dtype="str"))
+    gdf.insert(len(gdf.columns) - 1, store.KEY, pd.Categorical(keys))
+    return gdf, pd.DataFrame({store.KEY: [r["key"] for r in recs], "kind": kinds})
+
+
+def _from_store(loaded: store.Loaded) -> Any:
+    """The frame ``_features`` builds, from stored rows: the columns of the types present, ``class``
+    re-categorised over every row, feature ids typed over every row, the same warning for invalid rows."""
+    import geopandas as gpd
+
+    rows = loaded.rows
+    types = [k for k in loaded.facts["kind"].dropna()] + [t for t in rows["detection_type"].dropna().unique()]
+    cols = columns(types)
+    df = pd.DataFrame({c: rows[c] for c in cols if c != "geometry"})
+    df["detection_type"] = pd.Categorical(df["detection_type"], categories=list(TYPES))
+    df["class"] = df["class"].astype("str").astype("category")
+    for c in STRING_COLUMNS:
+        df[c] = df[c].astype("string")
+    if not isinstance(df["feature_id"].dtype, (pd.Int64Dtype, pd.StringDtype)) or not len(df):
+        df["feature_id"] = _ids(df["feature_id"].astype(object))
+    df["valid"] = df["valid"].astype(bool)
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(rows.geometry.values, crs="EPSG:4326"), crs="EPSG:4326")
+    why = np.array([v if isinstance(v, str) else None for v in rows["invalid_reason"]], dtype=object)
+    _warn_invalid(gdf, why, stacklevel=4)
+    jobs = store._full(loaded.ledger, loaded.jobs)
+    gdf.attrs["aoi"] = dict(a for a in (_aoi(store.record(j, None)) for j in jobs) if a)
+    return gdf
+
+
+def _aoi(rec: dict[str, Any]) -> tuple[str, str] | None:
+    """(AOI name, WKT) when a job's record names both."""
+    meta = rec.get("meta") or {}
+    name = meta.get("aoi_name") or rec.get("input")
+    wkt = meta.get("aoi_wkt") or meta.get("wkt") or (meta.get("body") or {}).get("polygon")
+    return (str(name), wkt) if name and isinstance(wkt, str) else None
+
+
+def _features(
+    recs: list[dict[str, Any]], detection_type: str | None, keep_properties: bool, every_column: bool = False
+) -> tuple[Any, np.ndarray, list[str | None], dict[str, str], np.ndarray]:
+    """(frame, why each row is invalid or None, each record's detection type, AOIs, each row's record key)."""
     import geopandas as gpd
 
     parts: list[pd.DataFrame] = []
     geoms: list[np.ndarray] = []
     types: list[str] = []
+    kinds: list[str | None] = []
+    keys: list[np.ndarray] = []
     aois: dict[str, str] = {}
-    for rec in records(source):
+    for rec in recs:
         fc = _collection(rec.get("result"))
-        meta = rec.get("meta") or {}
         kind = detection_type or _type(rec, fc)
+        kinds.append(kind)
         if kind:
             types.append(kind)
-        name = meta.get("aoi_name") or rec.get("input")
-        wkt = meta.get("aoi_wkt") or meta.get("wkt") or (meta.get("body") or {}).get("polygon")
-        if name and isinstance(wkt, str):
-            aois[str(name)] = wkt
+        aoi = _aoi(rec)
+        if aoi:
+            aois[aoi[0]] = aoi[1]
         if fc is None or not fc.get("features"):
             continue
+        name = (rec.get("meta") or {}).get("aoi_name") or rec.get("input")
         frame, geom = _job_frame(rec, fc, kind, name, keep_properties)
         parts.append(frame)
         geoms.append(geom)
+        keys.append(np.full(len(frame), rec.get("key"), dtype=object))
         types += [t for t in frame["detection_type"].dropna().unique() if t not in types]
-    cols = columns(types)
+    cols = columns(TYPES if every_column else types)
     df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"_reason": []})
     reasons = df.pop("_reason")
     known = {c for group in EXTRA_COLUMNS.values() for c in group}
@@ -113,9 +177,8 @@ def _features(source: Any, detection_type: str | None, keep_properties: bool) ->
     df = df.reindex(columns=[c for c in cols if c != "geometry"] + extra)
     geometry = np.concatenate(geoms) if geoms else np.array([], dtype=object)
     gdf = gpd.GeoDataFrame(_typed(df), geometry=gpd.GeoSeries(geometry, crs="EPSG:4326"), crs="EPSG:4326")
-    _check_validity(gdf, reasons)
-    gdf.attrs["aoi"] = aois
-    return gdf
+    why = _check_validity(gdf, reasons)
+    return gdf, why, kinds, aois, np.concatenate(keys) if keys else np.array([], dtype=object)
 
 
 def to_geoparquet(frame: Any, path: str | Path) -> Path:
@@ -127,25 +190,12 @@ def to_geoparquet(frame: Any, path: str | Path) -> Path:
 
 
 def to_geojson(frame: Any, path: str | Path) -> Path:
-    """Write a features frame to GeoJSON (RFC 7946, lon/lat) with ``feature_id`` as each Feature's ``id``.
+    """Write a features frame to RFC 7946 GeoJSON with ``feature_id`` as each Feature's ``id`` (the toolkit's one
+    GeoJSON writer, ``toolkit.load.export.to_geojson``: lon/lat with 7 decimals, no ``crs``, exterior rings
+    counter-clockwise). ``toolkit.load.features(path)`` reads the file back into the same frame."""
+    from .export import to_geojson as write
 
-    Dates become ISO strings; ``toolkit.load.features(path)`` reads the file back into the same frame. As
-    RFC 7946 asks, coordinates are written with 7 decimals (about 1 cm) and exterior rings counter-clockwise.
-    """
-    import pyogrio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = frame.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].astype("string")
-        elif isinstance(out[c].dtype, pd.DatetimeTZDtype):
-            out[c] = out[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string")
-    opts = {"ID_FIELD": "feature_id"} if "feature_id" in out.columns and out["feature_id"].notna().all() else {}
-    path.unlink(missing_ok=True)
-    pyogrio.write_dataframe(out, path, driver="GeoJSON", layer_options={"RFC7946": "YES", **opts})
-    return path
+    return write(frame, path)
 
 
 # -- one job ------------------------------------------------------------------------------------------
@@ -195,6 +245,7 @@ def _job_frame(
     classes = prop("class")
     inferred = classes.map(CLASS_TYPE) if classes is not None else None
     scene_ids = prop("scene_id", scene)
+    dates: pd.Series | str | None
     if isinstance(scene_ids, pd.Series):
         dates = scene_ids.map(_scene_date, na_action="ignore")
     else:
@@ -223,68 +274,6 @@ def _job_frame(
 def _scene_date(scene_id: Any) -> str | None:
     m = SCENE_DATE.search(scene_id) if isinstance(scene_id, str) else None
     return f"{m[1][:4]}-{m[1][4:6]}-{m[1][6:]}" if m else None
-
-
-def _geometries(raw: list[Any]) -> tuple[np.ndarray, list[str | None]]:
-    """Shapely geometries for GeoJSON geometry dicts, and per feature None (valid) or why it is not.
-
-    All-Polygon collections (what SateAIs returns) are built in one vectorised call; anything else, or a
-    collection the fast path cannot read, is built feature by feature so one bad feature spoils nothing.
-    """
-    import shapely
-
-    if raw and all(isinstance(g, dict) and g.get("type") == "Polygon" for g in raw):
-        try:
-            ring_sizes, poly_sizes, coords = [], [], []
-            for g in raw:
-                rings = g["coordinates"]
-                poly_sizes.append(len(rings))
-                for ring in rings:
-                    ring_sizes.append(len(ring))
-                    coords += ring
-            xy = np.asarray(coords, dtype=np.float64)
-            if xy.ndim == 2 and xy.shape[1] >= 2 and min(ring_sizes) >= 4:
-                ring_off = np.concatenate([[0], np.cumsum(ring_sizes)])
-                poly_off = np.concatenate([[0], np.cumsum(poly_sizes)])
-                geom = shapely.from_ragged_array(
-                    shapely.GeometryType.POLYGON, np.ascontiguousarray(xy[:, :2]), (ring_off, poly_off)
-                )
-                reasons: list[str | None] = [None] * len(raw)
-                open_rings = np.flatnonzero((xy[ring_off[:-1], :2] != xy[ring_off[1:] - 1, :2]).any(axis=1))
-                if open_rings.size:  # from_ragged_array closes them silently; GeoJSON says they are invalid
-                    owner = np.searchsorted(poly_off, open_rings, side="right") - 1
-                    for i in owner:
-                        reasons[i] = "ring not closed (first and last positions differ)"
-                return geom, reasons
-        except (ValueError, TypeError, KeyError, shapely.errors.GEOSException):
-            pass
-    from shapely.geometry import shape
-
-    out, reasons = np.empty(len(raw), dtype=object), []
-    for i, g in enumerate(raw):
-        if not g:
-            out[i] = None
-            reasons.append("no geometry")
-            continue
-        try:
-            out[i] = shape(g)
-            reasons.append(_open_ring(g))
-        except Exception as e:  # malformed coordinates of any kind: keep the row, say why
-            out[i] = None
-            reasons.append(f"unreadable geometry: {e}")
-    return out, reasons
-
-
-def _open_ring(g: dict[str, Any]) -> str | None:
-    """Why a (Multi)Polygon dict is malformed although shapely builds it: a ring that is not closed."""
-    polys = [g.get("coordinates")] if g.get("type") == "Polygon" else g.get("coordinates") or []
-    if g.get("type") not in ("Polygon", "MultiPolygon"):
-        return None
-    for poly in polys:
-        for ring in poly or []:
-            if ring and list(ring[0]) != list(ring[-1]):
-                return "ring not closed (first and last positions differ)"
-    return None
 
 
 def _reproject(frame: pd.DataFrame, geom: np.ndarray, crs: Any) -> tuple[pd.DataFrame, np.ndarray]:
@@ -325,7 +314,9 @@ def _utc(s: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(uniques, unit="s", utc=True, errors="coerce")
     else:
         parsed = pd.to_datetime(pd.Index(uniques, dtype=object), utc=True, errors="coerce", format="mixed")
-    values = pd.DatetimeIndex(parsed).astype("datetime64[ns, UTC]").take(codes, allow_fill=True, fill_value=pd.NaT)
+    values = pd.DatetimeIndex(parsed).astype("datetime64[ns, UTC]")
+    # pandas-stubs leave NaT out of take's fill values; None would not fill (-1 would take the last value)
+    values = values.take(codes, allow_fill=True, fill_value=pd.NaT)  # type: ignore[arg-type]
     return pd.Series(values, index=s.index)
 
 
@@ -337,12 +328,12 @@ def _ids(s: pd.Series) -> pd.Series:
     return s.astype("string")
 
 
-def _check_validity(gdf: Any, reasons: pd.Series) -> None:
-    """Set ``valid`` (read cleanly and valid by shapely); warn once naming the job and feature of each bad one."""
+def _check_validity(gdf: Any, reasons: pd.Series) -> np.ndarray:
+    """Set ``valid`` (read cleanly and valid by shapely); return why each row is not (None where it is)."""
     import shapely
 
     if gdf.empty:
-        return
+        return np.array([], dtype=object)
     why = reasons.to_numpy(dtype=object).copy()
     geom = np.asarray(gdf.geometry.values, dtype=object)
     present = ~shapely.is_missing(geom)
@@ -353,15 +344,23 @@ def _check_validity(gdf: Any, reasons: pd.Series) -> None:
     why[empty & pd.isna(why)] = "empty geometry"
     ok = present & ~bad & pd.isna(why)
     gdf["valid"] = ok
-    if ok.all():
+    why[ok] = None
+    why[~ok & pd.isna(why)] = "no geometry"
+    return why
+
+
+def _warn_invalid(gdf: Any, why: np.ndarray, stacklevel: int = 3) -> None:
+    """Warn once naming the job and feature of each row that is not ``valid``."""
+    if gdf.empty or gdf["valid"].all():
         return
+    ok = gdf["valid"].to_numpy(dtype=bool)
     lines = []
     for i in np.flatnonzero(~ok):
         row = gdf.iloc[i]
-        lines.append(f"job {row['job_id']} feature {row['feature_id']}: {why[i] or 'no geometry'}")
+        lines.append(f"job {row['job_id']} feature {row['feature_id']}: {why[i]}")
     shown = "; ".join(lines[:10]) + (f"; and {len(lines) - 10} more" if len(lines) > 10 else "")
     warnings.warn(
         f"{len(lines)} of {len(gdf)} SateAIs features have invalid or missing geometry (kept, valid == False): {shown}",
         InvalidGeometryWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
