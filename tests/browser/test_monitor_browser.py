@@ -7,36 +7,19 @@ cells from the Run menu, and reads the page. Screenshot: ``test-output/browser/m
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import nbformat
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, jupyterlab, open_notebook, run_all
 from tests.widgets.test_monitor import write_images
 
-ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "test-output" / "browser"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 N = 24
 CELLS = [
     """\
@@ -60,12 +43,6 @@ print("final counts", json.dumps({k: v for k, v in b.status_counts().items() if 
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """JupyterLab serving ``tmp_path/root``; yields (notebook URL, root). Killed at teardown."""
@@ -75,97 +52,8 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, root / "monitor.ipynb")
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True})
-    )
-    token, port = secrets.token_hex(16), free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-        "TOOLKIT_SANDBOX_TIME_SCALE": "0.5",
-    }
-    log = open(tmp_path / "lab.log", "wb")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "jupyter"),
-            "lab",
-            "--no-browser",
-            f"--IdentityProvider.token={token}",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=",
-            *(["--allow-root"] if os.geteuid() == 0 else []),
-        ],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "lab.log").read_text()[-3000:]
-            try:
-                if (
-                    httpx.get(f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=2).status_code
-                    == 200
-                ):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "JupyterLab did not start in 60 s"
-            time.sleep(0.25)
-        yield f"http://127.0.0.1:{port}/lab/tree/monitor.ipynb?token={token}", root
-    finally:
-        proc.send_signal(signal.SIGTERM)  # JupyterLab shuts its kernels down on SIGTERM
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        log.close()
-
-
-def open_notebook(page: Page, url: str) -> None:
-    """Open the notebook and wait until its kernel is connected and idle. JupyterLab shows "idle" before the
-    kernel's websocket is up; a Run All sent then is dropped or answered with a kernel dialog."""
-    channels: list[str] = []
-    page.on("websocket", lambda ws: channels.append(ws.url) if "/channels" in ws.url else None)
-    page.goto(url)
-    deadline = time.monotonic() + 60
-    while not channels:
-        assert time.monotonic() < deadline, "the notebook's kernel never connected"
-        page.wait_for_timeout(100)
-    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=60_000)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
-    page.wait_for_timeout(1_000)  # kernel_info / comm_info round trips right after connecting
-
-
-def run_all(page: Page, cells: int, attempts: int = 3) -> None:
-    """Run > Run All Cells, and check that every cell was sent to the kernel (its prompt shows [*] or [n])."""
-    sent = page.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[(\*|\d+)\]"))
-    for _ in range(attempts):
-        page.locator("#jp-MainMenu").get_by_text("Run", exact=True).click()
-        page.get_by_text("Run All Cells", exact=True).click()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and sent.count() < cells:
-            page.wait_for_timeout(100)
-        if sent.count() == cells:
-            return
-        dialog = page.locator(".jp-Dialog")
-        why = dialog.first.inner_text() if dialog.count() else "no dialog"
-        assert sent.count() == 0, f"only {sent.count()} of {cells} cells ran ({why})"
-        page.keyboard.press("Escape")  # a dialog (e.g. kernel selection), or the menu: try again
-    raise AssertionError("Run All Cells did not start the notebook")
+    with jupyterlab(root, tmp_path, "monitor.ipynb", {"TOOLKIT_SANDBOX_TIME_SCALE": "0.5"}) as url:
+        yield url, root
 
 
 def monitor_text(page: Page) -> str:
@@ -177,7 +65,7 @@ def test_monitor_updates_live_in_jupyterlab_while_later_cells_run(lab):
     url, _root = lab
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = None
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 820})

@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import scene_image, stats
 from toolkit.client.batch import Batch
-from toolkit.client.model import Job, Status
+from toolkit.client.model import Job, PreflightError, Status
 from toolkit.widgets import Monitor, batch_mimebundle, monitor_for, snapshot
 from toolkit.workspace import Workspace
 
@@ -24,8 +25,14 @@ def write_images(folder: Path, n: int, start: int = 0) -> Path:
 
 
 def pill_counts(html: str) -> dict[str, int]:
-    """The coloured counts as the header HTML shows them: {"succeeded": 12, ...}."""
-    return {s: int(n) for n, s in re.findall(r">(\d+) (\w+)</span>", html)}
+    """The coloured counts as the header HTML shows them, by unified status (kept in each pill's title):
+    {"succeeded": 12, ...}."""
+    return {s: int(n) for s, n in re.findall(r'<span title="(\w+)"[^>]*>(\d+) [^<]*</span>', html)}
+
+
+def pill_labels(html: str) -> dict[str, str]:
+    """What each pill says after its count, by unified status: {"draft": "not sent yet", ...}."""
+    return dict(re.findall(r'<span title="(\w+)"[^>]*>\d+ ([^<]*)</span>', html))
 
 
 def failure_rows(html: str) -> list[tuple[str, str, str]]:
@@ -114,11 +121,13 @@ def test_cancel_button_cancels_jobs_not_started(sandbox, tmp_path):
     finally:
         runner.workers = 1
         runner.wake()
-    assert "cancelled 6 of 6 jobs that had not started" in m.note.value
+    assert "cancelled 6 of the 6 jobs not started yet" in m.note.value
     batch.wait(timeout=30)
     assert batch.status_counts()["cancelled"] == 6
     assert m.snapshot.finished and pill_counts(m.header.value) == {"cancelled": 6}
     assert m.cancel_button.disabled and m.bar.value == 6 and m.bar.bar_style == "warning"
+    # a second cancel (notebook 03 run again) says why it stopped nothing, in agreement with the counts
+    assert m.cancel() == 0 and "nothing left to cancel: 6 were already cancelled" in m.note.value
     # Animal Detect has no cancel: the button says so instead of pretending
     ad = Monitor(ws.animaldetect.detect(write_images(tmp_path / "more", 2, start=200)))
     assert ad.cancel_button.disabled and "cannot cancel" in ad.cancel_button.tooltip
@@ -202,13 +211,18 @@ def test_finished_and_empty_batches_render_at_once(sandbox, tmp_path):
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)  # as after a kernel restart
     again = ws.animaldetect.detect(images)
     m = Monitor(again)  # re-attached from the ledger: final at once, no request, no clock running
-    assert m.snapshot.finished and "from the ledger" in m.stats.value and m.bar.bar_style == "success"
+    assert m.snapshot.finished and m.bar.bar_style == "success"
+    took = max(j.finished_at or 0 for j in again.jobs) - min(j.created_at for j in again.jobs)
+    assert took > 0 and m.snapshot.elapsed == took  # how long the batch took, from the ledger
+    assert "took" in m.stats.value and m.snapshot.rate is None  # nothing finished in this session
     assert ws.animaldetect.transport.requests == 0
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "a.jpg").write_text("text, not an image")
     (bad / "b.jpg").write_bytes(b"")
-    empty = ws.animaldetect.detect(bad)  # every input refused by preflight: a batch with no jobs
+    with pytest.raises(PreflightError) as refused:  # every input refused: raised where the mistake is made
+        ws.animaldetect.detect(bad)
+    empty = Batch(ws.animaldetect, "b-empty", [], {}, refused.value.rejected)  # as such a batch displays
     text = batch_mimebundle(empty)["text/plain"]
     assert text.splitlines()[0].endswith("0/0 done (2 rejected before sending)")
     assert [line.split()[0][-9:] for line in text.splitlines()[1:]] == ["bad/a.jpg", "bad/b.jpg"]  # tails
@@ -216,3 +230,65 @@ def test_finished_and_empty_batches_render_at_once(sandbox, tmp_path):
     e = Monitor(empty)
     assert e.snapshot.finished and e.cancel_button.disabled and e.retry_button.disabled
     assert len(failure_rows(e.failures.value)) == 2 and pill_counts(e.header.value) == {"rejected": 2}
+
+
+def test_a_clock_that_survives_a_restart(sandbox, tmp_path):
+    images = write_images(tmp_path / "imgs", 4)
+    runner = sandbox.ctx.runner
+    runner.workers = 0  # the sandbox takes no job: the batch stays unfinished across the "restart"
+    try:
+        first = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True).animaldetect.detect(images)
+        time.sleep(0.6)
+        again = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True).animaldetect.detect(images)  # restarted
+        m = Monitor(again)
+        recorded = min(j.created_at for j in again.jobs)
+        assert again.started - recorded >= 0.6 and not m.snapshot.finished
+        assert m.snapshot.elapsed >= 0.6  # counted from the ledger, not from this session's re-attach
+    finally:
+        runner.workers = 1
+        runner.wake()
+    again.wait(timeout=60)
+    first.wait(timeout=60)
+    snap = m.refresh()
+    assert snap.finished and snap.elapsed == max(j.finished_at or 0 for j in again.jobs) - recorded
+    assert snap.timing.startswith("took ")
+
+
+def test_throughput_and_eta_in_readable_units(sandbox, tmp_path):
+    client = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True).animaldetect
+    t0 = time.time() - 40
+    jobs = [
+        Job(key=f"k{i}", provider="animaldetect", operation="detect", input=f"cam-{i}.jpg", batch_id="b-rate")
+        for i in range(10)
+    ]
+    for i, j in enumerate(jobs):
+        j.created_at = t0
+        j.status = Status.SUCCEEDED if i < 3 else Status.RUNNING
+        j.finished_at = t0 + 10 * (i + 1) if i < 3 else None
+    batch = Batch(client, "b-rate", jobs, {}, [])
+    batch.started = t0
+    snap = snapshot(batch, now=t0 + 40)
+    assert snap.rate == 3 / 40  # 0.075 jobs/s
+    assert snap.timing == "40.0 s · 4.5 jobs/min · about 1.6 min left"  # 7 jobs at 4.5/min: 93 s
+
+
+def test_display_labels_and_a_mixed_media_batch_titled_by_its_operation(sandbox, tmp_path):
+    ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
+    media = Path(__file__).resolve().parents[2] / "data" / "media"
+    screen = ws.authenta.screen([media / "astronaut.jpg", media / "voice_note.wav"])
+    assert len({j.operation for j in screen.jobs}) == 2  # two tasks in one batch
+    m = Monitor(screen)
+    assert m.snapshot.operation == "screen" and "authenta · screen" in m.header.value
+    screen.wait(timeout=60)
+    assert batch_mimebundle(screen)["text/plain"].startswith("authenta · screen ")
+    # the unified statuses stay in the data; the pills and the text say them in words
+    jobs = [
+        Job(key=f"d{i}", provider="authenta", operation="ai-image-detection", input=f"x{i}.jpg", batch_id="b-d")
+        for i in range(2)
+    ]
+    waiting = Batch(ws.authenta, "b-d", jobs, {}, [])  # never started: both jobs not sent yet
+    w = Monitor(waiting, heartbeat=3600)
+    assert pill_counts(w.header.value) == {"draft": 2} and pill_labels(w.header.value) == {"draft": "not sent yet"}
+    assert batch_mimebundle(waiting)["text/plain"].endswith("0/2 done (2 not sent yet)")
+    assert w.cancel_button.description == "Cancel waiting jobs" and not w.cancel_button.disabled
+    assert w.cancel() == 2 and w.note.value.endswith("cancelled 2 of the 2 jobs not started yet</span>")

@@ -1,15 +1,17 @@
-"""Matplotlib figures over the frames of ``toolkit.load``. Every function returns the Axes (or Figure for
-multi-panel plots) and accepts ``ax=`` where one panel is drawn. Nothing here loads or computes results."""
+"""Matplotlib figures over the frames of ``toolkit.load``. As in pandas and seaborn, a one-panel plot returns its
+Axes and accepts ``ax=``; a multi-panel plot returns a :class:`Figure` that a notebook shows once, whether it is
+the cell's value, assigned, or followed by ``;``. Nothing here loads or computes results."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from ._figure import Figure
 from .claid import before_after
 from .detections import boxes, counts, gallery, score_histogram
 from .faces import enrollment_summary
-from .maps import detections_map, sizes
-from .timeline import timeline
+from .maps import BasemapError, detections_map, sizes
+from .timeline import STATUS_COLORS, timeline
 from .verdicts import verdict_distribution
 
 __all__ = [
@@ -24,6 +26,9 @@ __all__ = [
     "enrollment_summary",
     "timeline",
     "for_provider",
+    "Figure",
+    "BasemapError",
+    "STATUS_COLORS",
 ]
 
 

@@ -18,6 +18,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageOps
 
+from ._figure import LABEL_SIZE, framed_image, subplots
+
 __all__ = ["boxes", "gallery", "counts", "score_histogram"]
 
 _COLORS = plt.get_cmap("tab10").colors
@@ -82,7 +84,8 @@ def gallery(
     ncols: int | None = None,
 ) -> Figure:
     """A grid of the top ``n`` detections by ``by`` (descending): crops around each box (``crop=False``:
-    the full image with its box), titled with label, score and file.
+    the full image with its box), framed on a grey backdrop and titled with label, score and file.
+    Returns the Figure (shown once in a notebook, as the cell's value or not).
 
     ``images`` finds the files when ``detections.file`` does not: a folder to join relative names to, a
     mapping ``file -> path``, or an ``images_table`` frame (its ``file`` column).
@@ -91,7 +94,7 @@ def gallery(
     k = max(len(top), 1)
     ncols = ncols or min(4, k)
     nrows = math.ceil(k / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(3.2 * ncols, 3.5 * nrows), squeeze=False)
     colors = label_colors(_labels(detections))
     for ax, r in zip(axes.flat, top.itertuples(index=False)):
         path = _resolve(str(r.file), images)
@@ -100,7 +103,7 @@ def gallery(
             img = _open(path)
         except (OSError, ValueError):
             ax.text(0.5, 0.5, "image not found", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(title, fontsize=9)
+            ax.set_title(title, fontsize=LABEL_SIZE)
             ax.set_axis_off()
             continue
         W, H = img.size
@@ -109,13 +112,12 @@ def gallery(
         if crop:
             mx, my = w * margin + 4, h * margin + 4
             left, top_, right, bottom = max(0, x - mx), max(0, y - my), min(W, x + w + mx), min(H, y + h + my)
-            ax.imshow(img.crop((int(left), int(top_), int(math.ceil(right)), int(math.ceil(bottom)))))
+            framed_image(ax, img.crop((int(left), int(top_), int(math.ceil(right)), int(math.ceil(bottom)))))
             x, y = x - int(left), y - int(top_)
         else:
-            ax.imshow(img)
-        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=color, linewidth=2))
-        ax.set_title(title, fontsize=9)
-        ax.set_axis_off()
+            framed_image(ax, img)
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=color, linewidth=2, gid="box"))
+        ax.set_title(title, fontsize=LABEL_SIZE)
     for ax in list(axes.flat)[len(top) :]:
         ax.set_axis_off()
         if not len(top):

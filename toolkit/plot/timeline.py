@@ -7,19 +7,23 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.patches import Patch
+
+from ..client.model import STATUS_CATEGORIES
 
 __all__ = ["timeline", "STATUS_COLORS"]
 
-STATUS_COLORS = {
-    "succeeded": "#2ca02c",
-    "failed": "#d62728",
-    "expired": "#ff7f0e",
-    "cancelled": "#7f7f7f",
-    "running": "#1f77b4",
-    "queued": "#9ecae1",
-    "draft": "#c7c7c7",
-}
+#: One colour per status of ``STATUS_CATEGORIES``, no two alike (and none the near-black of the phase keys).
+STATUS_COLORS = dict(
+    zip(
+        STATUS_CATEGORIES,
+        ["#2ca02c", "#d62728", "#ff7f0e", "#7f7f7f", "#1f77b4", "#9ecae1", "#e0d3a8", "#9467bd"],
+        strict=True,
+    )
+)
+#: the legend's keys for the parts of a bar (pale: queued, solid: running), in a colour no status has
+PHASE_KEY = "#333333"
 QUEUED_ALPHA = 0.35
 MAX_LABELS = 40
 
@@ -67,23 +71,31 @@ def timeline(jobs: pd.DataFrame, ax: Axes | None = None, *, now: Any = None, lab
         ax.barh(i, done[i] - started[i], left=started[i], color=color, height=0.7, gid="span:running")
     ax.set_ylim(len(df) - 0.5, -0.5)  # first job on top
     if len(df) <= MAX_LABELS and label in df.columns:
-        ax.set_yticks(range(len(df)), [_short(str(v)) for v in df[label]], fontsize=8)
+        ax.set_yticks(range(len(df)), [_short(str(v)) for v in df[label]], fontsize=9)
     else:
         ax.set_yticks([])
         ax.set_ylabel(f"{len(df)} jobs (by creation time)")
     ax.set_xlabel(f"time since the first job was created ({unit})")
     ax.set_xlim(0, span / div * 1.02)
     present = [s for s in STATUS_COLORS if s in set(df["status"].astype(str))]
-    handles = [Patch(color=STATUS_COLORS[s], label=s) for s in present]
+    handles: list[Any] = [Patch(color=STATUS_COLORS[s], label=s) for s in present]
+    labels = list(present)
     unsplit = df["started_at"].isna()
-    if (~unsplit).any():
-        handles += [
-            Patch(facecolor="grey", alpha=QUEUED_ALPHA, label="queued (pale)"),
-            Patch(facecolor="grey", label="running (solid)"),
-        ]
+    if (~unsplit).any():  # one two-part key, so no phase swatch can pass for a status colour
+        handles.append((Patch(facecolor=PHASE_KEY, alpha=QUEUED_ALPHA), Patch(facecolor=PHASE_KEY)))
+        labels.append("bar: pale while queued,\nsolid while running")
     if unsplit.any():
-        handles.append(Patch(facecolor="grey", alpha=0.6, hatch="//", edgecolor="white", label="start not observed"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+        handles.append(Patch(facecolor="white", hatch="////", edgecolor=PHASE_KEY))
+        labels.append("hatched: start not observed")
+    ax.legend(
+        handles,
+        labels,
+        handler_map={tuple: HandlerTuple(ndivide=None, pad=0.0)},
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize=9,
+        frameon=False,
+    )
     ax.set_title(f"Job timeline ({len(df)} jobs)")
     ax.grid(axis="x", alpha=0.3)
     ax.figure.tight_layout()

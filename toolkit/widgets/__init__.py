@@ -3,13 +3,33 @@
 ``Batch._repr_mimebundle_`` calls ``batch_mimebundle``: in a kernel a live ``Monitor`` (with HTML/text of
 the state for places where widgets do not render, rewritten with the final state when the batch finishes);
 elsewhere only the HTML/text. ``JobsExplorer(ws)`` filters the ledger by provider, status and batch.
+
+The names below are imported on first use, so ``toolkit.widgets.labels`` and ``toolkit.widgets.notice`` (used by
+the workspace and the command line) do not import ipywidgets.
 """
 
 from __future__ import annotations
 
-from .explorer import JobsExplorer, explore
-from .monitor import Monitor, batch_mimebundle, display_batch, monitor_for
-from .render import Snapshot, render_html, render_text, snapshot
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .explorer import JobsExplorer, explore
+    from .monitor import Monitor, batch_mimebundle, display_batch, monitor_for
+    from .render import Snapshot, render_html, render_text, snapshot
+
+_WHERE = {
+    "JobsExplorer": "explorer",
+    "explore": "explorer",
+    "Monitor": "monitor",
+    "batch_mimebundle": "monitor",
+    "display_batch": "monitor",
+    "monitor_for": "monitor",
+    "Snapshot": "render",
+    "render_html": "render",
+    "render_text": "render",
+    "snapshot": "render",
+}
 
 __all__ = [
     "JobsExplorer",
@@ -23,3 +43,9 @@ __all__ = [
     "render_text",
     "snapshot",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import ipywidgets as W
 
+from .labels import label
 from .render import COLORS, FONT, ORDER, _clip, pill, short_input
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class JobsExplorer:
         )
         self.status = W.Dropdown(
             description="status",
-            options=[("all", ALL)] + [(s, s) for s in ORDER],
+            options=[("all", ALL)] + [(label(s), s) for s in ORDER],
             value=status or ALL,
             layout=W.Layout(width="190px"),
             style={"description_width": "46px"},
@@ -139,7 +140,7 @@ def explore(workspace: WorkspaceLike, **filters: Any) -> JobsExplorer:
 
 def summary_html(df: "pd.DataFrame") -> str:
     """Counts per status of the jobs in ``df``, as coloured pills."""
-    counts = df["status"].value_counts() if len(df) else {}
+    counts: Any = df["status"].value_counts() if len(df) else {}
     pills = "".join(pill(s, int(counts[s])) for s in ORDER if s in counts)
     batches = df[_batch_column(df)].nunique() if len(df) else 0
     return (
@@ -160,12 +161,14 @@ def table_html(df: "pd.DataFrame", rows: int = 50) -> str:
     )
     body = []
     for r, batch in zip(recent.itertuples(index=False), recent[_batch_column(recent)]):
-        fg = COLORS.get(r.status, COLORS["draft"])[0]
+        status = str(r.status)
+        fg = COLORS.get(status, COLORS["draft"])[0]
         err = " ".join(str(x) for x in (r.error_code, r.error_message) if isinstance(x, str) and x)
         body.append(
             f'<tr><td style="{cell};white-space:nowrap">{html.escape(short_input(str(r.input), 40))}</td>'
-            f'<td style="{cell};color:{fg};font-weight:600">{html.escape(r.status)}</td>'
-            f'<td style="{cell}">{html.escape(r.provider)}</td><td style="{cell}">{html.escape(r.operation)}</td>'
+            f'<td style="{cell};color:{fg};font-weight:600" title="{status}">{html.escape(label(status))}</td>'
+            f'<td style="{cell}">{html.escape(str(r.provider))}</td>'
+            f'<td style="{cell}">{html.escape(str(r.operation))}</td>'
             f'<td style="{cell};white-space:nowrap">{html.escape(str(batch))}</td>'
             f'<td style="{cell};white-space:nowrap">{_when(r.finished_at)}</td>'
             f'<td style="{cell}">{html.escape(_clip(err, 90))}</td></tr>'

@@ -26,6 +26,8 @@ import ipywidgets as W
 from ..client import runtime
 from ..client.model import Status
 from ..client.settled import settled
+from .labels import CANCEL_BUTTON, CANCEL_TOOLTIP, cancel_message, retry_message
+from .notice import kernel_shell as _kernel_shell
 from .render import BatchLike, Snapshot, failures_html, header_html, render_html, render_text, snapshot
 
 _ATTR = "_toolkit_monitor"  # where a batch keeps its monitor (one widget model per batch)
@@ -69,7 +71,10 @@ class Monitor:
         self.stats = W.HTML(layout=W.Layout(margin="0"))
         self.failures = W.HTML()
         self.cancel_button = W.Button(
-            description="Cancel not started", icon="stop", layout=W.Layout(width="auto", height="26px")
+            description=CANCEL_BUTTON,
+            icon="stop",
+            tooltip=CANCEL_TOOLTIP,
+            layout=W.Layout(width="auto", height="26px"),
         )
         self.retry_button = W.Button(
             description="Retry failed", icon="redo", layout=W.Layout(width="auto", height="26px")
@@ -108,42 +113,39 @@ class Monitor:
         return bool(self.batch.can_retry)
 
     def cancel(self) -> int:
-        """Cancel the jobs that have not started (where the API can); shows and returns how many."""
+        """Cancel the jobs that have not started (where the API can); shows what happened, returns how many."""
         if not self.can_cancel:
             self._say(f"{self.batch.client.name}'s API cannot cancel jobs; they will run to the end.")
             return 0
-        waiting = sum(1 for j in self.batch.jobs if j.status in (Status.DRAFT, Status.QUEUED))
+        before = _counts(self.batch)
         try:
             n = self.batch.cancel()
         except Exception as e:  # shown in the widget: a click handler has nowhere else to report
             self._say(f"cancel failed: {e}", error=True)
             return 0
-        text = f"cancelled {n} of {waiting} job{'s' if waiting != 1 else ''} that had not started"
-        if n < waiting:
-            text += " (the others started meanwhile)"
-        self._say(text)
+        self._say(cancel_message(n, before, _counts(self.batch)))
         self.refresh()
         return n
 
     def retry(self) -> BatchLike | None:
-        """Submit the failed inputs again as a new batch, shown below this monitor; returns it."""
+        """Submit the failed inputs again as a new batch, shown below this monitor; returns it (None when
+        nothing was sent again: no failure, the inputs are not held here, or every failed job resumed as it is)."""
         failed = len(self.batch.failed())
         try:
             new = self.batch.retry_failed()
         except Exception as e:
             self._say(f"retry failed: {e}", error=True)
             return None
+        resumed = failed - len(self.batch.failed())  # reopened: their failure was outside the job
         if new is self.batch:
-            self._say(
-                "nothing to retry: the failed inputs are not available in this session"
-                if failed
-                else "nothing to retry"
-            )
+            self._say(retry_message(failed, 0, None, resumed))
+            if resumed:
+                self.refresh()
             return None
         self.retried.append(new)
         child = monitor_for(new)
         self.retries.children = (*self.retries.children, child.widget)
-        self._say(f"retrying {failed} failed input{'s' if failed != 1 else ''} as {new.id}")
+        self._say(retry_message(failed, len(new.jobs), new.id, resumed))
         return new
 
     def refresh(self) -> Snapshot:
@@ -223,7 +225,7 @@ class Monitor:
         self.bar.bar_style = ("warning" if bad else "success") if s.finished else "info"
         self.stats.value = (
             f'<span style="font-size:12px;opacity:.8;white-space:nowrap">{s.terminal}/{s.total}'
-            f" done · {s.timing}</span>"
+            f" done{' · ' + s.timing if s.timing else ''}</span>"
         )
         self.failures.value = failures_html(s)
         waiting = s.counts.get("draft", 0) + s.counts.get("queued", 0)
@@ -296,13 +298,11 @@ def _update_display(data: dict[str, Any], display_id: str) -> None:
     update_display(data, raw=True, display_id=display_id)
 
 
-def _kernel_shell() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    shell = get_ipython()
-    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
+def _counts(batch: BatchLike) -> dict[str, int]:
+    counts = dict.fromkeys((s.value for s in Status), 0)
+    for j in batch.jobs:
+        counts[j.status.value] += 1
+    return counts
 
 
 def _on_thread_of(loop: asyncio.AbstractEventLoop) -> bool:

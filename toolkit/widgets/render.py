@@ -19,6 +19,7 @@ from typing import Any, Callable, Protocol
 
 from ..client.model import Job, Status
 from ..client.settled import settled
+from .labels import ORDER, count_phrase, fmt_duration, fmt_eta, fmt_rate, label, plural
 
 
 class BatchLike(Protocol):
@@ -48,8 +49,6 @@ class BatchLike(Protocol):
     def on_change(self, fn: Callable[[Any], None]) -> None: ...
 
 
-#: display order of the unified statuses
-ORDER: tuple[str, ...] = ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired")
 #: status -> (text colour, pill background); readable on light and dark themes
 COLORS: dict[str, tuple[str, str]] = {
     "succeeded": ("#116329", "#d2f4da"),
@@ -86,7 +85,7 @@ class Snapshot:
     counts: dict[str, int]
     terminal: int  # jobs in a terminal status (the progress bar's value)
     finished: bool  # every job terminal and every success cached: ``batch.done``
-    elapsed: float  # seconds since the batch started (frozen at the last finish)
+    elapsed: float  # seconds since the first job was recorded in the ledger (frozen at the last finish)
     rate: float | None  # jobs finished per second in this session
     eta: float | None  # seconds left at that rate
     failures: tuple[Failure, ...]  # latest first while running; submission order once finished
@@ -97,21 +96,21 @@ class Snapshot:
     @property
     def summary(self) -> str:
         """``"37/200 done (30 succeeded, 7 failed, 163 running)"``: counts only, deterministic."""
-        parts = [f"{self.counts[s]} {s}" for s in ORDER if self.counts.get(s)]
+        parts = count_phrase(self.counts)
         if self.rejected:
-            parts.append(f"{self.rejected} rejected before sending")
-        return f"{self.terminal}/{self.total} done ({', '.join(parts) or 'no jobs'})"
+            parts += (", " if parts else "") + f"{self.rejected} {label('rejected')}"
+        return f"{self.terminal}/{self.total} done ({parts or 'no jobs'})"
 
     @property
     def timing(self) -> str:
-        """``"12.3 s · 3.1 jobs/s · ETA 52 s"`` (live view only: not deterministic)."""
+        """``"12.3 s · 4.5 jobs/min · about 52 s left"``, or ``"took 4 min 05 s"`` (not deterministic)."""
+        if self.finished:
+            return f"took {fmt_duration(self.elapsed)}" if self.total else ""
         parts = [fmt_duration(self.elapsed)]
         if self.rate:
-            parts.append(f"{self.rate:.3g} jobs/s")
-        if self.eta is not None and not self.finished:
-            parts.append(f"ETA {fmt_duration(self.eta)}")
-        if self.finished and self.elapsed == 0 and self.total:
-            parts = ["from the ledger"]
+            parts.append(fmt_rate(self.rate))
+        if self.eta is not None:
+            parts.append(f"about {fmt_eta(self.eta)} left")
         return " · ".join(parts)
 
 
@@ -119,11 +118,12 @@ def snapshot(batch: BatchLike, max_failures: int = MAX_FAILURES, now: float | No
     """The batch's current state in one pass over its jobs (~0.5 ms per 1,000 jobs): call it a few times a second
     at most. Identity tests on the enum keep the loop cheap (Enum properties and hashing are Python calls)."""
     now = time.time() if now is None else now
-    started = batch.started
+    started = batch.started  # this session: the rate counts what finished since
     jobs = batch.jobs
+    origin = min((j.created_at for j in jobs), default=started)  # the ledger's: survives a kernel restart
     by_status = Counter(map(_STATUS, jobs))
     unsettled_successes = recent = 0
-    last_finish = 0.0
+    last_finish = session_last = 0.0
     failed: list[tuple[float, int]] = []
     for i, j in enumerate(jobs):
         st = j.status
@@ -133,18 +133,21 @@ def snapshot(batch: BatchLike, max_failures: int = MAX_FAILURES, now: float | No
         elif st is not _F and st is not _E and st is not _C:
             continue
         fin = j.finished_at or 0.0
+        if fin > last_finish:
+            last_finish = fin
         if fin >= started:
             recent += 1
-            if fin > last_finish:
-                last_finish = fin
+            if fin > session_last:
+                session_last = fin
         if st is _F or st is _E:
             failed.append((fin, i))
     counts = {s.value: by_status.get(s, 0) for s in _ALL}
     terminal = sum(by_status.get(s, 0) for s in _TERMINAL)
     total = len(jobs)
     finished = terminal - unsettled_successes == total
-    elapsed = (max(0.0, last_finish - started) if recent else 0.0) if finished else max(0.0, now - started)
-    rate = recent / elapsed if recent and elapsed > 0.2 else None
+    elapsed = max(0.0, (last_finish if finished else now) - origin)
+    session = max(0.0, (session_last if finished else now) - started)
+    rate = recent / session if recent and session > 0.2 else None
     eta = (total - terminal) / rate if rate and not finished else None
     if finished:  # deterministic for saved notebooks: submission order
         shown = [i for _, i in failed[:max_failures]]
@@ -160,7 +163,7 @@ def snapshot(batch: BatchLike, max_failures: int = MAX_FAILURES, now: float | No
     ]
     return Snapshot(
         provider=batch.client.name,
-        operation=jobs[0].operation if jobs else "",
+        operation=batch_operation(batch),
         batch_id=batch.id,
         total=total,
         counts=counts,
@@ -177,10 +180,26 @@ def snapshot(batch: BatchLike, max_failures: int = MAX_FAILURES, now: float | No
 
 
 _STATUS = attrgetter("status")
+_OPERATION = "_toolkit_operation"
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
 _S, _F, _E, _C = Status.SUCCEEDED, Status.FAILED, Status.EXPIRED, Status.CANCELLED
 _ALL = tuple(Status(s) for s in ORDER)
 _TERMINAL = tuple(s for s in Status if s.terminal)
+
+
+def batch_operation(batch: BatchLike) -> str:
+    """The operation a batch was submitted with: the ledger's (``screen`` for a mixed-media Authenta batch
+    whose jobs run several tasks), else its jobs' one operation. Cached on the batch (asked per flush)."""
+    op = batch.__dict__.get(_OPERATION)
+    if op is None:
+        ops = sorted({j.operation for j in batch.jobs})
+        op = ops[0] if len(ops) == 1 else ""
+        ledger = getattr(batch.client, "ledger", None)
+        if len(ops) > 1 and ledger is not None:
+            spec = ledger.batch(batch.id)
+            op = spec["operation"] if spec else " + ".join(ops)
+        setattr(batch, _OPERATION, op)
+    return str(op)
 
 
 def short_input(value: str, width: int = 48) -> str:
@@ -195,27 +214,18 @@ def short_input(value: str, width: int = 48) -> str:
     return value if len(value) <= width else "…" + value[-(width - 1) :]
 
 
-def fmt_duration(seconds: float) -> str:
-    """``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-
-
 def title(s: Snapshot) -> str:
     return f"{s.provider} · {s.operation}" if s.operation else s.provider
 
 
 # -- HTML -----------------------------------------------------------------------------------------------
-def pill(status: str, n: int) -> str:
+def pill(status: str, n: int, text: str | None = None) -> str:
+    """A coloured count, ``n`` and the status's display label (or ``text``); the status itself in ``title``."""
     fg, bg = COLORS.get(status, COLORS["draft"])
     return (
-        f'<span style="display:inline-block;margin:0 4px 2px 0;padding:0 8px;border-radius:10px;'
-        f'background:{bg};color:{fg};font-weight:600;white-space:nowrap">{n} {html.escape(status)}</span>'
+        f'<span title="{html.escape(status)}" style="display:inline-block;margin:0 4px 2px 0;padding:0 8px;'
+        f'border-radius:10px;background:{bg};color:{fg};font-weight:600;white-space:nowrap">'
+        f"{n} {html.escape(text if text is not None else label(status))}</span>"
     )
 
 
@@ -223,14 +233,14 @@ def pills_html(s: Snapshot) -> str:
     out = [pill(st, s.counts[st]) for st in ORDER if s.counts.get(st)]
     if s.rejected:
         out.append(pill("rejected", s.rejected))
-    return "".join(out) or pill("draft", 0).replace("0 draft", "no jobs")
+    return "".join(out) or pill("draft", 0).replace("0 not sent yet", "no jobs")
 
 
 def header_html(s: Snapshot) -> str:
     """Title, batch id and the coloured counts (one line, wraps when narrow)."""
     return (
         f'<div style="{FONT}"><b>{html.escape(title(s))}</b> '
-        f'<span style="opacity:.65">{html.escape(s.batch_id)} · {s.total} job{"s" if s.total != 1 else ""}'
+        f'<span style="opacity:.65">{html.escape(s.batch_id)} · {plural(s.total, "job")}'
         f"</span>&ensp;{pills_html(s)}</div>"
     )
 
@@ -240,7 +250,7 @@ def bar_html(s: Snapshot) -> str:
     if not s.total:
         return ""
     segs = "".join(
-        f'<div title="{s.counts[st]} {st}" style="width:{100 * s.counts[st] / s.total:.3f}%;'
+        f'<div title="{s.counts[st]} {label(st)}" style="width:{100 * s.counts[st] / s.total:.3f}%;'
         f'background:{COLORS[st][0] if st in ("succeeded", "failed") else COLORS[st][1]}"></div>'
         for st in ORDER
         if s.counts.get(st)
@@ -274,7 +284,7 @@ def failures_html(s: Snapshot) -> str:
 def render_html(s: Snapshot, timings: bool = False) -> str:
     """Self-contained HTML of the state; ``timings`` adds elapsed/throughput/ETA (not deterministic)."""
     line = html.escape(s.summary.split(" (")[0])
-    if timings:
+    if timings and s.timing:
         line += " · " + html.escape(s.timing)
     return (
         f'<div style="{FONT};max-width:760px">{header_html(s)}{bar_html(s)}'
@@ -285,7 +295,7 @@ def render_html(s: Snapshot, timings: bool = False) -> str:
 def render_text(s: Snapshot, timings: bool = False) -> str:
     """Plain-text state: one summary line, then the failure rows."""
     line = f"{title(s)} {s.batch_id}: {s.summary}"
-    if timings:
+    if timings and s.timing:
         line += f" {s.timing}"
     rows = [f"  {f.input}  {f.code or f.status}  {_clip(f.message, 100)}" for f in s.failures]
     more = s.failed_total + s.rejected - len(s.failures)
