@@ -1,11 +1,18 @@
-"""1,000,000 Animal Detect annotations -> DataFrame: toolkit.load.detections vs pandas.json_normalize (same input,
-same run); time and peak traced memory of each."""
+"""Animal Detect annotations -> DataFrame, at two sizes (default 10k and 100k results of 10 boxes):
 
-import gc, random, sys, time, tracemalloc
+- ``pandas.json_normalize`` on the parsed results (the baseline), and ``load.detections`` on the same dicts;
+- ``load.detections(ws)`` on a settled workspace holding the same results: cold (the columnar store is built
+  from the result cache: read, verify, parse, flatten, write) and warm (read from the store; best of 3).
+
+Prints one line per step and a JSON summary (``--out`` writes it); ratios are against the same-run baseline."""
+
+import argparse, gc, json, random, shutil, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import pandas as pd
+from tests.benchmarks.columnar import settled_workspace
+from toolkit import Workspace
 from toolkit.load import detections
 
 LABELS = ["red fox", "roe deer", "wild boar", "bird", "human", "vehicle", "mammal"]
@@ -44,32 +51,64 @@ def make(n_images=100_000, per=10, seed=1):
     return out
 
 
-def ours(r):
-    return detections(r, read_files=False)
-
-
-def theirs(r):
+def json_normalize(r):
     return pd.json_normalize(
         r, record_path="annotations", meta=["job_id", ["info", "model_id"], ["info", "model_version"]]
     )
 
 
-results = make()
-print("annotations:", sum(len(r["annotations"]) for r in results))
-timings = {}
-for name, fn in (("toolkit.load.detections", ours), ("pandas.json_normalize", theirs)):
-    gc.collect()
-    t = time.perf_counter()
-    df = fn(results)
-    timings[name] = time.perf_counter() - t
-    print(f"{name:26s} {timings[name]:7.2f} s  rows={len(df)}  frame={df.memory_usage(deep=True).sum() / 1e6:.0f} MB")
+def timed(fn, repeat=1):
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def run(n_images: int, root: Path) -> dict:
+    results = make(n_images)
+    boxes = sum(len(r["annotations"]) for r in results)
+    ws_path = root / f"ws{n_images}"
+    settled_workspace(
+        ws_path, "animaldetect", "detect", [(f"CAM0{i % 4}/IMG_{i:06d}.jpg", r) for i, r in enumerate(results)]
+    )
+    ws = Workspace(ws_path, quiet=True)
+    t_norm, df = timed(lambda: json_normalize(results))
     del df
-print(f"speed-up: {timings['pandas.json_normalize'] / timings['toolkit.load.detections']:.1f}x")
-for name, fn in (("toolkit.load.detections", ours), ("pandas.json_normalize", theirs)):
-    gc.collect()
-    tracemalloc.start()
-    df = fn(results)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    print(f"{name:26s} peak traced memory above the input: {peak / 1e6:.0f} MB")
+    t_dicts, df = timed(lambda: detections(results, read_files=False))
     del df
+    t_cold, df = timed(lambda: detections(ws))
+    assert len(df) == boxes
+    del df
+    t_warm, df = timed(lambda: detections(ws), repeat=3)
+    assert len(df) == boxes
+    row = {
+        "results": n_images,
+        "boxes": boxes,
+        "json_normalize_s": round(t_norm, 3),
+        "from_dicts_s": round(t_dicts, 3),
+        "cold_s": round(t_cold, 3),
+        "warm_s": round(t_warm, 3),
+        "warm_vs_json_normalize": round(t_norm / t_warm, 1),
+        "cold_vs_json_normalize": round(t_norm / t_cold, 2),
+        "warm_vs_from_dicts": round(t_dicts / t_warm, 1),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000", help="results (of 10 boxes each) per run")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-detections-"))
+    try:
+        rows = [run(int(n), root) for n in args.sizes.split(",")]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"rows": rows}, indent=2))

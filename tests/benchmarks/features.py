@@ -1,12 +1,22 @@
-"""100,000 GeoJSON polygon features -> GeoDataFrame: toolkit.load.features vs geopandas.read_file(engine="pyogrio")."""
+"""SateAIs polygons -> GeoDataFrame, at two sizes (default 10k and 100k features, 1,000 per job):
 
-import gc, json, statistics, sys, tempfile, time, tracemalloc
+- ``geopandas.read_file(engine="pyogrio")`` on one GeoJSON file of the same features (the baseline);
+- ``load.features(path)`` on that file (parse + frame, the JSON path);
+- ``load.features(ws)`` on a settled workspace holding the same features as job results: cold (the GeoParquet
+  store built from the cache) and warm (read from the store; best of 3).
+
+Prints one line per size and a JSON summary (``--out``); ratios are against the same-run baseline."""
+
+import argparse, gc, json, shutil, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np, geopandas as gpd
+from tests.benchmarks.columnar import settled_workspace
+from toolkit import Workspace
 from toolkit.load import features
-from toolkit.load._source import loads_lenient
+
+PER_JOB = 1000
 
 
 def make(n=100_000, seed=0):
@@ -31,62 +41,62 @@ def make(n=100_000, seed=0):
                 },
             }
         )
-    return json.dumps({"type": "FeatureCollection", "features": feats}).encode()
+    return feats
 
 
-data = make()
-path = str(Path(tempfile.mkdtemp()) / "bench100k.geojson")
-open(path, "wb").write(data)
-steps = {
-    "parse (json, lenient)": lambda: loads_lenient(data),
-    "features(path)  [parse + frame]": lambda: features(path),
-    "read_file(path, pyogrio)": lambda: gpd.read_file(path, engine="pyogrio"),
-}
-fc = loads_lenient(data)
-steps["features(parsed dict)  [frame only]"] = lambda: features(
-    [{"result": fc, "job_id": "j", "input": "a", "operation": "ship"}]
-)
-times = {k: [] for k in steps}
-for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 3):
-    for k, f in steps.items():
+def timed(fn, repeat=1):
+    best = float("inf")
+    for _ in range(repeat):
         gc.collect()
         t = time.perf_counter()
-        f()
-        times[k].append(time.perf_counter() - t)
-for k, v in times.items():
-    print(f"{k:40s} min {min(v):.2f} s  median {statistics.median(v):.2f} s")
-for k in ("features(path)  [parse + frame]", "read_file(path, pyogrio)"):
-    gc.collect()
-    tracemalloc.start()
-    steps[k]()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    print(f"{k:40s} peak traced memory {peak / 1e6:.0f} MB")
-print(f"{len(data) / 1e6:.1f} MB of GeoJSON")
-
-# the proposed _source.loads_lenient: orjson first, the lenient stdlib parser only for NaN/Infinity literals
-import orjson, toolkit.load._source as src
-
-_old = src.loads_lenient
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
 
 
-def fast(text):
+def run(n: int, root: Path) -> dict:
+    feats = make(n)
+    path = root / f"ships{n}.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    jobs = [
+        (f"aoi-{i // PER_JOB}", {"type": "FeatureCollection", "features": feats[i : i + PER_JOB]})
+        for i in range(0, n, PER_JOB)
+    ]
+    ws_path = root / f"ws{n}"
+    settled_workspace(ws_path, "sateais", "ship", jobs)
+    ws = Workspace(ws_path, quiet=True)
+    t_read, g = timed(lambda: gpd.read_file(path, engine="pyogrio"), repeat=3)
+    assert len(g) == n
+    t_json, g = timed(lambda: features(str(path)), repeat=3)
+    t_cold, g = timed(lambda: features(ws))
+    assert len(g) == n
+    t_warm, g = timed(lambda: features(ws), repeat=3)
+    assert len(g) == n
+    row = {
+        "features": n,
+        "jobs": len(jobs),
+        "read_file_s": round(t_read, 3),
+        "features_path_s": round(t_json, 3),
+        "cold_s": round(t_cold, 3),
+        "warm_s": round(t_warm, 3),
+        "warm_vs_read_file": round(t_warm / t_read, 2),
+        "cold_vs_read_file": round(t_cold / t_read, 2),
+        "path_vs_read_file": round(t_json / t_read, 2),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000", help="features per run")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-features-"))
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return _old(text)
-
-
-src.loads_lenient = fast
-t2 = {"features(path) with orjson": [], "read_file(path, pyogrio)": []}
-for _ in range(3):
-    for k, f in (
-        ("features(path) with orjson", lambda: features(path)),
-        ("read_file(path, pyogrio)", steps["read_file(path, pyogrio)"]),
-    ):
-        gc.collect()
-        t = time.perf_counter()
-        f()
-        t2[k].append(time.perf_counter() - t)
-for k, v in t2.items():
-    print(f"{k:40s} min {min(v):.2f} s  median {statistics.median(v):.2f} s")
+        rows = [run(int(n), root) for n in args.sizes.split(",")]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"rows": rows}, indent=2))
