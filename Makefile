@@ -52,6 +52,7 @@ test: $(STAMP)
 	@echo "==> [test 1/4] lint and types: ruff check, ruff format --check, mypy (fail fast)"
 	$(BIN)/ruff check toolkit tests
 	$(BIN)/ruff format --check -q toolkit tests
+	$(BIN)/mypy
 	@echo "==> [test 2/4] the browser for the widget test (Debian's chromium)"
 	@sh scripts/ensure-chromium.sh
 	@echo "==> [test 3/4] pytest: unit, contract, client, reliability, browser and notebook tests"
@@ -74,8 +75,9 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/sandbox_polls.py --out test-output/bench/sandbox_polls.json
 	$(BIN)/python tests/benchmarks/bench_jobs.py --out test-output/bench
 	$(BIN)/python tests/benchmarks/bench_monitor.py --out test-output/bench
-	$(BIN)/python tests/benchmarks/detections.py
-	$(BIN)/python tests/benchmarks/features.py
+	$(BIN)/python tests/benchmarks/bench_inputs.py --out test-output/bench
+	$(BIN)/python tests/benchmarks/detections.py --out test-output/bench/detections.json
+	$(BIN)/python tests/benchmarks/features.py --out test-output/bench/features.json
 
 clean:
 	rm -rf $(VENV) .toolkit reports test-output notebooks/.toolkit notebooks/outputs
