@@ -143,3 +143,5 @@ def test_machine_specific_finds_paths_ports_and_kernel_files_and_scrub_neutralis
     nb.cells[0].outputs[0]["text"] = clean
     assert machine_specific(nb) == []
     assert json.dumps(nb).count("43121") == 0
+    warned = scrub("/tmp/ipykernel_28917/1454303240.py:1: RejectedInputs: faces enroll: 5 of 130 inputs rejected")
+    assert warned == "<cell>: RejectedInputs: faces enroll: 5 of 130 inputs rejected"  # a warning at the user's line

@@ -25,6 +25,9 @@ NEUTRAL_WORKSPACE = ".toolkit"
 NEUTRAL_SANDBOX = "http://127.0.0.1:PORT"
 NBVAL_TIME_SCALE = "0.002"  # the Makefile's nbval run uses the same
 _LOCAL_URL = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
+#: where a warning raised at the user's line says it was raised: the kernel's file for the cell
+_CELL_FILE = re.compile(r"(?:/[^\s'\"<>:]*/)?ipykernel_\d+/\d+\.py:\d+:")
+NEUTRAL_CELL = "<cell>:"
 _MACHINE = [
     ("a local address with a port", re.compile(r"\b(?:127\.0\.0\.1|localhost|\[::1\]):\d+")),
     ("a temporary path", re.compile(r"(?<![\w.])(?:/tmp|/var/tmp|/var/folders|/private/var|/dev/shm)/[^\s'\"<>]*")),
@@ -39,7 +42,7 @@ def scrub(text: str, workspace: Path | None = None) -> str:
     if workspace is not None:
         for form in {str(workspace), str(workspace.resolve())}:
             text = text.replace(form, NEUTRAL_WORKSPACE)
-    return _LOCAL_URL.sub(NEUTRAL_SANDBOX, text)
+    return _CELL_FILE.sub(NEUTRAL_CELL, _LOCAL_URL.sub(NEUTRAL_SANDBOX, text))
 
 
 def _outputs_text(nb: Any) -> Iterable[tuple[int, str]]:
