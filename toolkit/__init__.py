@@ -22,7 +22,7 @@ _LAZY = {
     "PreflightError": ("toolkit.client.model", "PreflightError"),
     "ToolkitError": ("toolkit.client.model", "ToolkitError"),
     "ConfigurationError": ("toolkit.client.model", "ConfigurationError"),
-    "WaitTimeout": ("toolkit.client.model", "WaitTimeout"),
+    "BatchTimeout": ("toolkit.client.model", "BatchTimeout"),
     "UnknownBatch": ("toolkit.client.model", "UnknownBatch"),
     "InvalidOption": ("toolkit.client.model", "InvalidOption"),
     "RejectedInputs": ("toolkit.client.model", "RejectedInputs"),

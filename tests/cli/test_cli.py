@@ -183,3 +183,22 @@ def test_read_only_commands_start_no_sandbox_and_print_no_traceback(tmp_path):
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("toolkit jobs: ") and "is not a readable ledger" in bad.stderr
+
+
+def test_the_cli_log_handler_follows_the_current_stderr(monkeypatch):
+    """``main()`` run in-process sets up its output once; a later stderr (another test, a notebook) gets the
+    lines, and the stream it was set up with may be closed since without a logging error."""
+    import io
+    import logging
+    import sys
+
+    from toolkit.cli import _setup_output
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    _setup_output(False)
+    first.close()
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    logging.getLogger("toolkit.notice").info("the sandbox notice")
+    assert later.getvalue() == "toolkit: the sandbox notice\n"

@@ -13,7 +13,7 @@ def test_the_public_errors_are_exported_and_share_one_base():
         "ConfigurationError",
         "JobError",
         "PreflightError",
-        "WaitTimeout",
+        "BatchTimeout",
         "UnknownBatch",
         "LedgerError",
         "DiskFullError",
@@ -32,7 +32,7 @@ def test_a_wait_that_runs_out_is_a_toolkit_error_and_a_timeout_error(tmp_path, s
     (tmp_path / "a.jpg").write_bytes(scene_image(1, size=(96, 72)))
     ws = tk.Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
     b = ws.animaldetect.detect(tmp_path / "a.jpg")
-    with pytest.raises(tk.WaitTimeout, match="not finished after 0 s: .* the jobs keep running") as e:
+    with pytest.raises(tk.BatchTimeout, match="not finished after 0 s: .* the jobs keep running") as e:
         b.wait(timeout=0, progress=False)
     assert isinstance(e.value, TimeoutError)
     b.wait(timeout=60, progress=False)

@@ -292,7 +292,10 @@ FACE_ROWS = {  # kind -> (files to write under img/, extra rows, (row label, rea
     "truncated JPEG": (
         {"bad-cut.jpg": FACE.read_bytes()[:1500]},
         [("bad-a", "img/bad-cut.jpg")],
-        ("roster.csv row 1 (bad-a)", "the image img/bad-cut.jpg cannot be decoded (OSError: image file is truncated…"),
+        (
+            "roster.csv row 1 (bad-a)",
+            "the image img/bad-cut.jpg cannot be decoded: it is truncated (no JPEG end-of-image marker)",
+        ),
     ),
     "text named .jpg": (
         {"bad-text.jpg": b"these are field notes, not a picture\n"},

@@ -109,7 +109,7 @@ def _message(e: BaseException) -> str:
 
 def _setup_output(debug: bool) -> None:
     """``toolkit: ...`` lines on stderr for notices and warnings (debug: every toolkit log record too)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(_Short() if not debug else logging.Formatter("%(name)s %(levelname)s: %(message)s"))
     root = logging.getLogger("toolkit")
     root.handlers = [handler]
@@ -118,6 +118,19 @@ def _setup_output(debug: bool) -> None:
     logging.getLogger("toolkit.notice").setLevel(logging.INFO)
     if not debug:
         warnings.showwarning = _show_warning
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler on whatever ``sys.stderr`` is when a record is written (not the stream it was made with), so
+    a ``main()`` called in-process (tests, a notebook) never leaves a handler on a stream closed since."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 class _Short(logging.Formatter):

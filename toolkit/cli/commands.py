@@ -119,11 +119,11 @@ def _options(args: argparse.Namespace, client: Any) -> dict[str, Any]:
 
 def finish(batch: "Batch", timeout: float | None) -> int:
     """Wait for the batch, then say what finished, what failed and where the results are; 1 if not all is well."""
-    from ..client.model import WaitTimeout
+    from ..client.model import BatchTimeout
 
     try:
         batch.wait(timeout=timeout, progress=True)
-    except WaitTimeout:
+    except BatchTimeout:
         say(f"stopped waiting after {timeout:g} s; the jobs keep running")
     for line in result_summary(batch):
         say(line)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
 from . import runtime
 from .driver import JobDriver
 from .ledger import Ledger, idempotency_key
-from .model import SHOWN, Job, JobError, PreflightError, RejectedInputs, Status, UnknownBatch, WaitTimeout, count_phrase
+from .model import SHOWN, Job, JobError, PreflightError, RejectedInputs, Status, UnknownBatch, BatchTimeout, count_phrase
 from .model import rejected_text, warn_user
 from .poller import RuntimeModel
 from .resume import create_never_processed, resume_status, stop_summary
@@ -103,9 +103,10 @@ class ProviderClient:
         batch_id = "b-" + idempotency_key(self.name, operation, options, "\n".join(sorted(batch_keys)))[:16]
         self.try_again()
         sent_before = self.ledger.sent_keys()
+        recorded = self.ledger.get_many(batch_keys)
+        intents: list[Job] = []
         for key in batch_keys:
-            job = self.ledger.get(key)
-            if job is None:
+            if key not in recorded:
                 it = work[key]
                 job = Job(
                     key=key,
@@ -118,7 +119,10 @@ class ProviderClient:
                 )
                 if key in sent_before:  # the ledger that recorded it was lost: reconcile before creating
                     job.meta.update(create_sent=True, recovered=True)
-                job = self.ledger.insert(job)  # the intent is durable before anything is sent
+                intents.append(job)
+        recorded.update(self.ledger.insert_many(intents))  # the intent is durable before anything is sent
+        for key in batch_keys:
+            job = recorded[key]
             if job.status == Status.FAILED:
                 self._resumable(job, have_input=key in work)
             jobs.append(job)
@@ -288,7 +292,7 @@ class Batch(JobDriver):
                     if left is not None and left <= 0:
                         if cancel_on_timeout:
                             self.cancel()
-                        raise WaitTimeout(
+                        raise BatchTimeout(
                             f"batch {self.id} not finished after {timeout} s: {self.progress_line()}; "
                             "the jobs keep running: wait again, or re-run the call later"
                         ) from None

@@ -211,18 +211,41 @@ class Ledger(ResultCache):
     def insert(self, job: Job) -> Job:
         """Record the intent to submit, before any create request is sent. Returns the ledger's row: ``job``,
         or the row another process inserted first for the same key (an insert race is not an error)."""
-        d = asdict(job)
-        d["status"] = job.status.value
-        for k in _JSON:
-            d[k] = json.dumps(d[k], default=str)
         with self._lock:
-            cur = self._write(
-                f"INSERT OR IGNORE INTO jobs ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})",
-                [d[c] for c in _COLUMNS],
-            )
+            cur = self._write(_INSERT, _row(job))
         if cur.rowcount == 0:
             return self.get(job.key) or job
         return job
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Job]:
+        """The rows the ledger holds for ``keys``, by key, in a few queries (a batch of 10,000 is one call)."""
+        keys = list(keys)
+        out: dict[str, Job] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                for row in self._db.execute(f"SELECT * FROM jobs WHERE key IN ({','.join('?' * len(part))})", part):
+                    out[row["key"]] = _job(row)
+        return out
+
+    def insert_many(self, jobs: list[Job]) -> dict[str, Job]:
+        """``insert`` for a whole batch in one transaction (one commit, not one per job). Returns the ledger's row
+        per key: the job given, or the row another process inserted first."""
+        if not jobs:
+            return {}
+        rows = [_row(job) for job in jobs]
+        with self._lock:
+            try:
+                self._write("BEGIN IMMEDIATE")
+                self._db.executemany(_INSERT, rows)
+                self._write("COMMIT")
+            except sqlite3.OperationalError as e:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if _disk_full(e):
+                    raise DiskFullError(self.path) from None
+                raise
+        return self.get_many(job.key for job in jobs)
 
     def save(self, job: Job, *names: str) -> bool:
         """Persist the named fields of ``job`` (all fields when none are named).
@@ -419,6 +442,18 @@ def _owner_alive(owner: str, claimed: float | None = None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_INSERT = f"INSERT OR IGNORE INTO jobs ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+
+
+def _row(job: Job) -> list[Any]:
+    """``job`` as the values of an INSERT, in ``_COLUMNS`` order."""
+    d = asdict(job)
+    d["status"] = job.status.value
+    for k in _JSON:
+        d[k] = json.dumps(d[k], default=str)
+    return [d[c] for c in _COLUMNS]
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -137,7 +137,7 @@ class UnknownBatch(ToolkitError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class WaitTimeout(ToolkitError, TimeoutError):
+class BatchTimeout(ToolkitError, TimeoutError):
     """``Batch.wait(timeout=...)`` ran out before every job finished (the jobs keep running)."""
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ..client.model import ToolkitError
 from .animaldetect import image_facts
 from .megadetector import from_megadetector, to_megadetector
 
@@ -71,7 +72,7 @@ _TABLE_ALIASES = {"start": "deploymentStart", "end": "deploymentEnd"}
 _GPS_IFD = 0x8825
 
 
-class CamtrapDPError(ValueError):
+class CamtrapDPError(ToolkitError, ValueError):
     """A Camtrap DP package that would not be valid; nothing was written."""
 
 
