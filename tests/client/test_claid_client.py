@@ -238,13 +238,15 @@ def test_upload_api_refusals_fail_only_their_job(make_sandbox, tmp_path):
 
 
 def test_every_input_becomes_at_most_one_task_under_faults(make_sandbox, tmp_path):
-    sb = make_sandbox(faults={"claid": {"5xx": 0.1, "429": 0.05, "drop": 0.02, "fail": 0.05}}, seed=3)
+    # fail=0.25: several inputs' tasks end in ERROR, so at least one does even when a drop takes the create of
+    # another (which input a drop hits depends on request order, i.e. on timing; with 0.05 one in ~6 runs had none)
+    sb = make_sandbox(faults={"claid": {"5xx": 0.1, "429": 0.05, "drop": 0.02, "fail": 0.25}}, seed=3)
     n = 20
     folder = write_pictures(tmp_path / "imgs", n)
     ws = workspace(tmp_path, sb)
     b = ws.claid.edit(folder, {"resizing": {"width": 64}}, "png").wait(timeout=120)
     counts = b.status_counts()
-    assert counts["succeeded"] + counts["failed"] == n and counts["succeeded"] >= n * 0.8
+    assert counts["succeeded"] + counts["failed"] == n and counts["succeeded"] >= n * 0.5
     t = tenant(sb)
     created = [j for j in b.jobs if j.job_id]
     # exactly once: one task per input that got a task id, none for a create whose answer was lost

@@ -4,6 +4,7 @@ and the batch's text says so too. Against the real sandbox."""
 
 from __future__ import annotations
 
+import ast
 import warnings
 from pathlib import Path
 
@@ -179,3 +180,43 @@ def test_the_warning_counts_inputs_as_given_when_jobs_group_them(sandbox, tmp_pa
         f"(the other {rows} were submitted in {len(b.jobs)} jobs;"
     )
     assert len(b.jobs) < rows and b.wait(timeout=120).done
+
+
+@pytest.mark.parametrize(
+    "kind, box, why, meant",
+    [  # valid both ways round, but only one reading fits the job (the issue's Malta box given as lat/lon)
+        ("ship", (35.88, 14.5, 35.9, 14.53), "km inland, where there are no ships", "(14.5, 35.88, 14.53, 35.9)"),
+        ("oilslick", (35.88, 14.5, 35.9, 14.53), "km inland", "(14.5, 35.88, 14.53, 35.9)"),
+        ("newbuilding", (48.85, 2.35, 48.86, 2.36), "km out at sea", "(2.35, 48.85, 2.36, 48.86)"),  # Paris
+    ],
+)
+def test_a_bbox_that_only_fits_the_job_the_other_way_round_is_refused_with_it(kind, box, why, meant):
+    from toolkit.client.aoi import parse_aois
+
+    (err,) = parse_aois("sateais", box, kind=kind)
+    assert isinstance(err, tk.PreflightError) and why in err.message and f"did you mean {meant}?" in err.message
+    (ok,) = parse_aois("sateais", ast.literal_eval(meant), kind=kind)  # the suggestion itself is accepted
+    assert not isinstance(ok, tk.PreflightError)
+
+
+@pytest.mark.parametrize(
+    "kind, box",
+    [
+        ("ship", (14.5, 35.88, 14.53, 35.9)),  # Malta harbour: 0.9° from the nearest 1:110m coast, at sea
+        ("newbuilding", (14.5, 35.88, 14.53, 35.9)),  # Malta town: small islands are missing at 1:110m
+        ("ship", (-87.1, 43.5, -87.0, 43.6)),  # Lake Michigan: "inland", but the (lat, lon) reading is no better
+        ("newbuilding", (-40.0, 30.0, -39.9, 30.1)),  # mid-Atlantic both ways: nothing to suggest, taken as given
+        ("timeseries", (35.88, 14.5, 35.9, 14.53)),  # a time series says nothing about land or sea
+    ],
+)
+def test_boxes_the_land_check_cannot_fault_are_accepted(kind, box):
+    from toolkit.client.aoi import parse_aois
+
+    assert not any(isinstance(a, tk.PreflightError) for a in parse_aois("sateais", box, kind=kind))
+
+
+def test_ships_asked_for_inland_raise_before_anything_is_sent(sandbox, tmp_path):
+    ws = workspace(sandbox, tmp_path)
+    with pytest.raises(tk.PreflightError, match=r"did you mean \(14.5, 35.88, 14.53, 35.9\)\?"):
+        ws.sateais.ship((35.88, 14.5, 35.9, 14.53), date="2026-06-15")
+    assert nothing_sent(ws, sandbox)

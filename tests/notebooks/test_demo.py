@@ -119,7 +119,9 @@ def test_the_report_is_offline_html_with_the_monitors_final_state(demo_twice):
     # the monitors as static HTML, in their final state: coloured counts and "n/n done"
     cameras, faces = (reports / "01_camera_traps.html").read_text(), (reports / "05_face_enrollment.html").read_text()
     assert ">36 succeeded</span>" in cameras and ">36/36 done</div>" in cameras
-    assert ">2 succeeded</span>" in faces and ">5 rejected before sending</span>" in faces and ">2/2 done</div>" in faces
+    assert (
+        ">2 succeeded</span>" in faces and ">5 rejected before sending</span>" in faces and ">2/2 done</div>" in faces
+    )
     assert "jobs in the ledger" in (reports / "06_report.html").read_text()
 
 

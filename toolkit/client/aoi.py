@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import antimeridian
+from . import land
 from .inputs import file_problem
 from .model import PreflightError
 
@@ -66,7 +67,7 @@ def parse_aois(
     kind: str = "",
 ) -> list[AOI | PreflightError]:
     """Every AOI in ``aoi`` validated, in order; a bad one becomes a PreflightError naming it and the reason."""
-    found = list(_collect(provider, aoi, "aoi"))
+    found = list(_collect(provider, aoi, "aoi", kind))
     names: dict[str, int] = {}
     out: list[AOI | PreflightError] = []
     for name, geom in found:
@@ -171,7 +172,7 @@ def _invalid_reason(geom: Any) -> str:
 
 
 # -- collecting (name, geometry-or-error) pairs from each form ------------------------------------------
-def _collect(provider: str, obj: Any, default: str) -> Iterator[tuple[str, Any]]:
+def _collect(provider: str, obj: Any, default: str, kind: str = "") -> Iterator[tuple[str, Any]]:
     import geopandas as gpd
     from shapely.geometry.base import BaseGeometry
 
@@ -204,12 +205,12 @@ def _collect(provider: str, obj: Any, default: str) -> Iterator[tuple[str, Any]]
             yield from _from_geojson(provider, obj, default)
         else:  # name -> AOI
             for key, value in obj.items():
-                yield from _collect(provider, value, str(key))
+                yield from _collect(provider, value, str(key), kind)
     elif _is_bbox(obj):
-        yield default, bbox(provider, default, obj)
+        yield default, bbox(provider, default, obj, kind)
     elif isinstance(obj, (list, tuple)):
         for i, item in enumerate(obj, 1):
-            yield from _collect(provider, item, f"aoi-{i}")
+            yield from _collect(provider, item, f"aoi-{i}", kind)
     else:
         yield (
             default,
@@ -231,11 +232,12 @@ def _is_bbox(obj: Any) -> bool:
 BBOX_ORDER = "(min_lon, min_lat, max_lon, max_lat)"
 
 
-def bbox(provider: str, name: str, values: Any) -> Any:
+def bbox(provider: str, name: str, values: Any, kind: str = "") -> Any:
     """A bbox tuple ``(min_lon, min_lat, max_lon, max_lat)`` in degrees -> a shapely polygon (two, as a
     MultiPolygon, when west > east crosses the antimeridian), or a PreflightError. A tuple that only makes sense
     in another order is refused with that order suggested: a latitude beyond ±90 that fits as a longitude
-    ((lat, lon) order), min_lat > max_lat, or west > east spanning more than half the globe."""
+    ((lat, lon) order), min_lat > max_lat, west > east spanning more than half the globe, or (for the job
+    ``kind``) a box far inland for ships or far out at sea for buildings whose (lat, lon) reading is not."""
     import shapely
 
     a, b, c, d = (float(v) for v in values)
@@ -274,6 +276,11 @@ def bbox(provider: str, name: str, values: Any) -> Any:
         return shapely.MultiPolygon([shapely.box(a, b, 180, d), shapely.box(-180, b, c, d)])
     if a == c or b == d:
         return refuse("has no area (min equals max)")
+    swapped = _ordered(b, a, d, c)
+    why = land.implausible(kind, (a + c) / 2, (b + d) / 2)
+    if why and lon(swapped[0]) and lon(swapped[2]) and lat(swapped[1]) and lat(swapped[3]):
+        if land.implausible(kind, (swapped[0] + swapped[2]) / 2, (swapped[1] + swapped[3]) / 2) is None:
+            return refuse(f"{why} (read as lon/lat); pass a polygon if that is really meant", swapped)
     return shapely.box(a, b, c, d)
 
 

@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
 from . import runtime
 from .driver import JobDriver
 from .ledger import Ledger, idempotency_key
-from .model import SHOWN, Job, JobError, PreflightError, RejectedInputs, Status, UnknownBatch, BatchTimeout, count_phrase
+from .model import (
+    SHOWN,
+    Job,
+    JobError,
+    PreflightError,
+    RejectedInputs,
+    Status,
+    UnknownBatch,
+    BatchTimeout,
+    count_phrase,
+)
 from .model import rejected_text, warn_user
 from .poller import RuntimeModel
 from .resume import create_never_processed, resume_status, stop_summary

@@ -18,7 +18,7 @@ import time
 import uuid
 import warnings
 import weakref
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -448,12 +448,17 @@ _INSERT = f"INSERT OR IGNORE INTO jobs ({','.join(_COLUMNS)}) VALUES ({','.join(
 
 
 def _row(job: Job) -> list[Any]:
-    """``job`` as the values of an INSERT, in ``_COLUMNS`` order."""
-    d = asdict(job)
-    d["status"] = job.status.value
-    for k in _JSON:
-        d[k] = json.dumps(d[k], default=str)
-    return [d[c] for c in _COLUMNS]
+    """``job`` as the values of an INSERT, in ``_COLUMNS`` order (read field by field: ``asdict`` deep-copies,
+    a third of the time a 10,000-input submit took)."""
+    row: list[Any] = []
+    for c in _COLUMNS:
+        value = getattr(job, c)
+        if c == "status":
+            value = job.status.value
+        elif c in _JSON:
+            value = json.dumps(value, default=str)
+        row.append(value)
+    return row
 
 
 def _job(row: sqlite3.Row) -> Job:
