@@ -196,9 +196,14 @@ def test_the_cli_log_handler_follows_the_current_stderr(monkeypatch):
 
     first = io.StringIO()
     monkeypatch.setattr(sys, "stderr", first)
-    _setup_output(False)
-    first.close()
-    later = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", later)
-    logging.getLogger("toolkit.notice").info("the sandbox notice")
-    assert later.getvalue() == "toolkit: the sandbox notice\n"
+    before = logging.getLogger("toolkit").handlers[:]
+    restore = _setup_output(False)
+    try:
+        first.close()
+        later = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", later)
+        logging.getLogger("toolkit.notice").info("the sandbox notice")
+        assert later.getvalue() == "toolkit: the sandbox notice\n"
+    finally:
+        restore()
+    assert logging.getLogger("toolkit").handlers == before  # main() leaves the process's logging as it found it

@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from .commands import CliError
 from .parser import build_parser
@@ -25,10 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(describe_operations=_asks_submit_help(argv))
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
-    _setup_output(debug)
-    if args.command == "jobs" and args.action != "ls" and not args.id:
-        parser.error(f"jobs {args.action} needs a batch id (`toolkit jobs ls --batches` lists them)")
+    restore_output = _setup_output(debug)
     try:
+        if args.command == "jobs" and args.action != "ls" and not args.id:
+            parser.error(f"jobs {args.action} needs a batch id (`toolkit jobs ls --batches` lists them)")
         return _run(args)
     except KeyboardInterrupt:
         after = "stopped" if args.command == "sandbox" else "interrupted; jobs already sent keep running"
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         _stop_embedded_sandboxes()
+        restore_output()
 
 
 def _stop_embedded_sandboxes() -> None:
@@ -107,17 +108,28 @@ def _message(e: BaseException) -> str:
     return text if _is_known(e) else f"{type(e).__name__}: {text}"
 
 
-def _setup_output(debug: bool) -> None:
-    """``toolkit: ...`` lines on stderr for notices and warnings (debug: every toolkit log record too)."""
+def _setup_output(debug: bool) -> Callable[[], None]:
+    """``toolkit: ...`` lines on stderr for notices and warnings (debug: every toolkit log record too). Returns
+    what puts the logging and warning set-up back as it was (``main()`` may run in-process: tests, a notebook)."""
+    root = logging.getLogger("toolkit")
+    notice = logging.getLogger("toolkit.notice")
+    saved = (root.handlers[:], root.propagate, root.level, notice.level, warnings.showwarning)
     handler = _Stderr()
     handler.setFormatter(_Short() if not debug else logging.Formatter("%(name)s %(levelname)s: %(message)s"))
-    root = logging.getLogger("toolkit")
     root.handlers = [handler]
     root.propagate = False
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
-    logging.getLogger("toolkit.notice").setLevel(logging.INFO)
+    notice.setLevel(logging.INFO)
     if not debug:
         warnings.showwarning = _show_warning
+
+    def restore() -> None:
+        root.handlers, root.propagate = saved[0], saved[1]
+        root.setLevel(saved[2])
+        notice.setLevel(saved[3])
+        warnings.showwarning = saved[4]
+
+    return restore
 
 
 class _Stderr(logging.StreamHandler):
