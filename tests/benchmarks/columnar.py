@@ -8,7 +8,7 @@ import time
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from toolkit.client.ledger import _COLUMNS, _JSON, Ledger
 from toolkit.client.model import Job, Status
@@ -46,3 +46,25 @@ def settled_workspace(path: Path, provider: str, operation: str, results: list[t
         )
         ledger._db.commit()
     ledger.close()
+
+
+def main(run: Callable[[int, Path], dict[str, Any]], name: str, sizes_help: str) -> None:
+    """The command line both loader benchmarks share: ``--sizes`` runs of ``run(n, root)`` in a temporary root,
+    the rows written to ``--out`` as JSON."""
+    import argparse
+    import json
+    import shutil
+    import tempfile
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000", help=sizes_help)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    try:
+        rows = [run(int(n), root) for n in args.sizes.split(",")]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"rows": rows}, indent=2))

@@ -7,12 +7,12 @@
 
 Prints one line per size and a JSON summary (``--out``); ratios are against the same-run baseline."""
 
-import argparse, gc, json, shutil, sys, tempfile, time
+import gc, json, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np, geopandas as gpd
-from tests.benchmarks.columnar import settled_workspace
+from tests.benchmarks.columnar import main, settled_workspace
 from toolkit import Workspace
 from toolkit.load import features
 
@@ -88,15 +88,4 @@ def run(n: int, root: Path) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="10000,100000", help="features per run")
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-features-"))
-    try:
-        rows = [run(int(n), root) for n in args.sizes.split(",")]
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"rows": rows}, indent=2))
+    main(run, "features", "features per run")
