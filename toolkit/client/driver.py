@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from .filedata import verify
+from .filedata import FileInput
 from .ledger import DiskFullError, process_owner
 from .model import Job, JobError, ServiceUnreachable, Status
 from .poller import RuntimeModel
@@ -185,7 +185,8 @@ class JobDriver:
                 input=job.input,
                 hint="re-run the submitting call with the same inputs",
             )
-        verify(item.content)  # a file changed since preflight fails here (INPUT_CHANGED), before any request
+        if isinstance(item.content, FileInput):  # re-hashed off the loop; a changed file fails (INPUT_CHANGED) here
+            await asyncio.to_thread(item.content.verify)
         if job.job_id is None:
             await self.client.ledger.mark_sent_async(job.key)  # survives a lost ledger (see Ledger.sent_keys)
             job.meta["create_sent"] = True

@@ -118,9 +118,3 @@ class FileInput:
 def length_header(content: object) -> dict[str, str]:
     """The Content-Length of a streamed ``FileInput`` body (signed storage URLs refuse chunked encoding)."""
     return {"Content-Length": str(content.size)} if isinstance(content, FileInput) else {}
-
-
-def verify(content: object) -> None:
-    """Check a ``FileInput`` before anything is sent for it; other content is in memory already."""
-    if isinstance(content, FileInput):
-        content.verify()
