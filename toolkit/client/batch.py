@@ -107,9 +107,8 @@ class ProviderClient:
             batch_keys.append(key)
             it.options = opts
             work[key] = it
-        # nothing left to send: raises, nothing recorded. Inputs are counted as given (a face job carries many rows)
-        inputs = sum(len(it.meta["rows"]) if isinstance(it.meta.get("rows"), list) else 1 for it in work.values())
-        self.preflight_outcome(operation, rejected, inputs, jobs=len(work))
+        # nothing left to send: raises, nothing recorded. Inputs are counted as given (one job may carry several)
+        self.preflight_outcome(operation, rejected, sum(it.inputs for it in work.values()), jobs=len(work))
         batch_id = "b-" + idempotency_key(self.name, operation, options, "\n".join(sorted(batch_keys)))[:16]
         self.try_again()
         sent_before = self.ledger.sent_keys()

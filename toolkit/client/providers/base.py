@@ -31,6 +31,7 @@ class Item:
     content: bytes | FileInput | None = None  # a FileInput: a preflighted file, read again when sent
     options: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    inputs: int = 1  # how many of the user's inputs this one job carries (a face job: up to 100 roster rows)
 
 
 @dataclass

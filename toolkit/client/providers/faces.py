@@ -387,7 +387,7 @@ def _item_from_meta(
     meta: dict[str, Any] = {"roster": name, "rows": rows}
     if retry_of:
         meta["retry_of"] = retry_of
-    return Item(input=label, content=manifest.encode(), options={"collection": collection}, meta=meta)
+    return Item(input=label, content=manifest.encode(), options={"collection": collection}, meta=meta, inputs=len(rows))
 
 
 def _read_rows(provider: str, job: Job) -> list[tuple[str, tuple[str, bytes, str]]]:
