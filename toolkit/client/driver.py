@@ -1,7 +1,8 @@
 """The per-job machinery every Batch runs on the background loop: create exactly once, poll, fetch.
 
-A batch drives each of its jobs with a small coroutine (``_drive``): create (one process at a time per job,
-see ``_claim``) -> poll until terminal -> fetch the result into the cache. The batch-level poller policy adapts
+A batch drives each of its jobs with a small coroutine (``_drive``): create (one driver at a time per job: in
+this process ``toolkit.client.owners``, across processes ``_claim``) -> poll until terminal -> fetch the result
+into the cache. A batch asking for a job another driver holds follows it and shows its state. The batch-level poller policy adapts
 the per-provider schedule (``PollPolicy``) to the runtimes it observes, so most jobs are polled right after
 they finish instead of at fixed intervals. Every state change goes through the ledger's compare-and-set.
 """
@@ -13,8 +14,9 @@ import logging
 import time
 from typing import Any, Callable
 
+from . import owners
 from .filedata import FileInput
-from .ledger import DiskFullError, process_owner
+from .ledger import DiskFullError, driver_owner
 from .model import Job, JobError, ServiceUnreachable, Status
 from .poller import RuntimeModel
 from .providers.base import Item
@@ -47,6 +49,9 @@ class JobDriver:
 
     def _changed(self, job: Job, *fields: str) -> None:
         self.client.ledger.save(job, *fields)
+        self._notify()
+
+    def _notify(self) -> None:
         self.version += 1
         for fn in self._listeners:
             try:
@@ -70,6 +75,37 @@ class JobDriver:
         return self
 
     async def _drive(self, job: Job) -> None:
+        where = owners.slot(self.client.ledger.path, job.key)
+        while (held := owners.holder(where)) is not None:  # another batch of this process drives it: follow
+            await self._follow(job, *held)
+            if self._settled(job):
+                return
+        token = owners.hold(where, job)
+        try:
+            await self._drive_held(job, driver_owner(token))
+        finally:
+            owners.release(where, token)
+
+    async def _follow(self, job: Job, task: "asyncio.Task[Any]", theirs: Job) -> None:
+        """Show the state of a job another driver of this process holds until that driver ends, then take
+        the ledger's row (the truth) as this batch's."""
+        step = max(0.05, 0.5 * min(1.0, self.client.transport.config.time_scale * 50))
+        while not task.done():
+            await asyncio.wait({task}, timeout=step)
+            self._mirror(job, theirs)
+        fresh = self.client.ledger.get(job.key)
+        self._mirror(job, fresh or theirs)
+
+    def _mirror(self, job: Job, source: Job) -> None:
+        if source is job:
+            return
+        seen = (job.status, job.provider_status, job.job_id, job.result_digest, job.error_code)
+        for name, value in vars(source).items():
+            setattr(job, name, dict(value) if isinstance(value, dict) else value)
+        if seen != (job.status, job.provider_status, job.job_id, job.result_digest, job.error_code):
+            self._notify()
+
+    async def _drive_held(self, job: Job, owner: str) -> None:
         active, submit_slots = self.client.slots()
         holding = False
         try:
@@ -78,7 +114,7 @@ class JobDriver:
                 holding = True
             if not job.done and not job.meta.get("submitted"):
                 async with submit_slots:
-                    await self._create(job)
+                    await self._create(job, owner)
             await self._poll_until_done(job)
             if holding and active is not None:
                 active.release()
@@ -106,7 +142,7 @@ class JobDriver:
         job.finished_at = job.finished_at or time.time()
         self._changed(job, "status", "error_code", "error_message", "http_status", "finished_at")
 
-    async def _create(self, job: Job) -> None:
+    async def _create(self, job: Job, owner: str) -> None:
         """Create/upload/submit once. After an interruption ``adapter.create`` is called again with whatever
         is recorded (``job.job_id``, ``job.meta``) and continues from there; a create whose answer was lost
         is looked up (``adapter.find``) instead of being sent again, unless the API is idempotent."""
@@ -122,7 +158,7 @@ class JobDriver:
                 input=job.input,
                 hint="not sent, after an earlier create was refused" + (f"; {h.hint}" if h.hint else ""),
             )
-        if not await self._claim(job):
+        if not await self._claim(job, owner):
             return  # another process created it; this one follows the job it recorded
         try:
             await self._create_claimed(job)
@@ -134,10 +170,11 @@ class JobDriver:
             if job.meta.pop("create_owner", None):
                 self.client.ledger.save(job, "meta")
 
-    async def _claim(self, job: Job) -> bool:
-        """One process at a time sends a job's create. While another live process holds it, follow the row
-        it writes; returns False when that process got the job created (``job`` then mirrors its row)."""
-        ledger, owner = self.client.ledger, process_owner()
+    async def _claim(self, job: Job, owner: str) -> bool:
+        """One driver at a time sends a job's create. While another live one (another process, or a batch
+        of this one on another ``Ledger`` object) holds it, follow the row it writes; returns False when that
+        driver got the job created (``job`` then mirrors its row)."""
+        ledger = self.client.ledger
         step = max(0.02, 0.5 * min(1.0, self.client.transport.config.time_scale * 50))
         # no deadline: the holder's create ends (its retries are bounded) and releases the claim, or the holder
         # dies and the ledger lets this process take the claim over

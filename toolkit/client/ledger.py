@@ -25,6 +25,7 @@ from typing import Any, Iterable
 from ..sqlite import open_db
 from .cache import SENT_KEYS, DiskFullError, ResultCache, _disk_full
 from .filedata import FileInput
+from . import owners
 from .model import Job, Status, ToolkitError
 
 SCHEMA = """
@@ -422,6 +423,12 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{_STARTED}"
 
 
+def driver_owner(token: str) -> str:
+    """One driver of this process, as a create claim names it (``toolkit.client.owners``): two batches of one
+    kernel holding the same key are two owners, and only one holds the claim."""
+    return f"{process_owner()}#{token}"
+
+
 _STARTED = f"{time.time():.3f}"
 CLAIM_LEASE = 600.0  # seconds: how long another host's create claim is honoured (its process cannot be checked)
 
@@ -434,7 +441,8 @@ def _owner_alive(owner: str, claimed: float | None = None) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return claimed is None or time.time() - float(claimed) < CLAIM_LEASE
     if int(pid) == os.getpid():
-        return owner == process_owner()
+        process, _, token = owner.partition("#")
+        return process == process_owner() and (not token or owners.alive(token))
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
