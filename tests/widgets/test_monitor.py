@@ -102,6 +102,27 @@ def test_retry_button_submits_exactly_the_failed_inputs(make_sandbox, tmp_path):
     assert tenant["jobs"]["created"] == 12 + len(failed_inputs)
 
 
+def test_retry_clicked_twice_pays_once_and_the_button_waits_for_the_retry(make_sandbox, tmp_path):
+    sb = make_sandbox(faults={"authenta": {"fail": 0.5}}, seed=3, time_scale=0.02)
+    ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
+    batch = ws.authenta.run("ai-image-detection", write_images(tmp_path / "imgs", 8)).wait(timeout=120)
+    failed = len(batch.failed())
+    assert failed
+    httpx.put(sb.url + "/__sandbox__/faults", json={"spec": ""}).raise_for_status()
+    m = monitor_for(batch)
+    m.retry_button.click()
+    assert m.retry_button.disabled, "enabled while the retry's jobs run"
+    m.retry_button.click()  # the second click of a double click, queued before the button greyed out
+    m.retry()  # or a call from code while it runs
+    assert len(m.retried) == 1 and len(m.retries.children) == 1
+    assert "already running" in m.note.value
+    m.retried[0].wait(timeout=120)
+    m.refresh()
+    assert m.retry_button.disabled and m.retried[0].id in m.retry_button.tooltip  # the retry's monitor carries on
+    tenant = stats(sb)["providers"]["authenta"]["tenants"][sb.tenant("authenta").id]
+    assert tenant["jobs"]["created"] == 8 + failed
+
+
 def test_cancel_button_cancels_jobs_not_started(sandbox, tmp_path):
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
     done = ws.authenta.run("ai-image-detection", write_images(tmp_path / "first", 2, start=100)).wait(timeout=30)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -218,6 +219,7 @@ class Batch(JobDriver):
         self._listeners: list[Callable[["Batch"], None]] = []
         self.version = 0  # bumps on every job change (monitors compare it)
         self.started = time.time()
+        self._retry_lock = threading.Lock()
 
     # -- public surface -----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -336,7 +338,12 @@ class Batch(JobDriver):
     def retry_failed(self, force: bool = False) -> "Batch":
         """Submit the failed inputs again as new jobs (the failed ones stay in the ledger).
 
-        Running the same retry again (a re-run cell) re-attaches to the retry's jobs; ``force`` sends anew."""
+        Running the same retry again (a re-run cell, a second click) re-attaches to the retry's jobs; ``force``
+        sends anew."""
+        with self._retry_lock:  # two threads retrying at once: one after the other, the second re-attaches
+            return self._retry_failed(force)
+
+    def _retry_failed(self, force: bool) -> "Batch":
         self.client.try_again()
         resumed = [j for j in self.failed() if self.client._resumable(j, have_input=j.key in self._items)]
         if resumed:  # not the provider's verdict: the same jobs continue, no new job is paid for

@@ -60,6 +60,7 @@ class Monitor:
         self._token = 0
         self._last = 0.0
         self._first_open = 0  # every job before this index is settled (monotone)
+        self._acting = threading.Lock()  # held while a button's action runs
 
         self.header = W.HTML()
         self.bar = W.IntProgress(
@@ -117,36 +118,54 @@ class Monitor:
         if not self.can_cancel:
             self._say(f"{self.batch.client.name}'s API cannot cancel jobs; they will run to the end.")
             return 0
-        before = _counts(self.batch)
+        if not self._acting.acquire(blocking=False):
+            return 0  # a second click while the first one's action runs
+        self.cancel_button.disabled = True
         try:
-            n = self.batch.cancel()
-        except Exception as e:  # shown in the widget: a click handler has nowhere else to report
-            self._say(f"cancel failed: {e}", error=True)
-            return 0
-        self._say(cancel_message(n, before, _counts(self.batch)))
-        self.refresh()
-        return n
+            before = _counts(self.batch)
+            try:
+                n = self.batch.cancel()
+            except Exception as e:  # shown in the widget: a click handler has nowhere else to report
+                self._say(f"cancel failed: {e}", error=True)
+                return 0
+            self._say(cancel_message(n, before, _counts(self.batch)))
+            return n
+        finally:
+            self._acting.release()
+            self.refresh()
 
     def retry(self) -> BatchLike | None:
         """Submit the failed inputs again as a new batch, shown below this monitor; returns it (None when
         nothing was sent again: no failure, the inputs are not held here, or every failed job resumed as it is)."""
-        failed = len(self.batch.failed())
+        running = self._retry_running()
+        if running is not None or not self._acting.acquire(blocking=False):  # a second click while it runs
+            self._say(f"a retry is already running (batch {running.id if running else '...'}): wait for it")
+            return None
+        self.retry_button.disabled = True  # until the retry's jobs settle (``_apply``)
         try:
-            new = self.batch.retry_failed()
-        except Exception as e:
-            self._say(f"retry failed: {e}", error=True)
-            return None
-        resumed = failed - len(self.batch.failed())  # reopened: their failure was outside the job
-        if new is self.batch:
-            self._say(retry_message(failed, 0, None, resumed))
-            if resumed:
-                self.refresh()
-            return None
-        self.retried.append(new)
-        child = monitor_for(new)
-        self.retries.children = (*self.retries.children, child.widget)
-        self._say(retry_message(failed, len(new.jobs), new.id, resumed))
-        return new
+            failed = len(self.batch.failed())
+            try:
+                new = self.batch.retry_failed()
+            except Exception as e:
+                self._say(f"retry failed: {e}", error=True)
+                return None
+            resumed = failed - len(self.batch.failed())  # reopened: their failure was outside the job
+            if new is self.batch:
+                self._say(retry_message(failed, 0, None, resumed))
+                return None
+            if all(b.id != new.id for b in self.retried):
+                self.retried.append(new)
+                child = monitor_for(new)
+                self.retries.children = (*self.retries.children, child.widget)
+            self._say(retry_message(failed, len(new.jobs), new.id, resumed))
+            return new
+        finally:
+            self._acting.release()
+            self.refresh()
+
+    def _retry_running(self) -> BatchLike | None:
+        """The retry batch started here that still has unsettled jobs, if any."""
+        return next((b for b in self.retried if not all(settled(j) for j in b.jobs)), None)
 
     def refresh(self) -> Snapshot:
         """Recompute and show the state now (normally the batch's changes do this, throttled)."""
@@ -229,10 +248,13 @@ class Monitor:
         )
         self.failures.value = failures_html(s)
         waiting = s.counts.get("draft", 0) + s.counts.get("queued", 0)
-        self.cancel_button.disabled = s.finished or not self.can_cancel or not waiting
+        self.cancel_button.disabled = s.finished or not self.can_cancel or not waiting or self._acting.locked()
         can_retry = not s.failed_total or self.can_retry  # asked of the batch only when something failed
-        self.retry_button.disabled = not s.failed_total or not can_retry
-        self.retry_button.tooltip = "" if can_retry else _NO_INPUTS
+        # once retried, the retry's own monitor (below) carries on: its button retries what fails there
+        self.retry_button.disabled = not s.failed_total or not can_retry or self._acting.locked() or bool(self.retried)
+        self.retry_button.tooltip = (
+            f"retried as batch {self.retried[-1].id} (below)" if self.retried else "" if can_retry else _NO_INPUTS
+        )
         self.updates += 1
 
     def _say(self, text: str, error: bool = False) -> None:
