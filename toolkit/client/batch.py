@@ -273,7 +273,7 @@ class Batch(JobDriver):
                 f.set_result(self)
                 self._future = f
             else:
-                self._future = runtime.submit(self._run())
+                self._future = runtime.submit(self._run(), owner=self)
         return self
 
     def wait(
