@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -92,6 +94,7 @@ class Workspace:
             self._configs[provider] = ProviderConfig(
                 provider, url, key, time_scale=scale, url_var=source, **info.limits(), **info.auth_extras()
             )
+        _misnamed_keys([self._providers[p] for p in sandboxed + self._unkeyed])
         self.ledger = Ledger(self.path)
         self.sandbox: Sandbox | None = sandbox
         self._sandboxed = sandboxed
@@ -119,13 +122,14 @@ class Workspace:
                     else float(os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
                 )
                 self.sandbox = _start_sandbox(self.path / "sandbox", scale)
-                if not self._quiet:  # once per workspace: info-styled in Jupyter, a log line elsewhere
+                if not self._quiet:  # once per workspace: info-styled in Jupyter, a WARNING line elsewhere
                     from .widgets.notice import notice
 
                     notice(
                         f"no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
                         f"{self.sandbox.url} (simulated results, time scale {scale:g}).",
                         once=f"sandbox:{self.path.resolve()}",
+                        level=logging.WARNING,
                     )
             for name in self._sandboxed:
                 url = self._sandbox_urls.get(name)  # e.g. the sandbox's /claid/v1-beta1 instead of /v1
@@ -247,6 +251,31 @@ def _key(provider: str, var: str, keys: dict[str, str]) -> str | None:
             f"{source} {flaw}{where}: an API key has no whitespace or control characters; strip it"
         )
     return key
+
+
+_KEYISH = re.compile(r"(API)?(KEY|TOKEN|SECRET)$")
+
+
+def _misnamed_keys(keyless: list[ProviderInfo]) -> None:
+    """One warning per variable that looks like a keyless provider's key under another name
+    (``ANIMALDETECT_API_KEY`` for ``AD_API_KEY``): without it the provider runs on the sandbox, silently."""
+    from .widgets.notice import notice
+
+    known = set(service_variables())
+    for info in keyless:
+        prefix = info.key_var.split("_")[0]
+        for var in sorted(os.environ):
+            if var in known:
+                continue
+            squashed = var.upper().replace("_", "").replace("-", "")
+            head = squashed[: -len(m.group())] if (m := _KEYISH.search(squashed)) else None
+            if head is not None and (info.name.upper() in head or var.upper().split("_")[0] == prefix):
+                notice(
+                    f"{var} is set, but {info.name} reads its key from {info.key_var}: rename it to use "
+                    "your key (simulated results until then).",
+                    once=f"misnamed:{var}",
+                    level=logging.WARNING,
+                )
 
 
 def _live_url(provider: str, key_var: str, url_var: str, default: str, base_urls: dict[str, str]) -> tuple[str, str]:
