@@ -60,7 +60,8 @@ class Workspace:
 
     Keys and base URLs come from arguments or the environment (``AD_API_KEY``/``AD_API_BASE_URL``, ...).
     Providers with no key run against the embedded sandbox, which the workspace starts (on first use) and
-    announces once. They are checked before anything is created or sent: a base URL must be http(s) with a
+    announces once: the workspace's background sandbox when one is alive (``toolkit`` commands start it, see
+    ``toolkit.sandbox.background``; ``background_sandbox=True`` starts it here too), else one in this process. They are checked before anything is created or sent: a base URL must be http(s) with a
     host, a key has no whitespace, and a variable that is set but empty is an error, never "no key".
     """
 
@@ -73,6 +74,7 @@ class Workspace:
         sandbox_time_scale: float | None = None,
         sandbox: "Sandbox | None" = None,
         quiet: bool = False,
+        background_sandbox: bool = False,
     ) -> None:
         self.path = Path(path if path is not None else os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"))
         keys = {p: k for p, k in (keys or {}).items() if k is not None}
@@ -102,6 +104,7 @@ class Workspace:
         self._sandbox_urls = {p: base_urls[p] for p in sandboxed if p in base_urls}
         self._sandbox_scale = sandbox_time_scale
         self._quiet = quiet
+        self._background = background_sandbox
         self._clients: dict[str, ProviderClient] = {}
 
     def _config(self, provider: str) -> ProviderConfig:
@@ -121,7 +124,8 @@ class Workspace:
                     if self._sandbox_scale is not None
                     else float(os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
                 )
-                self.sandbox = _start_sandbox(self.path / "sandbox", scale)
+                self.sandbox = _start_sandbox(self.path / "sandbox", scale, self._background)
+                scale = self.sandbox.config.time_scale  # a background sandbox runs at the scale it started with
                 if not self._quiet:  # once per workspace: info-styled in Jupyter, a WARNING line elsewhere
                     from .widgets.notice import notice
 
@@ -322,13 +326,26 @@ def _check_url(url: str, source: str) -> str:
     raise ConfigurationError(f"{source}={shown!r}: {reason}")
 
 
-def _start_sandbox(data_dir: Path, time_scale: float) -> "Sandbox":
-    """One embedded sandbox per workspace directory and process; its jobs persist in the workspace."""
+def _start_sandbox(data_dir: Path, time_scale: float, background: bool = False) -> "Sandbox":
+    """The workspace's sandbox; its jobs persist in the workspace. The background one when it is alive (or,
+    ``background``, started now as a detached process: it outlives this one); else one per workspace directory
+    and process, in this process.
+
+    A kernel or script starts no background process of its own (nothing outlives a notebook unasked); a
+    ``toolkit`` command does, so ``submit --no-wait`` and the ``jobs wait`` after it meet the same server."""
     from .sandbox import Sandbox, SandboxConfig
+    from .sandbox import background as bg
 
     key = data_dir.resolve()
     sb = _sandboxes.get(key)
-    if sb is None or sb.port is None:
-        sb = Sandbox(SandboxConfig(port=0, data_dir=data_dir, time_scale=time_scale)).start()
-        _sandboxes[key] = sb
+    if sb is not None and sb.port is not None and not isinstance(sb, bg.Remote):
+        return sb  # this process's own
+    found = bg.find(data_dir)
+    if found is None and background:
+        found = bg.ensure(data_dir, time_scale)
+    if found is not None:
+        _sandboxes[key] = found
+        return found
+    sb = Sandbox(SandboxConfig(port=0, data_dir=data_dir, time_scale=time_scale)).start()
+    _sandboxes[key] = sb
     return sb
