@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -58,7 +60,8 @@ class Workspace:
 
     Keys and base URLs come from arguments or the environment (``AD_API_KEY``/``AD_API_BASE_URL``, ...).
     Providers with no key run against the embedded sandbox, which the workspace starts (on first use) and
-    announces once. They are checked before anything is created or sent: a base URL must be http(s) with a
+    announces once: the workspace's background sandbox when one is alive (``toolkit`` commands start it, see
+    ``toolkit.sandbox.background``; ``background_sandbox=True`` starts it here too), else one in this process. They are checked before anything is created or sent: a base URL must be http(s) with a
     host, a key has no whitespace, and a variable that is set but empty is an error, never "no key".
     """
 
@@ -71,6 +74,7 @@ class Workspace:
         sandbox_time_scale: float | None = None,
         sandbox: "Sandbox | None" = None,
         quiet: bool = False,
+        background_sandbox: bool = False,
     ) -> None:
         self.path = Path(path if path is not None else os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"))
         keys = {p: k for p, k in (keys or {}).items() if k is not None}
@@ -92,6 +96,7 @@ class Workspace:
             self._configs[provider] = ProviderConfig(
                 provider, url, key, time_scale=scale, url_var=source, **info.limits(), **info.auth_extras()
             )
+        _misnamed_keys([self._providers[p] for p in sandboxed + self._unkeyed])
         self.ledger = Ledger(self.path)
         self.sandbox: Sandbox | None = sandbox
         self._sandboxed = sandboxed
@@ -99,6 +104,7 @@ class Workspace:
         self._sandbox_urls = {p: base_urls[p] for p in sandboxed if p in base_urls}
         self._sandbox_scale = sandbox_time_scale
         self._quiet = quiet
+        self._background = background_sandbox
         self._clients: dict[str, ProviderClient] = {}
 
     def _config(self, provider: str) -> ProviderConfig:
@@ -118,14 +124,16 @@ class Workspace:
                     if self._sandbox_scale is not None
                     else float(os.environ.get("TOOLKIT_SANDBOX_TIME_SCALE", DEFAULT_SANDBOX_TIME_SCALE))
                 )
-                self.sandbox = _start_sandbox(self.path / "sandbox", scale)
-                if not self._quiet:  # once per workspace: info-styled in Jupyter, a log line elsewhere
+                self.sandbox = _start_sandbox(self.path / "sandbox", scale, self._background)
+                scale = self.sandbox.config.time_scale  # a background sandbox runs at the scale it started with
+                if not self._quiet:  # once per workspace: info-styled in Jupyter, a WARNING line elsewhere
                     from .widgets.notice import notice
 
                     notice(
                         f"no API key for {', '.join(self._sandboxed)}; using the embedded sandbox at "
                         f"{self.sandbox.url} (simulated results, time scale {scale:g}).",
                         once=f"sandbox:{self.path.resolve()}",
+                        level=logging.WARNING,
                     )
             for name in self._sandboxed:
                 url = self._sandbox_urls.get(name)  # e.g. the sandbox's /claid/v1-beta1 instead of /v1
@@ -249,6 +257,31 @@ def _key(provider: str, var: str, keys: dict[str, str]) -> str | None:
     return key
 
 
+_KEYISH = re.compile(r"(API)?(KEY|TOKEN|SECRET)$")
+
+
+def _misnamed_keys(keyless: list[ProviderInfo]) -> None:
+    """One warning per variable that looks like a keyless provider's key under another name
+    (``ANIMALDETECT_API_KEY`` for ``AD_API_KEY``): without it the provider runs on the sandbox, silently."""
+    from .widgets.notice import notice
+
+    known = set(service_variables())
+    for info in keyless:
+        prefix = info.key_var.split("_")[0]
+        for var in sorted(os.environ):
+            if var in known:
+                continue
+            squashed = var.upper().replace("_", "").replace("-", "")
+            head = squashed[: -len(m.group())] if (m := _KEYISH.search(squashed)) else None
+            if head is not None and (info.name.upper() in head or var.upper().split("_")[0] == prefix):
+                notice(
+                    f"{var} is set, but {info.name} reads its key from {info.key_var}: rename it to use "
+                    "your key (simulated results until then).",
+                    once=f"misnamed:{var}",
+                    level=logging.WARNING,
+                )
+
+
 def _live_url(provider: str, key_var: str, url_var: str, default: str, base_urls: dict[str, str]) -> tuple[str, str]:
     """The base URL of a provider with a key, and where it came from (named in later errors)."""
     if provider in base_urls:  # already checked
@@ -293,13 +326,26 @@ def _check_url(url: str, source: str) -> str:
     raise ConfigurationError(f"{source}={shown!r}: {reason}")
 
 
-def _start_sandbox(data_dir: Path, time_scale: float) -> "Sandbox":
-    """One embedded sandbox per workspace directory and process; its jobs persist in the workspace."""
+def _start_sandbox(data_dir: Path, time_scale: float, background: bool = False) -> "Sandbox":
+    """The workspace's sandbox; its jobs persist in the workspace. The background one when it is alive (or,
+    ``background``, started now as a detached process: it outlives this one); else one per workspace directory
+    and process, in this process.
+
+    A kernel or script starts no background process of its own (nothing outlives a notebook unasked); a
+    ``toolkit`` command does, so ``submit --no-wait`` and the ``jobs wait`` after it meet the same server."""
     from .sandbox import Sandbox, SandboxConfig
+    from .sandbox import background as bg
 
     key = data_dir.resolve()
     sb = _sandboxes.get(key)
-    if sb is None or sb.port is None:
-        sb = Sandbox(SandboxConfig(port=0, data_dir=data_dir, time_scale=time_scale)).start()
-        _sandboxes[key] = sb
+    if sb is not None and sb.port is not None and not isinstance(sb, bg.Remote):
+        return sb  # this process's own
+    found = bg.find(data_dir)
+    if found is None and background:
+        found = bg.ensure(data_dir, time_scale)
+    if found is not None:
+        _sandboxes[key] = found
+        return found
+    sb = Sandbox(SandboxConfig(port=0, data_dir=data_dir, time_scale=time_scale)).start()
+    _sandboxes[key] = sb
     return sb

@@ -148,6 +148,16 @@ def test_read_only_commands_start_no_sandbox_and_print_no_traceback(tmp_path):
             timeout=120,
         )
 
+    try:
+        _read_only_commands(run, tmp_path, env)
+    finally:  # the submit's background sandbox (it outlives the command) stops here
+        from toolkit.sandbox import background
+
+        background.stop(tmp_path / "ws" / "sandbox")
+
+
+def _read_only_commands(run, tmp_path: Path, env: dict[str, str]) -> None:
+    imgs = tmp_path / "imgs"
     first = run("submit", "animaldetect", "detect", str(imgs))
     assert first.returncode == 0, first.stderr
     assert first.stderr.count("embedded sandbox") == 1 and first.stderr.startswith("toolkit: no API key")

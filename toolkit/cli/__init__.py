@@ -21,16 +21,21 @@ __all__ = ["build_parser", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 some jobs failed, 2 an error, 130 interrupted)."""
+    in_process = argv is not None
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(describe_operations=_asks_submit_help(argv))
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     restore_output = _setup_output(debug)
+    restore_interrupt = _catch_interrupt()
+    from ..client import runtime
+
+    exit_line, runtime.exit_line = runtime.exit_line, None  # every command says what goes on in its own words
     try:
         if args.command == "jobs" and args.action != "ls" and not args.id:
             parser.error(f"jobs {args.action} needs a batch id (`toolkit jobs ls --batches` lists them)")
         return _run(args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         after = "stopped" if args.command == "sandbox" else "interrupted; jobs already sent keep running"
         print(f"\ntoolkit {args.command}: {after}", file=sys.stderr)
         return 130
@@ -43,8 +48,34 @@ def main(argv: list[str] | None = None) -> int:
             print("(unexpected: rerun with --debug for the traceback)", file=sys.stderr)
         return 2
     finally:
+        restore_interrupt()
         _stop_embedded_sandboxes()
         restore_output()
+        if in_process:  # a test or a notebook calling main(): the process's own exit says its line again
+            runtime.exit_line = exit_line
+
+
+class Interrupted(BaseException):
+    """Ctrl-C in a command: not a ``KeyboardInterrupt``, which ``Batch.wait`` answers with advice for Python
+    callers; the command prints its own one line and exits 130."""
+
+
+def _catch_interrupt() -> Callable[[], None]:
+    """Ctrl-C raises ``Interrupted`` while the command runs; returns what puts the handler back."""
+    import signal
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise Interrupted()
+
+    try:
+        previous = signal.signal(signal.SIGINT, interrupted)
+    except ValueError:  # not the main thread (main() called from a thread): Ctrl-C stays as it is
+        return lambda: None
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 def _stop_embedded_sandboxes() -> None:
@@ -65,6 +96,8 @@ def _run(args: argparse.Namespace) -> int:
         return commands.jobs(args)
     if args.command == "results":
         return commands.results(args)
+    if args.command == "sandbox" and args.action:
+        return _background(args)
     if args.command == "sandbox":
         from ..sandbox import serve
         from ..sandbox.config import ConfigError
@@ -79,6 +112,22 @@ def _run(args: argparse.Namespace) -> int:
     from ..demo import main as demo
 
     return int(demo() or 0)
+
+
+def _background(args: argparse.Namespace) -> int:
+    """``toolkit sandbox stop`` / ``status``: the workspace's background sandbox."""
+    from pathlib import Path
+
+    from ..sandbox import background
+
+    data_dir = Path(args.workspace) / "sandbox"
+    if args.action == "stop":
+        pid = background.stop(data_dir)
+        print(f"stopped the background sandbox of {args.workspace} (pid {pid})" if pid else "no background sandbox")
+        return 0
+    found = background.find(data_dir)
+    print(f"{found.url} (pid {found.pid}, time scale {found.config.time_scale:g})" if found else "not running")
+    return 0
 
 
 def _asks_submit_help(argv: list[str]) -> bool | list[str]:

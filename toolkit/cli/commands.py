@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -89,11 +90,33 @@ def submit(args: argparse.Namespace) -> int:
     rejected = f"; {plural(len(batch.rejected), 'input')} rejected before sending" if batch.rejected else ""
     say(f"batch {batch.id}: {plural(len(batch), 'job')} ({args.provider} {args.operation}){rejected}")
     if args.no_wait:
-        say(f"follow it with: toolkit jobs wait {batch.id}")
+        say(detached(batch))
         print(batch.id)
         return 0
     say(f"waiting; Ctrl-C stops waiting, not the jobs (re-attach with: toolkit jobs wait {batch.id})")
     return finish(batch, args.timeout)
+
+
+def detached(batch: "Batch", step: float = 0.05) -> str:
+    """Wait until every create is answered (its job id recorded), then the one line that says so. Jobs that
+    wait locally for a free slot (a provider's cap on active jobs) are created by the ``jobs wait`` that
+    follows, from their files."""
+    cap = batch.client.transport.config.max_active_jobs
+    while True:
+        unsent = [j for j in batch.jobs if not j.done and not j.meta.get("submitted")]
+        running = sum(1 for j in batch.jobs if not j.done and j.meta.get("submitted"))
+        sending = [j for j in unsent if j.meta.get("create_sent") or j.meta.get("create_owner")]
+        if not unsent or (cap and running >= cap and not sending) or batch._future is None or batch._future.done():
+            break
+        time.sleep(step)
+    created = sum(1 for j in batch.jobs if j.meta.get("submitted") or j.job_id)
+    failed = len(batch.failed())
+    text = f"batch {batch.id}: {plural(created, 'job')} created and running at {batch.client.name}"
+    if unsent:
+        text += f", {len(unsent)} waiting for a free slot"
+    if failed:
+        text += f", {failed} failed"
+    return f"{text}; follow {'them' if created + len(unsent) != 1 else 'it'} with: toolkit jobs wait {batch.id}"
 
 
 def _options(args: argparse.Namespace, client: Any) -> dict[str, Any]:
@@ -301,7 +324,7 @@ def _write(frame: Any, out: Path, suffix: str, provider: str) -> None:
 def workspace(args: argparse.Namespace) -> "Workspace":
     from ..workspace import Workspace
 
-    return Workspace(args.workspace)
+    return Workspace(args.workspace, background_sandbox=True)  # its sandbox outlives the command
 
 
 def read_ledger(args: argparse.Namespace) -> "Ledger | None":

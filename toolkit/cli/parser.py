@@ -75,7 +75,9 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
         help="an operation option; VALUE is JSON where it parses (repeatable)",
     )
     sp.add_argument("--force", action="store_true", help="submit anew even if the ledger has these jobs")
-    sp.add_argument("--no-wait", action="store_true", help="print the batch id and return at once")
+    sp.add_argument(
+        "--no-wait", action="store_true", help="return once every job is created (they go on; jobs wait collects them)"
+    )
     sp.add_argument("--timeout", type=float, default=None, help="stop waiting after S seconds (the jobs go on)")
 
     jp = sub.add_parser(
@@ -106,6 +108,13 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
 
     sp = sub.add_parser(
         "sandbox", parents=[common], help="run the local sandbox server speaking all five provider contracts"
+    )
+    sp.add_argument(
+        "action",
+        nargs="?",
+        choices=["stop", "status"],
+        help="the workspace's background sandbox (the one commands start without keys): stop it, or show it; "
+        "without an action the sandbox runs in the foreground",
     )
     sandbox_args(sp)
     sub.add_parser(

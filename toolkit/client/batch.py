@@ -192,6 +192,11 @@ class ProviderClient:
             idempotent=self.adapter.idempotent_create,
         )
 
+    def item_for(self, job: Job) -> Item | None:
+        """The input of a recorded job preflighted again from what the ledger keeps (its file, its AOI), for a
+        create that another run recorded but never sent (``submit --no-wait``); None where it cannot be."""
+        return None
+
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
         return [batch._items[j.key] for j in batch.failed() if j.key in batch._items]
@@ -275,7 +280,7 @@ class Batch(JobDriver):
                 f.set_result(self)
                 self._future = f
             else:
-                self._future = runtime.submit(self._run())
+                self._future = runtime.submit(self._run(), owner=self)
         return self
 
     def wait(

@@ -10,13 +10,14 @@ they finish instead of at fixed intervals. Every state change goes through the l
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any, Callable
 
 from . import owners
 from .filedata import FileInput
-from .ledger import DiskFullError, driver_owner
+from .ledger import DiskFullError, driver_owner, idempotency_key
 from .model import Job, JobError, ServiceUnreachable, Status
 from .poller import RuntimeModel
 from .providers.base import Item
@@ -215,6 +216,8 @@ class JobDriver:
                 )
             record(job)
         if item is None:
+            item = await asyncio.to_thread(self._input_again, job)
+        if item is None:
             raise JobError(
                 adapter.name,
                 "INPUT_UNAVAILABLE",
@@ -231,6 +234,25 @@ class JobDriver:
         await adapter.create(job, item, record)
         job.meta["submitted"] = True
         record(job)
+
+    def _input_again(self, job: Job) -> Item | None:
+        """The input of a job recorded by another run and never created there, rebuilt by the provider's own
+        preflight (``client.item_for``) when its file is still there with the same content: the same key."""
+        try:
+            item = self.client.item_for(job)
+        except Exception as e:  # a file gone or unreadable: the input is unavailable
+            log.info("%s: %s cannot be preflighted again: %s", self.client.name, job.input, e)
+            return None
+        if not isinstance(item, Item):
+            return None
+        config = self.client.transport.config
+        target = "sandbox" if config.sandbox else config.base_url  # as ProviderClient.submit keys it
+        content = item.content if item.content is not None else json.dumps(item.meta, sort_keys=True, default=str)
+        if idempotency_key(self.client.name, f"{job.operation}@{target}", job.options, content) != job.key[:32]:
+            return None  # changed since it was recorded
+        item.options = dict(job.options)
+        self._items[job.key] = item
+        return item
 
     async def _poll_until_done(self, job: Job) -> None:
         adapter = self.client.adapter

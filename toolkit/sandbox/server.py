@@ -39,6 +39,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self.port: int | None = None
         self.storage_port: int | None = None  # the listener of signed URLs (another origin than ``url``)
+        self.last_request = time.monotonic()  # when a request last arrived (a background sandbox stops when idle)
 
     @property
     def url(self) -> str:
@@ -74,7 +75,9 @@ class Sandbox:
         self.port = api.getsockname()[1]
         storage = listen_storage(self.config.host, self.config.data_dir, self.port)
         self.ctx.storage_port = self.storage_port = storage.getsockname()[1]
-        cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
+        cfg = uvicorn.Config(
+            self._touching(app), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+        )
         self._server = uvicorn.Server(cfg)
         self.ctx.runner.start()
         self._thread = threading.Thread(
@@ -87,6 +90,15 @@ class Sandbox:
                 raise RuntimeError("the sandbox server did not start")
             time.sleep(0.005)
         return self
+
+    def _touching(self, app: Any) -> Any:
+        """``app`` noting when each request arrives (``last_request``)."""
+
+        async def touched(scope: Any, receive: Any, send: Any) -> None:
+            self.last_request = time.monotonic()
+            await app(scope, receive, send)
+
+        return touched
 
     def stop(self) -> None:
         if self._server is not None:

@@ -24,8 +24,9 @@ _STYLE = (
 )
 
 
-def notice(text: str, *, once: str | None = None, title: str = "toolkit") -> bool:
-    """Show ``text`` as a notice; with ``once``, only the first time for that key in this process.
+def notice(text: str, *, once: str | None = None, title: str = "toolkit", level: int = logging.INFO) -> bool:
+    """Show ``text`` as a notice; with ``once``, only the first time for that key in this process. Outside
+    Jupyter it is a log record at ``level`` (WARNING: printed even where logging is not set up).
 
     Returns whether it was shown."""
     if once is not None:
@@ -34,7 +35,7 @@ def notice(text: str, *, once: str | None = None, title: str = "toolkit") -> boo
                 return False
             _shown.add(once)
     if kernel_shell() is None:
-        log.info("%s", text)
+        log.log(level, "%s", text)
         return True
     from IPython.display import display
 

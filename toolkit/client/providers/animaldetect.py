@@ -191,6 +191,11 @@ class AnimalDetectClient(ProviderClient):
         items = media_items(self.name, images, IMAGE_SUFFIXES, ACCEPTED, MAX_BYTES)
         return cast(DetectBatch, self.submit("detect", items, options=options, force=force))  # its batch_class
 
+    def item_for(self, job: Job) -> Item | None:
+        """The recorded image preflighted again (its key is checked by the caller)."""
+        found = media_items(self.name, job.input, IMAGE_SUFFIXES, ACCEPTED, MAX_BYTES)
+        return found[0] if len(found) == 1 and isinstance(found[0], Item) else None
+
 
 INFO = ProviderInfo(
     name="animaldetect",

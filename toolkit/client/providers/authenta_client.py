@@ -11,7 +11,7 @@ from ..options import FORCE, Input, Option, operation
 from .. import runtime
 from ..batch import Batch, ProviderClient
 from ..inputs import media_items, read_media
-from ..model import InvalidOption, PreflightError, Status, map_status
+from ..model import InvalidOption, Job, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from .authenta import (
     BASE_URL,
@@ -191,6 +191,15 @@ class AuthentaClient(ProviderClient):
     ) -> list[Item | PreflightError]:
         suffixes = {s for m in formats for s in FORMATS[m][1]}
         return media_items(self.name, media, suffixes, SNIFFABLE, None, check)
+
+    def item_for(self, job: Job) -> Item | None:
+        """The recorded medium preflighted again (its key is checked by the caller); not with a reference
+        image, whose bytes the ledger does not keep."""
+        tid = job.options.get("task_type_id")
+        if job.meta.get("reference") or not isinstance(tid, int):
+            return None
+        found = self._items(job.input, task_type(tid).formats, lambda mime: None)
+        return found[0] if len(found) == 1 and isinstance(found[0], Item) else None
 
     @operation(
         Option("status", str, help="only jobs in this status (unified, e.g. 'running', or Authenta's own word)"),

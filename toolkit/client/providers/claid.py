@@ -290,6 +290,11 @@ class ClaidClient(ProviderClient):
                 )
         return out
 
+    def item_for(self, job: Job) -> Item | None:
+        """The recorded image (or URL) preflighted again (its key is checked by the caller)."""
+        found = self._items([job.input])
+        return found[0] if len(found) == 1 and isinstance(found[0], Item) else None
+
 
 def _url_item(url: str) -> Item | PreflightError:
     scheme = urlsplit(url).scheme.lower()

@@ -403,6 +403,13 @@ class SateAIsClient(ProviderClient):
                 )
         return out
 
+    def item_for(self, job: Job) -> Item | None:
+        """A recorded job's request again, from the body its ledger row keeps (no file to read)."""
+        body = job.meta.get("body")
+        if not isinstance(body, dict) or "type" not in job.meta:
+            return None
+        return Item(input=job.input, content=_canonical(job.meta["type"], body), meta=dict(job.meta))
+
 
 def _item(type: str, a: AOI, when: str, body: dict[str, Any]) -> Item:
     meta: dict[str, Any] = {
