@@ -16,6 +16,7 @@ import concurrent.futures
 import concurrent.futures.thread  # noqa: F401  (its exit hook is registered before ours, so ours runs first)
 import sys
 import threading
+import warnings
 import weakref
 from typing import Any, Coroutine, TypeVar
 
@@ -88,6 +89,8 @@ def _shutdown() -> None:
         if tasks:
             await asyncio.wait(tasks, timeout=EXIT_GRACE)
 
+    # work cancelled mid-connect leaves coroutine objects that are never awaited: expected here, not news
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     try:
         asyncio.run_coroutine_threadsafe(cancel_all(), lp).result(EXIT_GRACE + 1)
     except Exception:  # nothing may raise at exit
