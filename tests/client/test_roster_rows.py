@@ -93,3 +93,41 @@ def test_rows_already_enrolled_are_never_sent_again_whatever_their_position(make
     # the identity includes the collection: another collection is sent every row
     other = ws2.faces.preflight(csv, collection="elsewhere")
     assert sum(len(i.meta["rows"]) for i in other) == 132 and all(i.key is None for i in other)
+
+
+def test_rows_in_flight_are_not_sent_again(make_sandbox, tmp_path):
+    sb = make_sandbox(time_scale=1.0)  # a 10-row job runs about 1.5 s: the second call comes while it runs
+    csv = write_roster(tmp_path / "staff", 10)
+    ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
+    first = ws.faces.enroll(csv)
+    (csv.parent / "img/new.jpg").write_bytes(face_pool()[1])
+    add_row(csv, "new-top,Newcomer,img/new.jpg", top=True)
+    second = ws.faces.enroll(csv)
+    (running,) = ws.ledger.get_many([first.jobs[0].key]).values()
+    assert not running.status.terminal  # still in flight when the second call planned its jobs
+    assert [j.key for j in second.jobs][1:] == [first.jobs[0].key] and len(second.jobs[0].meta["rows"]) == 1
+    second.wait(timeout=120)
+    sent = enrolled(sb)
+    assert creates(sb) == 2 and sum(sent.values()) == 11 and set(sent.values()) == {1}
+    check_frame(second, csv)
+
+
+def test_retry_and_fixes_follow_the_roster_as_it_is_now(sandbox, tmp_path):
+    csv = write_roster(tmp_path / "staff", 5, no_faces={3})
+    ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
+    ws.faces.enroll(csv).wait(timeout=60)
+    (csv.parent / "img/new.jpg").write_bytes(face_pool()[1])
+    add_row(csv, "new-top,Newcomer,img/new.jpg", top=True)
+    moved = ws.faces.enroll(csv).wait(timeout=60)
+    f = moved.results()
+    assert len(f) == 6 and f.loc[f["success"] == False, ["index", "external_id"]].values.tolist() == [[4, "emp-003"]]  # noqa: E712
+    # a retry sends the failed row at its place in the roster now
+    (retry,) = ws.faces.failed_items(moved)
+    assert [(r["index"], r["external_id"]) for r in retry.meta["rows"]] == [(4, "emp-003")]
+
+    # a fixed picture is a new enrollment of that row; the old picture's failure is no longer the roster's
+    (csv.parent / "img/emp003.png").write_bytes(face_pool()[3])
+    fixed = ws.faces.enroll(csv).wait(timeout=60)
+    assert creates(sandbox) == 3 and enrolled(sandbox)["emp-003"] == 2
+    assert ws.faces.failed_items(fixed) == [] and fixed.retry_failed() is fixed
+    check_frame(fixed, csv)
