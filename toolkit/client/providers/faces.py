@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import os
 import time
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, cast
@@ -33,7 +32,7 @@ from ..registry import ProviderInfo, flaw
 from ..roster import RosterSource, read_roster
 from ..transport import Transport
 from .base import Adapter, Item, PollPolicy, PollResult
-from .faces_rows import MAX_BATCH, Ident, RowView, covering, job_item, plan, view
+from .faces_rows import MAX_BATCH, Ident, RowView, body_data, covering, item_index, plan, retry_items, view
 
 RETENTION = 7 * 86400.0  # jobs are kept 7 days after completion, then 404
 CLOCK_SKEW = 300.0  # seconds of client/server clock difference tolerated when matching a lost create
@@ -137,7 +136,7 @@ class FacesAdapter(Adapter):
             raise err
         if r.status_code not in (200, 201, 202):
             raise self.error(r, job)
-        data = _data(r.json())
+        data = body_data(r.json())
         self._adopt(job, data)
         record(job)
 
@@ -181,11 +180,11 @@ class FacesAdapter(Adapter):
                 r = await self._read(self._job_path(str(entry["job_id"])), job)
                 if r.status_code != 200:
                     continue
-                data = _data(r.json())
+                data = body_data(r.json())
                 shown = data.get("results") or []
                 if shown:
                     if all(
-                        (at := _index(x)) is not None and at < len(ids) and x.get("external_id") == ids[at]
+                        (at := item_index(x)) is not None and at < len(ids) and x.get("external_id") == ids[at]
                         for x in shown
                     ):
                         matched.append(data)
@@ -255,7 +254,7 @@ class FacesAdapter(Adapter):
             )
         if r.status_code != 200:
             raise self.error(r, job)
-        data = _data(r.json())
+        data = body_data(r.json())
         word = data.get("status")
         status = map_status(word, self.statuses)
         err = data.get("error")
@@ -360,35 +359,9 @@ class FacesClient(ProviderClient):
         Jobs that failed on the client's side (JWT refused, create answer lost) are left out: their rows may
         well be enrolled; re-run ``enroll`` to re-attach to them instead.
         """
-        picked: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        sources: dict[tuple[str, str], list[str]] = defaultdict(list)
         # an enroll batch: only the roster's rows (not a replaced image's), at their current index and file
-        now = {(k, pos): (i, f) for k, pos, i, f in batch.roster_rows or []} if isinstance(batch, FacesBatch) else {}
-        for rec in batch.records():
-            rows = rec["meta"].get("rows") or []
-            if rec["status"] == Status.SUCCEEDED.value and rec["result"] is not None:
-                ok = _succeeded_positions(rows, _data(rec["result"]).get("results") or [])
-            elif rec["status"] == Status.FAILED.value and rec["error_code"] not in RESUMABLE:
-                ok = set()
-            else:
-                continue
-            bad = [
-                row if not now else {**row, "index": now[rec["key"], i][0], "file": now[rec["key"], i][1]}
-                for i, row in enumerate(rows)
-                if i not in ok and (not now or (rec["key"], i) in now)
-            ]
-            if bad:
-                group = (rec["options"].get("collection"), rec["meta"].get("roster", "roster"))
-                picked[group] += bad
-                sources[group].append(rec["key"])
-        items: list[Item] = []
-        for (collection, name), rows in picked.items():
-            rows.sort(key=lambda r: r["index"])
-            for start in range(0, len(rows), MAX_BATCH):
-                part = rows[start : start + MAX_BATCH]
-                label = f"{name} rows {part[0]['index']}-{part[-1]['index']} (retry of {len(part)} rows)"
-                items.append(job_item(name, label, part, collection, retry_of=sorted(sources[(collection, name)])))
-        return items
+        roster_rows = batch.roster_rows if isinstance(batch, FacesBatch) else None
+        return retry_items(batch.records(), roster_rows, RESUMABLE)
 
 
 def _read_rows(provider: str, job: Job) -> list[tuple[str, tuple[str, bytes, str]]]:
@@ -416,33 +389,6 @@ def _read_rows(provider: str, job: Job) -> list[tuple[str, tuple[str, bytes, str
             )
         files.append(("images", (Path(row["file"]).name, data, sniff(data) or "application/octet-stream")))
     return files
-
-
-def _succeeded_positions(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> set[int]:
-    """Positions (in the job's rows) of items the provider enrolled; matched by index, checked by external id."""
-    by_id = {row["external_id"]: i for i, row in enumerate(rows)}
-    ok = set()
-    for x in results:
-        if not x.get("success"):
-            continue
-        i = _index(x)
-        if i is None or i >= len(rows) or rows[i]["external_id"] != x.get("external_id"):
-            i = by_id.get(x.get("external_id"))
-        if i is not None:
-            ok.add(i)
-    return ok
-
-
-def _data(body: Any) -> dict[str, Any]:
-    """The job object of a response: ``{"success": ..., "data": {...}}`` or the job itself."""
-    if isinstance(body, dict) and isinstance(body.get("data"), dict):
-        return body["data"]
-    return body if isinstance(body, dict) else {}
-
-
-def _index(x: dict[str, Any]) -> int | None:
-    i = x.get("index")
-    return i if isinstance(i, int) and i >= 0 else None
 
 
 def _timestamp(value: Any) -> float | None:

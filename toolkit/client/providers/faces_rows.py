@@ -10,6 +10,7 @@ enrollment of that row only.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any, Iterable
 
 from ..ledger import idempotency_key
@@ -118,3 +119,64 @@ def view(jobs: list[Job], roster: Roster, covered: dict[Ident, Job]) -> RowView:
             if now is not None and owner.setdefault(k, job.key) == job.key:
                 out.append((job.key, pos, now.index, str(now.file)))
     return out
+
+
+def retry_items(records: list[dict[str, Any]], roster_rows: RowView | None, resumable: set[str]) -> list[Item]:
+    """``failed_items`` of a faces batch: failed items of done jobs, and every row of jobs the provider failed
+    (not those failed with a ``resumable`` code: their rows may well be enrolled), packed into jobs of <= 100.
+    With ``roster_rows`` (an enroll batch), only the roster's rows, at their current index and file."""
+    now = {(k, pos): (i, f) for k, pos, i, f in roster_rows or []}
+    picked: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    sources: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for rec in records:
+        rows = rec["meta"].get("rows") or []
+        if rec["status"] == Status.SUCCEEDED.value and rec["result"] is not None:
+            ok = _succeeded_positions(rows, body_data(rec["result"]).get("results") or [])
+        elif rec["status"] == Status.FAILED.value and rec["error_code"] not in resumable:
+            ok = set()
+        else:
+            continue
+        bad = [
+            row if roster_rows is None else {**row, "index": now[rec["key"], i][0], "file": now[rec["key"], i][1]}
+            for i, row in enumerate(rows)
+            if i not in ok and (roster_rows is None or (rec["key"], i) in now)
+        ]
+        if bad:
+            group = (rec["options"].get("collection"), rec["meta"].get("roster", "roster"))
+            picked[group] += bad
+            sources[group].append(rec["key"])
+    items: list[Item] = []
+    for (collection, name), rows in picked.items():
+        rows.sort(key=lambda r: r["index"])
+        for start in range(0, len(rows), MAX_BATCH):
+            part = rows[start : start + MAX_BATCH]
+            label = f"{name} rows {part[0]['index']}-{part[-1]['index']} (retry of {len(part)} rows)"
+            items.append(job_item(name, label, part, collection, retry_of=sorted(sources[(collection, name)])))
+    return items
+
+
+def _succeeded_positions(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> set[int]:
+    """Positions (in the job's rows) of items the provider enrolled; matched by index, checked by external id."""
+    by_id = {row["external_id"]: i for i, row in enumerate(rows)}
+    ok = set()
+    for x in results:
+        if not x.get("success"):
+            continue
+        i = item_index(x)
+        if i is None or i >= len(rows) or rows[i]["external_id"] != x.get("external_id"):
+            i = by_id.get(x.get("external_id"))
+        if i is not None:
+            ok.add(i)
+    return ok
+
+
+def body_data(body: Any) -> dict[str, Any]:
+    """The job object of a response: ``{"success": ..., "data": {...}}`` or the job itself."""
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        return body["data"]
+    return body if isinstance(body, dict) else {}
+
+
+def item_index(x: dict[str, Any]) -> int | None:
+    i = x.get("index")
+    return i if isinstance(i, int) and i >= 0 else None
