@@ -371,7 +371,7 @@ def test_preflight_names_each_bad_row_and_sends_only_good_rows(sandbox, tmp_path
     assert all(str(e).endswith("(not sent to faces)") for e in b.rejected)
     assert b.status_counts()["succeeded"] == 1 and [r["index"] for r in b.jobs[0].meta["rows"]] == [0, 1, 2]
     assert set(outcomes(b)) == {"emp-000", "emp-001", "emp-002"}
-    assert b.jobs[0].input == "roster.csv rows 0-14"
+    assert b.jobs[0].input == "roster.csv rows 0-2"  # the rows the job carries (3-14 were rejected)
 
 
 def test_roster_without_usable_columns_is_refused_whole_and_nothing_sent(sandbox, tmp_path):

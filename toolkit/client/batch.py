@@ -101,7 +101,9 @@ class ProviderClient:
                 continue
             opts = {**options, **it.options}
             content = it.content if it.content is not None else json.dumps(it.meta, sort_keys=True, default=str)
-            key = idempotency_key(self.name, f"{operation}@{target}", opts, content) + (f"-{salt[:8]}" if salt else "")
+            key = it.key or idempotency_key(self.name, f"{operation}@{target}", opts, content) + (
+                f"-{salt[:8]}" if salt else ""
+            )
             if key in keys_seen:
                 continue  # the same input twice in one batch is one job
             keys_seen.add(key)

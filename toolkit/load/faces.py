@@ -3,7 +3,9 @@
 A job's poll body is ``{"success": true, "data": {job_id, status, total, processed, succeeded, failed,
 collection_id, results: [{index, external_id, face_id, success, error?: {code, message}}], error?}}``; ``index``
 is the position inside that job (a roster is split into jobs of <= 100). The client records the roster rows
-of each job in ``meta["rows"] = [{index, external_id, file}]`` (``index`` = row of the whole roster).
+of each job in ``meta["rows"] = [{index, external_id, file}]`` (``index`` = row of the whole roster when the job
+was made). A batch of ``enroll`` also knows where each row of the roster as it is now was enrolled
+(``FacesBatch.roster_rows``): its frame has one row per roster row, at the row's current index and file.
 """
 
 from __future__ import annotations
@@ -50,8 +52,11 @@ def faces(source: Any, *, engine: str = "pandas") -> Any:
     (raw API bodies), the rows are the job's ``results`` padded to its ``total``, and ``index`` is the
     position in the job.
 
+    A Batch of ``enroll`` gives one row per row of its roster, at the row's current index and file, even where
+    the job that enrolled it was made for an earlier version of the roster.
+
     A Batch or Workspace is read from the workspace's columnar store (``toolkit.load.store``);
-    ``engine="dask"`` returns a lazy ``dask.dataframe`` over it.
+    ``engine="dask"`` returns a lazy ``dask.dataframe`` over it (one row per job row, as recorded).
     """
     if engine != "pandas":
         from .lazy import lazy_frame
@@ -59,7 +64,11 @@ def faces(source: Any, *, engine: str = "pandas") -> Any:
         return lazy_frame(source, "faces", store_rows, engine=engine)
     loaded = store.load(source, "faces", store_rows)
     if loaded is not None and loaded.jobs:
-        return _typed(store.concat([loaded.rows])[COLUMNS].copy())
+        frame = store.concat([loaded.rows])
+        roster_rows = getattr(source, "roster_rows", None)
+        if roster_rows is not None:
+            frame = _as_roster(frame, roster_rows)
+        return _typed(frame[COLUMNS].copy())
     rows: list[dict[str, Any]] = []
     for rec in records(source):
         rows += _rows(rec)
@@ -77,6 +86,18 @@ def store_rows(recs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     df = _typed(pd.DataFrame(rows, columns=COLUMNS))
     df[store.KEY] = pd.Categorical(keys)
     return df, pd.DataFrame({store.KEY: [r["key"] for r in recs]})
+
+
+def _as_roster(rows: pd.DataFrame, roster_rows: list[tuple[str, int, int, str]]) -> pd.DataFrame:
+    """The job rows that hold the roster's rows now (job key, position), re-labelled with each row's current
+    index and file, in roster order; rows of a job no roster row points at any more are left out."""
+    where = pd.DataFrame(roster_rows, columns=[store.KEY, "job_index", "_index", "_file"])
+    keyed = rows.drop(columns=["index", "file"])
+    keyed[store.KEY] = keyed[store.KEY].astype(str)
+    keyed["job_index"] = keyed["job_index"].astype("int64")
+    out = keyed.merge(where, on=[store.KEY, "job_index"], how="inner", sort=False)
+    out = out.rename(columns={"_index": "index", "_file": "file"})
+    return out.sort_values("index", kind="stable").reset_index(drop=True)
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:

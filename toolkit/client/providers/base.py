@@ -32,6 +32,7 @@ class Item:
     options: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     inputs: int = 1  # how many of the user's inputs this one job carries (a face job: up to 100 roster rows)
+    key: str | None = None  # a job already recorded (a roster's rows enrolled before): attached as it is
 
 
 @dataclass

@@ -4,6 +4,7 @@ POST /collections/{collection}/faces/batch-async   X-API-Key, multipart `images`
 GET  /organizations/{org}/batch/{job_id}            Bearer JWT (FR_JWT) when configured, else the API key
 GET  /organizations/{org}/batch?page&limit          the same; used to find a job whose create answer was lost
 
+Rows are the unit (``faces_rows``): a row already enrolled is never sent again, wherever it stands in the roster.
 The create is not idempotent (no key), so a create whose answer was lost is looked up in the organisation's
 job list and adopted instead of being sent again. A job is ``done`` even when some of its items failed: the
 per-row outcomes are in the stored result (the final poll JSON), and ``retry_failed`` re-submits those rows.
@@ -15,10 +16,9 @@ import asyncio
 import hashlib
 import os
 import time
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 from urllib.parse import quote
 
 import httpx
@@ -29,11 +29,11 @@ from ..batch import Batch, ProviderClient
 from ..ledger import Ledger
 from ..model import ConfigurationError, Job, JobError, PreflightError, ServiceUnreachable, Status, map_status
 from ..registry import ProviderInfo, flaw
-from ..roster import Roster, RosterRow, RosterSource, read_roster
+from ..roster import RosterSource, read_roster
 from ..transport import Transport
 from .base import Adapter, Item, PollPolicy, PollResult
+from .faces_rows import MAX_BATCH, Ident, RowView, body_data, covering, item_index, plan, retry_items, view
 
-MAX_BATCH = 100  # images per batch job (400 BATCH_TOO_LARGE above)
 RETENTION = 7 * 86400.0  # jobs are kept 7 days after completion, then 404
 CLOCK_SKEW = 300.0  # seconds of client/server clock difference tolerated when matching a lost create
 MAX_SENDS = 3  # creates sent for one job when the answer keeps getting lost and the job list shows none
@@ -136,7 +136,7 @@ class FacesAdapter(Adapter):
             raise err
         if r.status_code not in (200, 201, 202):
             raise self.error(r, job)
-        data = _data(r.json())
+        data = body_data(r.json())
         self._adopt(job, data)
         record(job)
 
@@ -180,11 +180,11 @@ class FacesAdapter(Adapter):
                 r = await self._read(self._job_path(str(entry["job_id"])), job)
                 if r.status_code != 200:
                     continue
-                data = _data(r.json())
+                data = body_data(r.json())
                 shown = data.get("results") or []
                 if shown:
                     if all(
-                        (at := _index(x)) is not None and at < len(ids) and x.get("external_id") == ids[at]
+                        (at := item_index(x)) is not None and at < len(ids) and x.get("external_id") == ids[at]
                         for x in shown
                     ):
                         matched.append(data)
@@ -254,7 +254,7 @@ class FacesAdapter(Adapter):
             )
         if r.status_code != 200:
             raise self.error(r, job)
-        data = _data(r.json())
+        data = body_data(r.json())
         word = data.get("status")
         status = map_status(word, self.statuses)
         err = data.get("error")
@@ -274,11 +274,19 @@ class FacesAdapter(Adapter):
         return r.content
 
 
+class FacesBatch(Batch):
+    """A face enrollment batch. ``roster_rows`` (set by ``enroll``) says which job position holds each roster
+    row now, so results give one row per roster row, at its current index and file."""
+
+    roster_rows: RowView | None = None
+
+
 class FacesClient(ProviderClient):
     """``ws.faces``: a roster of people and face pictures -> enrolled face ids, in batch jobs of at most 100."""
 
     adapter_class = FacesAdapter
     adapter: FacesAdapter
+    batch_class = FacesBatch
 
     def __init__(self, ledger: Ledger, transport: Transport) -> None:
         super().__init__(ledger, transport)
@@ -301,22 +309,27 @@ class FacesClient(ProviderClient):
         id_column: str | None = None,
         base_dir: str | Path | None = None,
         force: bool = False,
-    ) -> Batch:
+    ) -> FacesBatch:
         """Enroll every good row of ``roster`` into ``collection``; returns the running Batch at once.
 
         ``roster``: a CSV path (image paths relative to its folder), a DataFrame, (external_id, path) pairs,
-        or a folder of images (external id = file stem). Rows are split by position into jobs of rows
-        0-99, 100-199, ... so a re-run finds the same jobs. Bad rows are in ``batch.rejected``.
+        or a folder of images (external id = file stem). A row (external id and image digest) enrolled before,
+        or in flight, is not sent again wherever it now stands: the batch includes the job that carries it. The
+        other rows go in new jobs of <= 100 (``force=True``: every row anew). Bad rows are in ``batch.rejected``.
         """
         collection = collection or self.transport.config.extra.get("collection")
         if not collection:
             raise ConfigurationError("faces: no collection given (enroll(..., collection=) or FR_COLLECTION_ID)")
         self.adapter.org  # noqa: B018 -- fail now, before anything is recorded, when no org is configured
-        items = self.preflight(
-            roster, collection=collection, image_column=image_column, id_column=id_column, base_dir=base_dir
+        parsed = read_roster(
+            roster, id_column=id_column, image_column=image_column, base_dir=base_dir, provider=self.name
         )
+        covered = {} if force else self.enrolled_rows(collection)
+        items: list[Item | PreflightError] = [*parsed.rejected, *plan(parsed, collection, covered)]
         # jobs stopped by a refused JWT or an uncertain create resume in submit (toolkit.client.resume)
-        return self.submit("enroll", items, options={"collection": collection}, force=force)
+        batch = cast(FacesBatch, self.submit("enroll", items, options={"collection": collection}, force=force))
+        batch.roster_rows = view(batch.jobs, parsed, covered)
+        return batch
 
     def preflight(
         self,
@@ -327,18 +340,18 @@ class FacesClient(ProviderClient):
         id_column: str | None = None,
         base_dir: str | Path | None = None,
     ) -> list[Item | PreflightError]:
-        """The jobs ``enroll`` would submit (one Item per slice of <= 100 rows) and the rejected rows."""
+        """The jobs ``enroll`` would submit and the rejected rows: recorded jobs that cover rows (``Item.key``
+        set) and new jobs of <= 100 for the other rows, in roster order."""
         parsed = read_roster(
             roster, id_column=id_column, image_column=image_column, base_dir=base_dir, provider=self.name
         )
-        slices: dict[int, list[RosterRow]] = defaultdict(list)
-        for row in parsed.rows:
-            slices[row.index // MAX_BATCH].append(row)
-        items: list[Item | PreflightError] = list(parsed.rejected)
-        for k, rows in sorted(slices.items()):
-            last = min((k + 1) * MAX_BATCH, parsed.length) - 1
-            items.append(_item(parsed, f"{parsed.name} rows {k * MAX_BATCH}-{last}", rows, collection))
-        return items
+        return [*parsed.rejected, *plan(parsed, collection, self.enrolled_rows(collection))]
+
+    def enrolled_rows(self, collection: str) -> dict[Ident, Job]:
+        """Per row identity (external id, image digest), the recorded job of ``collection`` that carries it."""
+        # where jobs run is part of their key, as in ProviderClient.submit
+        target = "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
+        return covering(self.ledger.jobs(provider=self.name), self.name, target, collection)
 
     def failed_items(self, batch: Batch) -> list[Item]:
         """Rows to submit again: failed items of done jobs, and every row of jobs the provider failed.
@@ -346,48 +359,9 @@ class FacesClient(ProviderClient):
         Jobs that failed on the client's side (JWT refused, create answer lost) are left out: their rows may
         well be enrolled; re-run ``enroll`` to re-attach to them instead.
         """
-        picked: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        sources: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for rec in batch.records():
-            rows = rec["meta"].get("rows") or []
-            if rec["status"] == Status.SUCCEEDED.value and rec["result"] is not None:
-                ok = _succeeded_positions(rows, _data(rec["result"]).get("results") or [])
-                bad = [row for i, row in enumerate(rows) if i not in ok]
-            elif rec["status"] == Status.FAILED.value and rec["error_code"] not in RESUMABLE:
-                bad = list(rows)
-            else:
-                continue
-            if bad:
-                group = (rec["options"].get("collection"), rec["meta"].get("roster", "roster"))
-                picked[group] += bad
-                sources[group].append(rec["key"])
-        items: list[Item] = []
-        for (collection, name), rows in picked.items():
-            rows.sort(key=lambda r: r["index"])
-            for start in range(0, len(rows), MAX_BATCH):
-                part = rows[start : start + MAX_BATCH]
-                label = f"{name} rows {part[0]['index']}-{part[-1]['index']} (retry of {len(part)} rows)"
-                items.append(
-                    _item_from_meta(name, label, part, collection, retry_of=sorted(sources[(collection, name)]))
-                )
-        return items
-
-
-def _item(roster: Roster, label: str, rows: list[RosterRow], collection: str) -> Item:
-    return _item_from_meta(roster.name, label, [r.meta() for r in rows], collection)
-
-
-def _item_from_meta(
-    name: str, label: str, rows: list[dict[str, Any]], collection: str, retry_of: list[str] | None = None
-) -> Item:
-    """One batch job. Its key is derived from the (external id, image digest) pairs, so it is stable."""
-    manifest = "\n".join(f"{r['external_id']}\t{r['sha256']}" for r in rows)
-    if retry_of:
-        manifest += "\nretry-of\t" + ",".join(retry_of)
-    meta: dict[str, Any] = {"roster": name, "rows": rows}
-    if retry_of:
-        meta["retry_of"] = retry_of
-    return Item(input=label, content=manifest.encode(), options={"collection": collection}, meta=meta, inputs=len(rows))
+        # an enroll batch: only the roster's rows (not a replaced image's), at their current index and file
+        roster_rows = batch.roster_rows if isinstance(batch, FacesBatch) else None
+        return retry_items(batch.records(), roster_rows, RESUMABLE)
 
 
 def _read_rows(provider: str, job: Job) -> list[tuple[str, tuple[str, bytes, str]]]:
@@ -415,33 +389,6 @@ def _read_rows(provider: str, job: Job) -> list[tuple[str, tuple[str, bytes, str
             )
         files.append(("images", (Path(row["file"]).name, data, sniff(data) or "application/octet-stream")))
     return files
-
-
-def _succeeded_positions(rows: list[dict[str, Any]], results: list[dict[str, Any]]) -> set[int]:
-    """Positions (in the job's rows) of items the provider enrolled; matched by index, checked by external id."""
-    by_id = {row["external_id"]: i for i, row in enumerate(rows)}
-    ok = set()
-    for x in results:
-        if not x.get("success"):
-            continue
-        i = _index(x)
-        if i is None or i >= len(rows) or rows[i]["external_id"] != x.get("external_id"):
-            i = by_id.get(x.get("external_id"))
-        if i is not None:
-            ok.add(i)
-    return ok
-
-
-def _data(body: Any) -> dict[str, Any]:
-    """The job object of a response: ``{"success": ..., "data": {...}}`` or the job itself."""
-    if isinstance(body, dict) and isinstance(body.get("data"), dict):
-        return body["data"]
-    return body if isinstance(body, dict) else {}
-
-
-def _index(x: dict[str, Any]) -> int | None:
-    i = x.get("index")
-    return i if isinstance(i, int) and i >= 0 else None
 
 
 def _timestamp(value: Any) -> float | None:
