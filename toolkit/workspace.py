@@ -14,6 +14,7 @@ from .client.ledger import Ledger
 from .client.model import ConfigurationError, Status, UnknownBatch
 from .client.registry import ProviderInfo, flaw as _flaw
 from .client.transport import ProviderConfig, Transport
+from .discover import find_workspace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,7 +57,9 @@ _sandboxes: dict[Path, "Sandbox"] = {}
 class Workspace:
     """Where a project's jobs live: ``Workspace(".toolkit")`` holds the ledger, the result cache and the sandbox.
 
-    The folder defaults to ``$TOOLKIT_WORKSPACE`` or ``.toolkit`` in the working directory.
+    The folder defaults to ``$TOOLKIT_WORKSPACE``, else the project's ``.toolkit`` found in the working folder or
+    a parent (up to the repository's root, as git finds ``.git``: the notebooks and the repository's root share
+    one ledger), else a new ``.toolkit`` in the working folder (``toolkit.discover.find_workspace``).
 
     Keys and base URLs come from arguments or the environment (``AD_API_KEY``/``AD_API_BASE_URL``, ...).
     Providers with no key run against the embedded sandbox, which the workspace starts (on first use) and
@@ -76,7 +79,7 @@ class Workspace:
         quiet: bool = False,
         background_sandbox: bool = False,
     ) -> None:
-        self.path = Path(path if path is not None else os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"))
+        self.path = Path(path) if path is not None else find_workspace()
         keys = {p: k for p, k in (keys or {}).items() if k is not None}
         base_urls = {p: u for p, u in (base_urls or {}).items() if u is not None}
         self._configs: dict[str, ProviderConfig] = {}
@@ -193,7 +196,7 @@ class Workspace:
             p: ("sandbox" if p in self._sandboxed else "no key" if p in self._unkeyed else "live")
             for p in self._providers
         }
-        return f"<Workspace {str(self.path)!r} {modes}>"
+        return f"<Workspace {str(self.path.absolute())!r} {modes}>"  # where it is, wherever it was found
 
     def explore(self, **filters: Any) -> Any:
         """The jobs explorer widget over the ledger (filter by provider, status, batch)."""

@@ -3,13 +3,14 @@ dates; the client cuts and refuses before sending, and the sandbox never fails o
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.helpers import api
+from tests.helpers import api, stats
 from toolkit.client.aoi import parse_aois
 from toolkit.client.model import PreflightError
 from toolkit.sandbox.core import ApiError
@@ -121,3 +122,50 @@ def test_what_preflight_lets_through_the_sandbox_analyses(wkt):
         minx, miny, maxx, maxy = aoi.geometry.bounds
         for x in near_antimeridian(fc):
             assert minx - 1e-6 <= x <= maxx + 1e-6
+
+
+# the same harbour with a hole (a breakwater basin), as three GIS tools would write it
+SHELL = [(14.5, 35.8), (14.56, 35.8), (14.57, 35.83), (14.53, 35.86), (14.49, 35.83)]
+HOLE = [(14.52, 35.81), (14.54, 35.81), (14.54, 35.82), (14.52, 35.82)]
+
+
+def ring(points: list, ccw: bool, start: int) -> list:
+    pts = points[start:] + points[:start]
+    if shapely.LinearRing(pts).is_ccw != ccw:
+        pts = pts[::-1]
+    return [list(p) for p in pts] + [list(pts[0])]
+
+
+def test_one_area_from_a_shapefile_geojson_or_bbox_is_one_job(sandbox, tmp_path):
+    import geopandas as gpd
+
+    # GeoJSON as RFC 7946 has it (exterior counter-clockwise, hole clockwise), with digits beyond a micro-degree
+    noisy = [[x + 3e-9, y - 2e-9] for x, y in ring(SHELL, True, 0)]
+    noisy[-1] = noisy[0]
+    feature = {"type": "Polygon", "coordinates": [noisy, ring(HOLE, False, 0)]}
+    geojson = tmp_path / "harbour.geojson"
+    geojson.write_text(json.dumps({"type": "Feature", "properties": {"name": "harbour"}, "geometry": feature}))
+    # a shapefile: rings the other way round (the ESRI order) and each starting at another vertex
+    reversed_ = shapely.Polygon(ring(SHELL, False, 2), [ring(HOLE, True, 1)])
+    shp = tmp_path / "harbour_esri.shp"
+    gpd.GeoDataFrame(geometry=[reversed_], crs="EPSG:4326").to_file(shp)
+    (a,), (b,), (c,) = (parse_aois("sateais", x) for x in (geojson, shp, reversed_))
+    assert a.wkt == b.wkt == c.wkt, (a.wkt, b.wkt, c.wkt)
+    assert a.geometry.exterior.is_ccw and not a.geometry.interiors[0].is_ccw  # RFC 7946 §3.1.6
+    assert a.wkt.startswith("POLYGON ((14.49 35.83, ") and "e-" not in a.wkt  # canonical start, 6 decimals
+
+    box = (14.5, 35.8, 14.6, 35.9)
+    drawn = {"type": "Polygon", "coordinates": [ring(list(shapely.box(*box).exterior.coords)[:-1], False, 3)]}
+    assert parse_aois("sateais", box)[0].wkt == parse_aois("sateais", drawn)[0].wkt
+
+    ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
+    for aoi in (geojson, shp, {"harbour-basin": reversed_}):
+        batch = ws.sateais.ship(aoi, date="2026-06-15").wait(timeout=120)
+        assert batch.status_counts()["succeeded"] == 1
+    tenant = stats(sandbox)["providers"]["sateais"]["tenants"][sandbox.tenant("sateais").id]
+    assert tenant["jobs"]["created"] == 1  # server side: one job for the one area
+    (job,) = batch.jobs
+    sent = shapely.from_wkt(job.meta["body"]["polygon"])  # what went out: one valid 2-D POLYGON
+    assert sent.geom_type == "Polygon" and sent.is_valid and sent.exterior.is_ccw
+    assert job.meta["aoi_name"] == "harbour-basin"  # the latest name given wins (results follow the inputs)
+    assert set(batch.features()["aoi_name"].astype(str)) <= {"harbour-basin"}

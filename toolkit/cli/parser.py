@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
 import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
 from ..client import registry
+from ..discover import find_workspace
 
 DESCRIPTION = "Submit media-analysis jobs to five async APIs (or the embedded sandbox), follow them, export."
 
@@ -42,7 +42,7 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
     parser.add_argument(
         "--workspace",
         "-w",
-        default=os.environ.get("TOOLKIT_WORKSPACE", ".toolkit"),
+        default=str(find_workspace()),  # $TOOLKIT_WORKSPACE, else the project's .toolkit here or in a parent
         help="workspace folder holding the ledger and cache (default: $TOOLKIT_WORKSPACE or .toolkit)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

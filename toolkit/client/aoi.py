@@ -133,17 +133,55 @@ def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = No
     if geom.geom_type != "Polygon" or geom.has_z:
         raise bad(f"the geometry is a {geom.geom_type}{' Z' if geom.has_z else ''}; give parts from polygons()")
     _check_range(bad, geom)
-    # What is checked is what is sent: validate the rounded WKT, not the geometry before rounding.
-    wkt = shapely.to_wkt(geom, rounding_precision=8, trim=True)
-    geom = shapely.from_wkt(wkt)
-    if not geom.is_valid:
-        raise bad(_invalid_reason(geom))
+    # What is checked is what is sent: validate the canonical WKT, not the geometry before rounding.
+    wkt = canonical_wkt(geom)
+    sent = shapely.from_wkt(wkt)
+    if not sent.is_valid:
+        if geom.is_valid:
+            raise bad(
+                f"the polygon does not survive rounding to {DECIMALS} decimals (about 0.1 m): "
+                f"{_invalid_reason(sent)}; it is too small or too thin to analyse"
+            )
+        raise bad(_invalid_reason(sent))
+    geom = sent
     area = geodesic_area_sqkm(geom)
     if area <= 0:
         raise bad("the polygon has zero area")
     if cap_sqkm is not None and area > cap_sqkm:
         raise bad(f"the area is {area:,.1f} km², over the {cap_sqkm:,.0f} km² limit for {kind or provider}")
     return AOI(name, geom, wkt, area)
+
+
+DECIMALS = 6  # a micro-degree, about 0.1 m: far below a Sentinel-1 pixel (10 m), far above float noise
+
+
+def canonical_wkt(polygon: Any) -> str:
+    """One spelling per area, so the same area is the same job (the job's key hashes the WKT sent) whatever
+    file it came from: coordinates rounded to ``DECIMALS``, repeated points dropped, the exterior ring
+    counter-clockwise and holes clockwise (RFC 7946 §3.1.6; a shapefile stores them the other way round), each
+    ring starting at its lowest (x, y) vertex and holes in a fixed order (GEOS ``normalize``, which orients
+    them the other way: ``orient`` then reverses each ring about its start). Numbers are written in plain
+    decimals by this function, not by GEOS, whose formatting (``1e-6``) may change between versions and with
+    it every key. Still one 2-D POLYGON, as docs/contracts.md §2 asks."""
+    import numpy as np
+    import shapely
+    from shapely.geometry.polygon import orient
+
+    rounded = shapely.transform(polygon, lambda xy: np.round(xy, DECIMALS))
+    try:
+        rounded = shapely.remove_repeated_points(rounded)
+    except shapely.errors.GEOSException:  # a ring collapses at this precision: refused as invalid after
+        pass
+    poly = orient(shapely.normalize(rounded), 1.0)
+    rings = [poly.exterior, *poly.interiors]
+    return (
+        "POLYGON (" + ", ".join("(" + ", ".join(f"{_num(x)} {_num(y)}" for x, y in r.coords) + ")" for r in rings) + ")"
+    )
+
+
+def _num(v: float) -> str:
+    text = f"{v:.{DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def _check_range(bad: Any, geom: Any) -> None:

@@ -93,7 +93,7 @@ class ProviderClient:
         salt = uuid.uuid4().hex if force else salt
         # where the jobs run is part of their identity: sandbox jobs are never re-attached as real ones
         target = "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
-        keys_seen: set[str] = set()
+        given: dict[str, set[str]] = {}  # every name each key was given under in this call
         batch_keys: list[str] = []
         for it in items:
             if isinstance(it, PreflightError):
@@ -104,9 +104,10 @@ class ProviderClient:
             key = it.key or idempotency_key(self.name, f"{operation}@{target}", opts, content) + (
                 f"-{salt[:8]}" if salt else ""
             )
-            if key in keys_seen:
+            if key in given:
+                given[key].add(it.input)
                 continue  # the same input twice in one batch is one job
-            keys_seen.add(key)
+            given[key] = {it.input}
             batch_keys.append(key)
             it.options = opts
             work[key] = it
@@ -116,6 +117,7 @@ class ProviderClient:
         self.try_again()
         sent_before = self.ledger.sent_keys()
         recorded = self.ledger.get_many(batch_keys)
+        self._follow_inputs(recorded, work, given)
         intents: list[Job] = []
         for key in batch_keys:
             if key not in recorded:
@@ -143,6 +145,23 @@ class ProviderClient:
         if start:
             batch.start()
         return batch
+
+    def _follow_inputs(self, recorded: dict[str, Job], work: dict[str, Item], given: dict[str, set[str]]) -> None:
+        """Recorded jobs whose input is given under another name now (a renamed or moved file: same bytes, same
+        key) take that name, in the ledger too, so loaders, plots and exports show the file where it is. A name
+        still given in this call (a copy beside the original) is kept."""
+        moved: dict[str, tuple[str, dict[str, Any]]] = {}
+        for key, job in recorded.items():
+            it = work[key]
+            if job.input == it.input or job.input in given[key]:
+                continue
+            names = {k: it.meta[k] for k in NAMING_META if k in it.meta and _jsonable(it.meta[k])}
+            job.input = it.input
+            job.meta.update(names)
+            moved[key] = (it.input, names)
+        if moved:
+            log.info("%s: %d recorded input(s) found under a new name; the jobs follow them", self.name, len(moved))
+            self.ledger.update_inputs(moved)
 
     def preflight_outcome(
         self, operation: str, rejected: list[PreflightError], accepted: int, jobs: int | None = None
@@ -446,6 +465,10 @@ class Batch(JobDriver):
 
 
 ProviderClient.batch_class = Batch
+
+
+#: meta fields that name where an input is (not what it is): they follow the input when it is renamed or moved
+NAMING_META = ("path", "filename", "aoi_name", "reference", "ref_filename")
 
 
 def _jsonable(v: Any) -> bool:

@@ -407,6 +407,26 @@ class Ledger(ResultCache):
             ).fetchall()
         return [dict(r) for r in rows]
 
+    # -- where inputs are now -----------------------------------------------------------------------
+    def update_inputs(self, moved: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """Record where recorded inputs are now, in one transaction: per key, the latest ``input`` and the meta
+        fields that name it (a renamed or moved file keeps its bytes, hence its key and its job). Other meta
+        fields are left as the row has them (``json_patch``), so a claim another process wrote is kept."""
+        if not moved:
+            return
+        rows = [(inp, json.dumps(names, default=str), key) for key, (inp, names) in moved.items()]
+        with self._lock:
+            try:
+                self._write("BEGIN IMMEDIATE")
+                self._db.executemany("UPDATE jobs SET input=?, meta=json_patch(meta, ?) WHERE key=?", rows)
+                self._write("COMMIT")
+            except sqlite3.OperationalError as e:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if _disk_full(e):
+                    raise DiskFullError(self.path) from None
+                raise
+
 
 def _checkpoint_at_exit(ref: "weakref.ref[Ledger]") -> None:
     """At interpreter exit: leave ``ledger.sqlite3`` complete without its ``-wal`` file."""

@@ -48,8 +48,9 @@ Build = Callable[[list[dict[str, Any]]], tuple[pd.DataFrame, pd.DataFrame]]
 
 
 def fingerprint(job: Job) -> str:
-    """What a job's rows depend on besides its input (the key): the result, the verdict and the job id."""
-    return f"{VERSION}|{job.result_digest}|{job.status.value}|{job.finished_at!r}|{job.job_id}"
+    """What a job's rows depend on besides its input's bytes (the key): the result, the verdict, the job id and
+    where the input is now (a renamed photo's rows carry its new file name and the camera read from it)."""
+    return f"{VERSION}|{job.result_digest}|{job.status.value}|{job.finished_at!r}|{job.job_id}|{job.input}"
 
 
 class Store:
@@ -257,8 +258,9 @@ def load(source: Any, table: str, build: Build, geo: bool = False) -> Loaded | N
     ledger, jobs = resolved
     store = Store(ledger.path, table)
     keys = [j.key for j in jobs]
-    fps = np.array(
-        [f"{VERSION}|{j.result_digest}|{j.status.value}|{j.finished_at!r}|{j.job_id}" for j in jobs], dtype=object
+    fps = np.array(  # ``fingerprint`` inlined: a season's jobs are many
+        [f"{VERSION}|{j.result_digest}|{j.status.value}|{j.finished_at!r}|{j.job_id}|{j.input}" for j in jobs],
+        dtype=object,
     )
     man = store.manifest()
     known = man.reindex(keys)
