@@ -474,6 +474,8 @@ class Ledger(ResultCache):
 
     # -- batches ------------------------------------------------------------------------------------
     def save_batch(self, batch_id: str, provider: str, operation: str, keys: list[str], spec: dict[str, Any]) -> None:
+        if self.read_only is not None and (self.batch(batch_id) or {}).get("keys") == keys:
+            return  # a re-run of a recorded batch on a read-only workspace: nothing new to record
         with self._lock:
             self._write(
                 "INSERT OR REPLACE INTO batches VALUES (?,?,?,?,?,?)",
