@@ -317,6 +317,8 @@ class Ledger(ResultCache):
         per key: the job given, or the row another process inserted first."""
         if not jobs:
             return {}
+        for job in jobs:
+            self._adopt(job)
         rows = [_row(job) for job in jobs]
         with self._lock:
             try:
@@ -331,10 +333,29 @@ class Ledger(ResultCache):
                 raise
         return self.get_many(job.key for job in jobs)
 
-    def save(self, job: Job, *names: str) -> bool:
-        """Persist the named fields of ``job`` (all fields when none are named).
+    def _adopt(self, job: Job) -> None:
+        """A row re-made after its ledger was lost (meta ``recovered``) takes the provider job the cache recorded
+        for its key: the re-run follows that job (polls, fetches) instead of creating it again."""
+        rec = self.job_ids().get(job.key) if job.meta.get("recovered") and job.job_id is None else None
+        if rec is None:
+            return
+        job.job_id, job.urls = str(rec["job_id"]), dict(rec.get("urls") or {})
+        job.meta.update(rec.get("meta") or {})
+        job.meta["adopted"] = True
+        if job.meta.get("submitted"):
+            job.status, job.submitted_at = Status.QUEUED, job.submitted_at or time.time()
 
-        A status is compared and set: when the row has moved on (another process submitted or finished the
+    def save(self, job: Job, *names: str) -> bool:
+        """Persist the named fields of ``job`` (all fields when none are named); a provider job id written is
+        also recorded in the cache (``record_job_id``), which outlives a lost ledger. Returns whether the status
+        (if named) was written (see ``_save``)."""
+        written = self._save(job, *names)
+        if job.job_id and (not names or {"job_id", "urls", "meta"} & set(names)):
+            self.record_job_id(job)
+        return written
+
+    def _save(self, job: Job, *names: str) -> bool:
+        """A status is compared and set: when the row has moved on (another process submitted or finished the
         job), the status fields are not written and ``job`` adopts the row's. Returns whether the status (if
         named) was written."""
         names = names or tuple(c for c in _COLUMNS if c != "key")
