@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import Job, ToolkitError
+from .transport import strip_credentials
 
 SENT_KEYS = "sent-keys"  # in the cache folder: every key whose create was ever about to be sent
 JOB_IDS = "job-ids"  # in the cache folder: each key's provider job (id, URLs, create state), as soon as known
@@ -107,11 +108,12 @@ class ResultCache:
         if not job.job_id:
             return
         meta = {k: v for k, v in job.meta.items() if k not in _VOLATILE}
-        rec = {"job_id": job.job_id, "urls": job.urls, "meta": meta}
+        urls = {k: strip_credentials(v) if isinstance(v, str) else v for k, v in job.urls.items()}
+        rec = {"job_id": job.job_id, "urls": urls, "meta": meta}
         known = self.job_ids().get(job.key)
         if known is not None and (known["job_id"], known.get("urls"), bool(known.get("meta", {}).get("submitted"))) == (
             job.job_id,
-            job.urls,
+            urls,
             bool(meta.get("submitted")),
         ):
             return

@@ -26,6 +26,7 @@ from ..sqlite import SchemaTooNew, open_db
 from .cache import SENT_KEYS, DiskFullError, ResultCache, _disk_full
 from .filedata import FileInput
 from .model import Job, Status, ToolkitError
+from .transport import strip_credentials
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -448,6 +449,8 @@ class Ledger(ResultCache):
         args = []
         for n in names:
             v = getattr(job, n)
+            if n == "urls":
+                v = _stored_urls(v)
             args.append(v.value if isinstance(v, Status) else json.dumps(v, default=str) if n in _JSON else v)
         return args
 
@@ -573,6 +576,8 @@ def _row(job: Job) -> list[Any]:
         value = getattr(job, c)
         if c == "status":
             value = job.status.value
+        elif c == "urls":
+            value = json.dumps(_stored_urls(value), default=str)
         elif c in _JSON:
             value = json.dumps(value, default=str)
         row.append(value)
@@ -587,6 +592,11 @@ def _job(row: sqlite3.Row) -> Job:
         if not isinstance(d[k], dict):
             raise TypeError(f"{k} is {type(d[k]).__name__}, not an object")
     return Job(**d)
+
+
+def _stored_urls(urls: dict[str, Any]) -> dict[str, Any]:
+    """A job's URLs as the ledger keeps them: without credentials (``Transport.url`` puts them back)."""
+    return {k: strip_credentials(v) if isinstance(v, str) else v for k, v in urls.items()}
 
 
 def _malformed(where: Path, what: str, e: Exception) -> LedgerError:
