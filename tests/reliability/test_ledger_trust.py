@@ -235,6 +235,8 @@ def test_a_lost_ledger_on_a_provider_that_cannot_tell_stops_and_explains(tmp_pat
     ws.ledger.close()
     for f in (tmp_path / "ws").glob("ledger.sqlite3*"):
         f.unlink()
+    # and the cache's record of the job id (as when the create's answer was lost too): nothing to follow
+    (tmp_path / "ws" / "cache" / "job-ids").unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ws2 = client_ws(tmp_path / "ws", sandbox, "sateais")
@@ -369,3 +371,32 @@ def test_credits_running_out_mid_batch_stop_the_sends_and_a_top_up_resumes(tmp_p
     again = run().wait(timeout=120, progress=False)
     assert again.status_counts()["succeeded"] == 10
     one_job_per_input(server(sb, provider), 10)
+
+
+def lose_ledger(ws_dir: Path) -> None:
+    for f in ws_dir.glob("ledger.sqlite3*"):
+        f.unlink()
+
+
+def test_a_lost_ledger_then_the_claid_cell_again_follows_the_recorded_tasks_and_creates_none(tmp_path, sandbox):
+    """Claid has no task list: the cache's record of each key's task id (written the moment it is known) is what
+    lets the re-run adopt the four tasks instead of paying for four more (issue 21)."""
+    paths = images(tmp_path / "in", 4, seed=640)
+    ws = client_ws(tmp_path / "ws", sandbox, "claid")
+    first = ws.claid.edit(paths, {"resizing": {"width": 40}}).wait(timeout=120, progress=False)
+    assert first.status_counts()["succeeded"] == 4
+    tasks = {j.key: j.job_id for j in first.jobs}
+    ws.ledger.close()
+    lose_ledger(tmp_path / "ws")
+    shutil.rmtree(tmp_path / "ws" / "cache" / tasks_dir(first))  # and a result, so one task is fetched again
+    with pytest.warns(UserWarning, match="not the one this workspace's cache was written with"):
+        ws2 = client_ws(tmp_path / "ws", sandbox, "claid")
+    b = ws2.claid.edit(paths, {"resizing": {"width": 40}}).wait(timeout=120, progress=False)
+    assert b.status_counts()["succeeded"] == 4, [(j.error_code, j.error_message) for j in b.jobs]
+    assert {j.key: j.job_id for j in b.jobs} == tasks  # the same tasks, adopted
+    assert len(server(sandbox, "claid")) == 4  # no second Claid task for any input
+
+
+def tasks_dir(batch) -> str:
+    """The cache folder of the first job's result (its digest's first two characters)."""
+    return batch.jobs[0].result_digest[:2]

@@ -533,3 +533,45 @@ def test_malformed_multipart_is_a_clean_error(world):
         sb.url + "/claid/v1/storage/upload", content=injected, headers={**auth("claid"), "Content-Type": mp}
     )
     assert r.status_code == 200 and r.json()["data"]["input"].endswith("/_a"), r.text
+
+
+# -- control routes and slow clients (issue 21, item 9) ----------------------------------------------------
+@pytest.mark.parametrize("route", ["/__sandbox__/faults", "/__sandbox__/credits"])
+def test_control_routes_refuse_bodies_over_their_limit_declared_or_chunked(sandbox, route):
+    from toolkit.sandbox.limits import CONTROL_BODY_LIMIT
+
+    big = b'{"spec": "' + b"x" * (CONTROL_BODY_LIMIT + 10) + b'"}'
+    r = httpx.put(sandbox.url + route, content=big, timeout=30)
+    assert r.status_code == 413, r.text
+    chunks = iter([big[i : i + 8192] for i in range(0, len(big), 8192)])
+    r = httpx.put(sandbox.url + route, content=chunks, timeout=30)  # no Content-Length: counted as it comes
+    assert r.status_code == 413, r.text
+    r = httpx.put(sandbox.url + "/__sandbox__/faults", json={"spec": ""}, timeout=30)
+    assert r.status_code == 200, r.text  # a normal body still works
+
+
+def test_slow_clients_are_cut_off_at_the_head_deadline_and_normal_requests_go_on(sandbox, monkeypatch):
+    """300 connections that open and trickle a request head never complete it: each is closed once the head
+    deadline passes, and normal requests are answered meanwhile."""
+    import socket
+
+    from toolkit.sandbox import limits
+
+    monkeypatch.setattr(limits, "HEADER_TIMEOUT", 1.0)
+    slow = []
+    for i in range(300):
+        s = socket.create_connection(("127.0.0.1", sandbox.port), timeout=30)
+        if i % 2:  # half send part of a head, half nothing at all
+            s.sendall(b"GET /__sandbox__/health HTTP/1.1\r\nHost: x\r\n")
+        slow.append(s)
+    try:
+        for _ in range(5):
+            assert httpx.get(sandbox.url + "/__sandbox__/health", timeout=10).status_code == 200
+        deadline = time.monotonic() + 60
+        for s in slow:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            assert s.recv(1024) == b""  # closed by the server, not by this test's timeout
+    finally:
+        for s in slow:
+            s.close()
+    assert httpx.get(sandbox.url + "/__sandbox__/health", timeout=10).status_code == 200

@@ -252,3 +252,35 @@ def _first_job(ws: Path, provider: str) -> str:
     from toolkit.client.ledger import Ledger
 
     return next(j.job_id for j in Ledger(ws).jobs(provider=provider) if j.job_id)
+
+
+def test_a_password_in_a_base_url_is_written_nowhere(tmp_path, sandbox, caplog):
+    """``https://user:secret@…`` as a base URL (issue 21): the ledger, the cache's records, log lines, reprs and
+    error texts carry the URL without the password; a stored URL gets it back when it is requested."""
+    import logging
+
+    from tests.helpers import scene_image
+    from toolkit.workspace import Workspace
+
+    secret = "PWLEAK_s3cr3t_9f"
+    base = sandbox.base_url("claid").replace("http://", f"http://gateway-user:{secret}@")
+    images = tmp_path / "in"
+    images.mkdir()
+    for i in range(2):
+        (images / f"{i}.jpg").write_bytes(scene_image(800 + i, size=(64, 48)))
+    caplog.set_level(logging.DEBUG)
+    ws = Workspace(tmp_path / "ws", keys={"claid": sandbox.key("claid")}, base_urls={"claid": base}, quiet=True)
+    cfg = ws._config("claid")
+    cfg.sandbox, cfg.time_scale, cfg.rate_limits = True, 0.001, []
+    b = ws.claid.edit(images, {"resizing": {"width": 20}}).wait(timeout=120, progress=False)
+    # (httpx turns URL credentials into Basic auth, which replaces Claid's bearer key: the jobs fail 401)
+    job = b.jobs[0]
+    job.urls = {"result_url": ws.claid.transport.url("/image/edit/async/1")}  # holds the password
+    job.job_id = "1"
+    ws.ledger.save(job, "job_id", "urls")
+    assert ws.claid.transport.url(ws.ledger.get(job.key).urls["result_url"]) == job.urls["result_url"]
+    texts = [repr(ws), repr(ws.claid), repr(ws.claid.transport), repr(cfg), repr(b), caplog.text]
+    texts += [str(j) for j in ws.ledger.jobs()] + [str(ws.claid.transport._unreachable())]
+    ws.ledger.close()
+    assert find_secrets([tmp_path / "ws", *[t.encode() for t in texts]], [secret]) == []
+    assert "***@" in repr(ws.claid.transport)

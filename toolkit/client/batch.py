@@ -35,7 +35,7 @@ from .model import rejected_text, warn_user
 from .poller import RuntimeModel
 from .resume import create_never_processed, resume_status, stop_summary
 from .providers.base import Adapter, Item
-from .transport import Transport
+from .transport import Transport, redact_url
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +63,7 @@ class ProviderClient:
 
     def __repr__(self) -> str:
         mode = "sandbox" if self.transport.config.sandbox else "live"
-        return f"<{type(self).__name__} {self.name} ({mode}) {self.transport.config.base_url}>"
+        return f"<{type(self).__name__} {self.name} ({mode}) {redact_url(self.transport.config.base_url)}>"
 
     def slots(self) -> tuple[asyncio.Semaphore | None, asyncio.Semaphore]:
         """Per-key limits, created on the loop: active jobs (queue locally, never fail) and concurrent creates."""

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from .model import ToolkitError
+from .model import Job, ToolkitError
+from .transport import strip_credentials
 
 SENT_KEYS = "sent-keys"  # in the cache folder: every key whose create was ever about to be sent
+JOB_IDS = "job-ids"  # in the cache folder: each key's provider job (id, URLs, create state), as soon as known
 PART_MAX_AGE = 600.0  # seconds: an older .part file is a write that died (another process may be writing newer)
+
+
+#: job meta that says who holds a create or how a row came back, not where the provider's job is
+_VOLATILE = ("create_owner", "create_claimed", "recovered", "adopted")
 
 
 class DiskFullError(ToolkitError):
@@ -48,7 +56,9 @@ class ResultCache:
     path: Path
     cache_dir: Path
     _sent_keys: set[str] | None
+    _job_ids: dict[str, dict[str, Any]] | None
     _verified: set[str]
+    _lock: threading.RLock
 
     def sent_keys(self) -> set[str]:
         """Keys whose create was ever about to be sent from this workspace (survives a lost ledger)."""
@@ -73,6 +83,66 @@ class ResultCache:
                 raise DiskFullError(self.path) from None
             raise
         keys.add(key)
+
+    def job_ids(self) -> dict[str, dict[str, Any]]:
+        """Each key's provider job as last recorded (``{"job_id", "urls", "meta"}``): outlives a lost ledger,
+        so a re-run follows the job instead of creating it again, even where the provider has no job list."""
+        if self._job_ids is None:
+            records: dict[str, dict[str, Any]] = {}
+            path = self.cache_dir / JOB_IDS
+            if path.is_file():
+                for line in path.read_text(errors="replace").splitlines():
+                    try:  # a line cut by a crash, or from another version, is skipped
+                        rec = json.loads(line)
+                        if isinstance(rec, dict) and isinstance(rec.get("key"), str) and rec.get("job_id"):
+                            records[rec.pop("key")] = rec
+                    except ValueError:
+                        continue
+            self._job_ids = records
+        return self._job_ids
+
+    def record_job_id(self, job: Job) -> None:
+        """Append ``job``'s provider id, URLs and create state to ``job-ids`` when they changed (the moment the
+        id is known, and again once the create is complete). Written with ``O_APPEND`` (whole lines across
+        processes); the fsync runs in a thread, off the batch's loop, a moment later."""
+        if not job.job_id:
+            return
+        meta = {k: v for k, v in job.meta.items() if k not in _VOLATILE}
+        urls = {k: strip_credentials(v) if isinstance(v, str) else v for k, v in job.urls.items()}
+        rec = {"job_id": job.job_id, "urls": urls, "meta": meta}
+        known = self.job_ids().get(job.key)
+        if known is not None and (known["job_id"], known.get("urls"), bool(known.get("meta", {}).get("submitted"))) == (
+            job.job_id,
+            urls,
+            bool(meta.get("submitted")),
+        ):
+            return
+        line = json.dumps({"key": job.key, **rec}, default=str) + "\n"
+        with self._lock:
+            try:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                with open(self.cache_dir / JOB_IDS, "a") as f:
+                    f.write(line)
+            except OSError as e:
+                if _disk_full(e):
+                    raise DiskFullError(self.path) from None
+                raise
+            self.job_ids()[job.key] = rec
+            if not getattr(self, "_fsync_pending", False):
+                self._fsync_pending = True
+                threading.Thread(target=self._fsync_job_ids, name="toolkit-job-ids-fsync", daemon=True).start()
+
+    def _fsync_job_ids(self) -> None:
+        with self._lock:
+            self._fsync_pending = False  # a record appended from here on starts another fsync
+        try:
+            fd = os.open(self.cache_dir / JOB_IDS, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:  # the next record's fsync covers it
+            pass
 
     def _clean_parts(self) -> None:
         """Remove result files whose write died (``.part`` left by a crash or a full disk)."""

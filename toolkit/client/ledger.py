@@ -22,11 +22,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..sqlite import open_db
+from ..sqlite import SchemaTooNew, open_db
 from .cache import SENT_KEYS, DiskFullError, ResultCache, _disk_full
 from .filedata import FileInput
 from . import owners
 from .model import Job, Status, ToolkitError
+from .transport import strip_credentials
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -69,6 +70,49 @@ class LedgerError(ToolkitError):
     """The ledger file is unreadable, or does not belong with the workspace's cache."""
 
 
+class ReadOnlyWorkspace(LedgerError):
+    """A write (a submit, a retry, a status) to a workspace that opened read-only."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"the workspace {path} is read-only ({reason}): its results can be loaded, but nothing can be "
+            "submitted, retried or recorded there. Copy the folder to a writable place and open the copy, "
+            "or use another workspace for new work."
+        )
+
+
+def _read_only(folder: Path, db_path: Path) -> str | None:
+    """Why ``folder`` (or its ledger) cannot be written, or None. ``os.access`` answers for the real user and
+    for a read-only file system (``EROFS``), where root is refused as well."""
+    for p in (folder, db_path):
+        if p.exists() and not os.access(p, os.W_OK):
+            try:
+                fs = os.statvfs(p)
+            except OSError:
+                return f"{p} is not writable"
+            return "a read-only file system" if fs.f_flag & os.ST_RDONLY else f"{p} is not writable"
+    return None
+
+
+def _migrate_unversioned(db: sqlite3.Connection) -> None:
+    """Version 0 -> 1: a ledger written before versions were stamped (toolkit up to issue 21). The oldest has
+    no ``stamp`` table (the schema adds it), nor these later columns; a table missing a column without a
+    default is not a ledger this toolkit can read."""
+    added = {"jobs": ("urls", "options", "meta"), "batches": ("spec",)}
+    for table, columns in added.items():
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        if not have:
+            continue  # the schema creates it
+        for column in columns:
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'")
+
+
+#: ``PRAGMA user_version`` of the ledger this toolkit writes; ``MIGRATIONS[v]`` brings version v to v + 1
+LEDGER_VERSION = 1
+MIGRATIONS = [_migrate_unversioned]
+
+
 def idempotency_key(provider: str, operation: str, options: dict[str, Any], content: bytes | str | FileInput) -> str:
     """Stable key of one submission: the same provider, operation, options and input bytes give the same key
     (a ``FileInput`` is streamed from its file: the same key as its bytes, without holding them)."""
@@ -86,13 +130,26 @@ class Ledger(ResultCache):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LedgerError(
+                f"cannot make the workspace folder {self.path} ({e.strerror or e}): a workspace needs a folder "
+                "it can write to. Give Workspace() (or TOOLKIT_WORKSPACE) a writable folder."
+            ) from None
         self.cache_dir = self.path / "cache"
         self._lock = threading.RLock()
-        db_path = self.path / "ledger.sqlite3"
+        self.db_path = db_path = self.path / "ledger.sqlite3"
+        #: why nothing can be written here (a read-only disk or folder), or None: the ledger then opens for reading
+        self.read_only: str | None = _read_only(self.path, db_path)
         try:
-            self._db = open_db(db_path, SCHEMA)
-            self._db.execute("SELECT count(*) FROM jobs").fetchone()
+            self._db = self._open()
+        except SchemaTooNew as e:
+            raise LedgerError(
+                f"{db_path} was written by a newer toolkit (ledger version {e.found}); this toolkit reads ledger "
+                f"versions up to {e.supported}. Upgrade the toolkit (pip install -U toolkit) to open it; it was "
+                "left unchanged."
+            ) from None
         except sqlite3.DatabaseError as e:
             if _disk_full(e):
                 raise DiskFullError(self.path) from None
@@ -103,13 +160,37 @@ class Ledger(ResultCache):
                 "again."
             ) from None
         self._sent_keys: set[str] | None = None
+        self._job_ids: dict[str, dict[str, Any]] | None = None  # key -> its provider job, from the cache's record
         self._unsynced: list[str] = []  # keys waiting for the next group fsync (mark_sent_async)
         self._syncing: asyncio.Future[None] | None = None
         self._verified: set[str] = set()  # result digests read back intact in this process
         self.recovered_from: str | None = None  # the id of a ledger this one replaced, if it was lost
-        self._check_identity()
-        self._clean_parts()
-        atexit.register(_checkpoint_at_exit, weakref.ref(self))
+        if self.read_only is None:
+            self._check_identity()
+            self._clean_parts()
+            atexit.register(_checkpoint_at_exit, weakref.ref(self))
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection: migrated to ``LEDGER_VERSION`` when writable, read as it is when read-only."""
+        if self.read_only is not None:
+            if not self.db_path.is_file():
+                raise LedgerError(
+                    f"the workspace {self.path} is read-only ({self.read_only}) and holds no ledger: a new "
+                    "workspace needs a folder it can write to. Give Workspace() (or TOOLKIT_WORKSPACE) a "
+                    "writable folder."
+                )
+            db = open_db(self.db_path, SCHEMA, version=LEDGER_VERSION, read_only=True)
+        else:
+            try:
+                db = open_db(self.db_path, SCHEMA, version=LEDGER_VERSION, migrations=MIGRATIONS)
+            except sqlite3.OperationalError as e:
+                readonly = "readonly" in str(e) or "unable to open" in str(e)
+                if not readonly or not self.db_path.is_file():
+                    raise
+                self.read_only = str(e)  # e.g. the file alone is read-only: read it as it is
+                db = open_db(self.db_path, SCHEMA, version=LEDGER_VERSION, read_only=True)
+        db.execute("SELECT count(*) FROM jobs").fetchone()
+        return db
 
     def close(self) -> None:
         """Fold the write-ahead log into ``ledger.sqlite3`` (the file alone then holds every row) and close."""
@@ -121,6 +202,8 @@ class Ledger(ResultCache):
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into ``ledger.sqlite3``: copying that file alone then loses nothing."""
+        if self.read_only is not None:
+            return
         with self._lock:
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -196,6 +279,8 @@ class Ledger(ResultCache):
             tmp.replace(stamp_file)
 
     def _write(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
+        if self.read_only is not None:
+            raise ReadOnlyWorkspace(self.path, self.read_only)
         try:
             return self._db.execute(sql, args)
         except sqlite3.OperationalError as e:
@@ -207,7 +292,7 @@ class Ledger(ResultCache):
     def get(self, key: str) -> Job | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE key=?", (key,)).fetchone()
-        return _job(row) if row else None
+        return self._job(row) if row else None
 
     def insert(self, job: Job) -> Job:
         """Record the intent to submit, before any create request is sent. Returns the ledger's row: ``job``,
@@ -226,7 +311,7 @@ class Ledger(ResultCache):
             for i in range(0, len(keys), 500):
                 part = keys[i : i + 500]
                 for row in self._db.execute(f"SELECT * FROM jobs WHERE key IN ({','.join('?' * len(part))})", part):
-                    out[row["key"]] = _job(row)
+                    out[row["key"]] = self._job(row)
         return out
 
     def insert_many(self, jobs: list[Job]) -> dict[str, Job]:
@@ -234,6 +319,8 @@ class Ledger(ResultCache):
         per key: the job given, or the row another process inserted first."""
         if not jobs:
             return {}
+        for job in jobs:
+            self._adopt(job)
         rows = [_row(job) for job in jobs]
         with self._lock:
             try:
@@ -248,10 +335,29 @@ class Ledger(ResultCache):
                 raise
         return self.get_many(job.key for job in jobs)
 
-    def save(self, job: Job, *names: str) -> bool:
-        """Persist the named fields of ``job`` (all fields when none are named).
+    def _adopt(self, job: Job) -> None:
+        """A row re-made after its ledger was lost (meta ``recovered``) takes the provider job the cache recorded
+        for its key: the re-run follows that job (polls, fetches) instead of creating it again."""
+        rec = self.job_ids().get(job.key) if job.meta.get("recovered") and job.job_id is None else None
+        if rec is None:
+            return
+        job.job_id, job.urls = str(rec["job_id"]), dict(rec.get("urls") or {})
+        job.meta.update(rec.get("meta") or {})
+        job.meta["adopted"] = True
+        if job.meta.get("submitted"):
+            job.status, job.submitted_at = Status.QUEUED, job.submitted_at or time.time()
 
-        A status is compared and set: when the row has moved on (another process submitted or finished the
+    def save(self, job: Job, *names: str) -> bool:
+        """Persist the named fields of ``job`` (all fields when none are named); a provider job id written is
+        also recorded in the cache (``record_job_id``), which outlives a lost ledger. Returns whether the status
+        (if named) was written (see ``_save``)."""
+        written = self._save(job, *names)
+        if job.job_id and (not names or {"job_id", "urls", "meta"} & set(names)):
+            self.record_job_id(job)
+        return written
+
+    def _save(self, job: Job, *names: str) -> bool:
+        """A status is compared and set: when the row has moved on (another process submitted or finished the
         job), the status fields are not written and ``job`` adopts the row's. Returns whether the status (if
         named) was written."""
         names = names or tuple(c for c in _COLUMNS if c != "key")
@@ -268,7 +374,7 @@ class Ledger(ResultCache):
                 row = self._db.execute("SELECT * FROM jobs WHERE key=?", (job.key,)).fetchone()
                 if row is None:
                     return False
-                truth = _job(row)
+                truth = self._job(row)
                 for n in (*_STATUS_FIELDS, "result_digest", "job_id", "urls", "started_at", "submitted_at"):
                     if n in _STATUS_FIELDS or getattr(job, n) in (None, {}):
                         setattr(job, n, getattr(truth, n))
@@ -330,6 +436,13 @@ class Ledger(ResultCache):
             return None
         return now[0] if now else None
 
+    def _job(self, row: sqlite3.Row) -> Job:
+        try:
+            return _job(row)
+        except (KeyError, TypeError, ValueError) as e:  # JSONDecodeError is a ValueError
+            key = row["key"] if "key" in row.keys() else "?"
+            raise _malformed(self.db_path, f"job {key}", e) from None
+
     def _set(self, job: Job, names: tuple[str, ...]) -> str:
         return ", ".join(f"{n}=?" for n in names)
 
@@ -337,6 +450,8 @@ class Ledger(ResultCache):
         args = []
         for n in names:
             v = getattr(job, n)
+            if n == "urls":
+                v = _stored_urls(v)
             args.append(v.value if isinstance(v, Status) else json.dumps(v, default=str) if n in _JSON else v)
         return args
 
@@ -363,7 +478,7 @@ class Ledger(ResultCache):
             rows = self._db.execute(
                 f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY created_at", args
             ).fetchall()
-        out = [_job(r) for r in rows]
+        out = [self._job(r) for r in rows]
         if keys is not None:
             order = {k: i for i, k in enumerate(keys)}
             out = sorted((j for j in out if j.key in order), key=lambda j: order[j.key])
@@ -384,6 +499,8 @@ class Ledger(ResultCache):
 
     # -- batches ------------------------------------------------------------------------------------
     def save_batch(self, batch_id: str, provider: str, operation: str, keys: list[str], spec: dict[str, Any]) -> None:
+        if self.read_only is not None and (self.batch(batch_id) or {}).get("keys") == keys:
+            return  # a re-run of a recorded batch on a read-only workspace: nothing new to record
         with self._lock:
             self._write(
                 "INSERT OR REPLACE INTO batches VALUES (?,?,?,?,?,?)",
@@ -396,8 +513,12 @@ class Ledger(ResultCache):
         if row is None:
             return None
         d = dict(row)
-        d["keys"] = json.loads(d["keys"])
-        d["spec"] = json.loads(d["spec"])
+        try:
+            d["keys"], d["spec"] = json.loads(d["keys"]), json.loads(d["spec"])
+            if not isinstance(d["keys"], list) or not isinstance(d["spec"], dict):
+                raise TypeError("keys is not a list, or spec not an object")
+        except (KeyError, TypeError, ValueError) as e:
+            raise _malformed(self.db_path, f"batch {batch_id}", e) from None
         return d
 
     def batches(self) -> list[dict[str, Any]]:
@@ -483,6 +604,8 @@ def _row(job: Job) -> list[Any]:
         value = getattr(job, c)
         if c == "status":
             value = job.status.value
+        elif c == "urls":
+            value = json.dumps(_stored_urls(value), default=str)
         elif c in _JSON:
             value = json.dumps(value, default=str)
         row.append(value)
@@ -494,4 +617,20 @@ def _job(row: sqlite3.Row) -> Job:
     d["status"] = Status(d["status"])
     for k in _JSON:
         d[k] = json.loads(d[k])
+        if not isinstance(d[k], dict):
+            raise TypeError(f"{k} is {type(d[k]).__name__}, not an object")
     return Job(**d)
+
+
+def _stored_urls(urls: dict[str, Any]) -> dict[str, Any]:
+    """A job's URLs as the ledger keeps them: without credentials (``Transport.url`` puts them back)."""
+    return {k: strip_credentials(v) if isinstance(v, str) else v for k, v in urls.items()}
+
+
+def _malformed(where: Path, what: str, e: Exception) -> LedgerError:
+    return LedgerError(
+        f"{where} holds a row this toolkit cannot read ({what}: {type(e).__name__}: {e}); it was perhaps "
+        "written by another toolkit version, or edited. Open it with the toolkit that wrote it, or move it "
+        "aside to start a new ledger: results already in the cache stay, and jobs recorded as sent are "
+        "reconciled with the provider before anything is sent again."
+    )

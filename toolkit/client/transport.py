@@ -21,13 +21,14 @@ import errno
 import importlib.util
 import logging
 import random
+import re
 import socket
 import ssl
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -54,7 +55,7 @@ class ProviderConfig:
     """Where and how to reach one provider. The key never appears in a repr."""
 
     name: str
-    base_url: str
+    base_url: str = field(repr=False)  # may hold credentials (https://user:secret@…): shown as redact_url's
     key: str = field(repr=False)
     auth_header: str = "authorization"  # or "x-api-key"
     sandbox: bool = False
@@ -74,7 +75,8 @@ class ProviderConfig:
 
     def redact(self, text: str) -> str:
         """``text`` with the key and any token of this provider replaced (an error body may echo them)."""
-        for secret in (self.key, self.extra.get("jwt")):
+        password = urlsplit(self.base_url).password
+        for secret in (self.key, self.extra.get("jwt"), password):
             if secret and len(secret) >= 6 and secret in text:
                 text = text.replace(secret, "***")
         return text
@@ -138,7 +140,7 @@ class Transport:
         self._probing = False
 
     def __repr__(self) -> str:
-        return f"Transport({self.config.name!r}, {self.config.base_url!r})"
+        return f"Transport({self.config.name!r}, {redact_url(self.config.base_url)!r})"
 
     def _setup(self) -> None:
         if self._client is None:
@@ -219,6 +221,10 @@ class Transport:
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
+            base = urlsplit(self.config.base_url)
+            if "@" in base.netloc and "@" not in urlsplit(path_or_url).netloc and self._same_origin(path_or_url):
+                parts = urlsplit(path_or_url)  # a URL stored without the base URL's credentials: put them back
+                return urlunsplit(parts._replace(netloc=base.netloc.rpartition("@")[0] + "@" + parts.netloc))
             return path_or_url
         return self.config.base_url.rstrip("/") + "/" + path_or_url.lstrip("/")
 
@@ -337,8 +343,8 @@ class Transport:
         )
 
     def _same_origin(self, url: str) -> bool:
-        a, b = urlsplit(url), urlsplit(self.config.base_url)
-        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+        a, b = urlsplit(url), urlsplit(self.config.base_url)  # credentials are not part of an origin
+        return (a.scheme, a.netloc.rpartition("@")[2]) == (b.scheme, b.netloc.rpartition("@")[2])
 
     def _backoff(self, attempt: int) -> float:
         scale = self.config.time_scale
@@ -406,6 +412,40 @@ def _causes(e: BaseException) -> list[BaseException]:
 
 
 def _redact_url(url: str) -> str:
-    """Drop the query (signatures) from a URL shown in a message."""
+    """Drop the query (signatures) and any user name or password from a URL shown in a message."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s\"']+@")
+
+
+class _RedactCredentials(logging.Filter):
+    """httpx logs each request's URL, credentials included (``http://user:secret@…``): masked here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "@" in message and _USERINFO.search(message):
+            record.msg, record.args = _USERINFO.sub("***@", message), ()
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactCredentials())
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its credentials masked (``https://user:secret@host/…`` -> ``https://***@host/…``), for
+    whatever is shown or logged; the rest of the URL is kept."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without its user name and password, for what is stored (the ledger): ``Transport.url`` puts
+    the base URL's credentials back on a URL of the same origin."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

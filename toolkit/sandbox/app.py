@@ -19,12 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import openapi
 from .config import SandboxConfig, parse_faults
 from .core import ApiError, Context
-from .limits import BodyLimits, BodyTooLarge
+from .limits import CONTROL_BODY_LIMIT, BodyLimits, BodyTooLarge
 from .runner import Runner
 from .signing import Signer
 from .store import Store
 
 log = logging.getLogger("toolkit.sandbox")
+CONTROL_PREFIX = "/__sandbox__/"
 
 
 class _QuietDrops(logging.Filter):
@@ -89,6 +90,10 @@ class SandboxMiddleware:
         if self.ctx.storage_port is not None and self.ctx.on_storage_listener(scope) != self.is_storage(scope["path"]):
             return await self.wrong_origin(scope, receive, send, provider)
         if provider is None:
+            if scope["path"].startswith(CONTROL_PREFIX):  # small JSON bodies only (they are read whole)
+                if _declared_length(scope) > CONTROL_BODY_LIMIT:
+                    return await control_too_large()(scope, receive, send)
+                receive = _capped(receive, CONTROL_BODY_LIMIT)
             return await self.app(scope, receive, send)
         scope["sandbox.provider"] = provider
         status_box = [0]
@@ -149,6 +154,10 @@ class SandboxMiddleware:
             route = scope.get("route")
             name = f"{scope['method']} {getattr(route, 'path', '(unmatched)')}"
             self.ctx.stats.request(provider, scope.get("sandbox.tenant", "-"), name, status_box[0] or 500)
+
+
+def control_too_large() -> JSONResponse:
+    return JSONResponse({"detail": f"the body is larger than {CONTROL_BODY_LIMIT} bytes"}, status_code=413)
 
 
 def render_error(ctx: Context, err: ApiError) -> JSONResponse:
@@ -280,6 +289,8 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        if "sandbox.provider" not in request.scope:  # a control route
+            return control_too_large()
         return render_error(ctx, too_large(ctx, request.scope["sandbox.provider"], exc.limit))
 
     @app.exception_handler(Exception)

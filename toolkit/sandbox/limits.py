@@ -16,6 +16,10 @@ __all__ = ["BodyLimits", "BodyTooLarge", "Decision", "Faults", "RateLimiter", "d
 MiB = 1024 * 1024
 JSON_BODY_LIMIT = 1 * MiB  # a route without a BodyLimit in its spec: JSON bodies are small
 MULTIPART_SLACK = 64 * 1024  # per file part: headers and boundaries around the file bytes
+CONTROL_BODY_LIMIT = 64 * 1024  # the /__sandbox__ control routes take a few small JSON fields
+HEADER_TIMEOUT = 10.0  # seconds a connection has to send a request's head once it opened or began one
+IDLE_TIMEOUT = 30  # seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive)
+HEADER_LIMIT = 16 * 1024  # bytes of one request head (h11's incomplete-event cap)
 
 
 class BodyTooLarge(Exception):

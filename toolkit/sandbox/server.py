@@ -9,8 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+import asyncio
 
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from . import limits
 from .app import create_app
 from .config import SandboxConfig, Tenant
 from .core import Context
@@ -75,10 +80,7 @@ class Sandbox:
         self.port = api.getsockname()[1]
         storage = listen_storage(self.config.host, self.config.data_dir, self.port)
         self.ctx.storage_port = self.storage_port = storage.getsockname()[1]
-        cfg = uvicorn.Config(
-            self._touching(app), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
-        )
-        self._server = uvicorn.Server(cfg)
+        self._server = uvicorn.Server(server_config(self._touching(app)))
         self.ctx.runner.start()
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [api, storage]}, name="sandbox-server", daemon=True
@@ -134,11 +136,61 @@ def serve(config: SandboxConfig) -> None:
         limit = f"  ({config.credits[name]} credits per key)" if name in config.credits else ""
         print(f"  {name:<13} http://{config.host}:{config.port}{spec.prefixes[0]}{limit}", flush=True)
     try:
-        cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
-        uvicorn.Server(cfg).run(sockets=[api, storage])
+        uvicorn.Server(server_config(app)).run(sockets=[api, storage])
     finally:
         ctx.runner.stop()
         ctx.store.close()
+
+
+class HeadTimeoutH11(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline for a request's head: a connection that opened, or began a
+    request, and has not sent the whole head within ``limits.HEADER_TIMEOUT`` is closed (uvicorn has no
+    header-read timeout of its own: a slow client would hold its connection, and a worker slot, forever)."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head()
+
+    def _arm_head(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(limits.HEADER_TIMEOUT, self._head_timeout)
+
+    def _disarm_head(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._arm_head()  # a head has begun and is not complete yet
+        else:
+            self._disarm_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head()
+        super().connection_lost(exc)
+
+    def _head_timeout(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+def server_config(app: Any) -> uvicorn.Config:
+    """The uvicorn configuration of both ways to run: h11 with a head deadline, a head size cap and an idle
+    keep-alive timeout (``limits``)."""
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http=HeadTimeoutH11,
+        timeout_keep_alive=limits.IDLE_TIMEOUT,
+        h11_max_incomplete_event_size=limits.HEADER_LIMIT,
+    )
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -12,6 +12,7 @@ image itself sits in the same content-addressed cache under that digest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -23,7 +24,7 @@ from ..options import FORCE, Input, Option, operation
 from ...media import sniff
 from ..batch import Batch, ProviderClient
 from ..filedata import FileInput
-from ..inputs import IMAGE_SUFFIXES, expand, read_media
+from ..inputs import IMAGE_SUFFIXES, expand, preflight_file, read_file
 from ..model import Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from . import claid_upload
@@ -281,13 +282,12 @@ class ClaidClient(ProviderClient):
                     out.append(p)
                     continue
                 try:
-                    data, mime = _read_image(p)
+                    content, mime = _read_image(p)
                 except PreflightError as e:
                     out.append(e)
                     continue
-                out.append(
-                    Item(input=str(p), content=data, meta={"filename": p.name, "content_type": mime, "size": len(data)})
-                )
+                meta = {"filename": p.name, "content_type": mime, "size": content.size}
+                out.append(Item(input=str(p), content=content, meta=meta))
         return out
 
     def item_for(self, job: Job) -> Item | None:
@@ -316,8 +316,10 @@ def _url_item(url: str) -> Item | PreflightError:
     return Item(input=url, meta={"url": url})
 
 
-def _read_image(path: Path) -> tuple[bytes, str]:
-    """Bytes and MIME type by magic bytes; BMP, TIFF and AVIF (unknown to ``media.sniff``) are checked here."""
+def _read_image(path: Path) -> tuple[FileInput, str]:
+    """The file by reference (size and sha256, as every provider's inputs: its bytes are read again, and
+    compared, when uploaded) and its MIME type by magic bytes; BMP, TIFF and AVIF (unknown to ``media.sniff``)
+    are checked here."""
     head = b""
     if path.is_file():
         with path.open("rb") as f:
@@ -332,13 +334,14 @@ def _read_image(path: Path) -> tuple[bytes, str]:
         else None
     )
     if extra is None:
-        return read_media("claid", path, ACCEPTED, MAX_BYTES)
-    data = path.read_bytes()
-    if len(data) > MAX_BYTES:
+        return preflight_file("claid", path, ACCEPTED, MAX_BYTES)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
         raise PreflightError(
-            "claid", str(path), f"the file is {len(data) / 1e6:.1f} MB; claid accepts at most {MAX_BYTES / 1e6:.0f} MB"
+            "claid", str(path), f"the file is {size / 1e6:.1f} MB; claid accepts at most {MAX_BYTES / 1e6:.0f} MB"
         )
-    return data, extra
+    data = read_file("claid", path, MAX_BYTES)
+    return FileInput("claid", path, len(data), hashlib.sha256(data).hexdigest()), extra
 
 
 INFO = ProviderInfo(
