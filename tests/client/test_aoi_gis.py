@@ -169,3 +169,26 @@ def test_one_area_from_a_shapefile_geojson_or_bbox_is_one_job(sandbox, tmp_path)
     assert sent.geom_type == "Polygon" and sent.is_valid and sent.exterior.is_ccw
     assert job.meta["aoi_name"] == "harbour-basin"  # the latest name given wins (results follow the inputs)
     assert set(batch.features()["aoi_name"].astype(str)) <= {"harbour-basin"}
+
+
+def test_an_area_recorded_by_the_previous_version_keeps_its_job_after_the_upgrade(sandbox, tmp_path):
+    """Before AOIs were normalised, a job's key hashed the AOI as given at 8 decimals; a ledger written then
+    must still own that area (SateAIs has no idempotency key: a new key would be a second paid job)."""
+    from toolkit.client.ledger import idempotency_key
+
+    as_given = shapely.Polygon(ring(SHELL, False, 2), [ring(HOLE, True, 1)])  # not in canonical form
+    ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
+    (job,) = ws.sateais.ship({"harbour": as_given}, date="2026-06-15").wait(timeout=120).jobs
+    old_body = {**job.meta["body"], "polygon": shapely.to_wkt(as_given, rounding_precision=8, trim=True)}
+    assert old_body["polygon"] != job.meta["body"]["polygon"]
+    content = json.dumps({"type": job.meta["type"], **old_body}, sort_keys=True).encode()
+    old_key = idempotency_key("sateais", f"{job.operation}@sandbox", job.options, content)
+    db = ws.ledger._db  # the ledger as the previous version wrote it: the same job under its old key
+    with ws.ledger._lock:
+        db.execute("UPDATE jobs SET key=? WHERE key=?", (old_key, job.key))
+    ws2 = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
+    again = ws2.sateais.ship({"harbour": as_given}, date="2026-06-15").wait(timeout=120)
+    assert [j.key for j in again.jobs] == [old_key] and again.status_counts()["succeeded"] == 1
+    assert ws2.client("sateais").transport.requests == 0
+    tenant = stats(sandbox)["providers"]["sateais"]["tenants"][sandbox.tenant("sateais").id]
+    assert tenant["jobs"]["created"] == 1

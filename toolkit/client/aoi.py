@@ -50,6 +50,7 @@ class AOI:
     geometry: Any  # shapely Polygon, 2-D, within -180..180
     wkt: str
     area_sqkm: float
+    legacy_wkt: str | None = None  # how toolkit <= 0.x keyed it (8 decimals, as given): its jobs stay this one's
 
 
 def geodesic_area_sqkm(geom: Any) -> float:
@@ -134,6 +135,7 @@ def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = No
         raise bad(f"the geometry is a {geom.geom_type}{' Z' if geom.has_z else ''}; give parts from polygons()")
     _check_range(bad, geom)
     # What is checked is what is sent: validate the canonical WKT, not the geometry before rounding.
+    legacy = shapely.to_wkt(geom, rounding_precision=8, trim=True)
     wkt = canonical_wkt(geom)
     sent = shapely.from_wkt(wkt)
     if not sent.is_valid:
@@ -149,7 +151,7 @@ def validate(provider: str, name: str, geom: Any, *, cap_sqkm: float | None = No
         raise bad("the polygon has zero area")
     if cap_sqkm is not None and area > cap_sqkm:
         raise bad(f"the area is {area:,.1f} km², over the {cap_sqkm:,.0f} km² limit for {kind or provider}")
-    return AOI(name, geom, wkt, area)
+    return AOI(name, geom, wkt, area, legacy if legacy != wkt else None)
 
 
 DECIMALS = 6  # a micro-degree, about 0.1 m: far below a Sentinel-1 pixel (10 m), far above float noise

@@ -95,6 +95,7 @@ class ProviderClient:
         target = "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
         given: dict[str, set[str]] = {}  # every name each key was given under in this call
         batch_keys: list[str] = []
+        aliases: dict[str, list[str]] = {}  # key -> the keys earlier versions gave the same input
         for it in items:
             if isinstance(it, PreflightError):
                 rejected.append(it)
@@ -111,6 +112,10 @@ class ProviderClient:
             batch_keys.append(key)
             it.options = opts
             work[key] = it
+            if it.aliases and not salt:
+                aliases[key] = [idempotency_key(self.name, f"{operation}@{target}", opts, a) for a in it.aliases]
+        if aliases:
+            self._adopt_earlier_keys(aliases, batch_keys, work, given)
         # nothing left to send: raises, nothing recorded. Inputs are counted as given (one job may carry several)
         self.preflight_outcome(operation, rejected, sum(it.inputs for it in work.values()), jobs=len(work))
         batch_id = "b-" + idempotency_key(self.name, operation, options, "\n".join(sorted(batch_keys)))[:16]
@@ -145,6 +150,19 @@ class ProviderClient:
         if start:
             batch.start()
         return batch
+
+    def _adopt_earlier_keys(
+        self, aliases: dict[str, list[str]], batch_keys: list[str], work: dict[str, Item], given: dict[str, set[str]]
+    ) -> None:
+        """An input that an earlier version recorded under another key (an AOI before it was normalised) keeps
+        that job: the batch uses the recorded key, so upgrading the toolkit pays for nothing twice."""
+        have = self.ledger.get_many(aliases)
+        earlier = self.ledger.get_many(a for k, keys in aliases.items() if k not in have for a in keys)
+        for i, key in enumerate(batch_keys):
+            found = next((a for a in aliases.get(key, ()) if a in earlier and a not in work), None)
+            if key not in have and found is not None:
+                batch_keys[i] = found
+                work[found], given[found] = work.pop(key), given.pop(key)
 
     def _follow_inputs(self, recorded: dict[str, Job], work: dict[str, Item], given: dict[str, set[str]]) -> None:
         """Recorded jobs whose input is given under another name now (a renamed or moved file: same bytes, same

@@ -33,6 +33,8 @@ class Item:
     meta: dict[str, Any] = field(default_factory=dict)
     inputs: int = 1  # how many of the user's inputs this one job carries (a face job: up to 100 roster rows)
     key: str | None = None  # a job already recorded (a roster's rows enrolled before): attached as it is
+    #: what earlier versions of the toolkit keyed this input by (e.g. an AOI before it was normalised)
+    aliases: tuple[bytes, ...] = ()
 
 
 @dataclass

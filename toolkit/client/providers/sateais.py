@@ -422,7 +422,8 @@ def _item(type: str, a: AOI, when: str, body: dict[str, Any]) -> Item:
     for k in ("date", "date_direction", "date_start", "date_end", "orbit_direction"):
         if k in body:
             meta[k] = body[k]
-    return Item(input=f"{a.name}@{when}", content=_canonical(type, body), meta=meta)
+    earlier = (_canonical(type, {**body, "polygon": a.legacy_wkt}),) if a.legacy_wkt else ()
+    return Item(input=f"{a.name}@{when}", content=_canonical(type, body), meta=meta, aliases=earlier)
 
 
 def _canonical(type: str, body: dict[str, Any]) -> bytes:
