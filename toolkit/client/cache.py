@@ -1,7 +1,9 @@
 """The result cache beside the ledger: content-addressed result files, and the keys ever sent.
 
 Results are stored under their sha256 (``.part`` then rename, verified when read), so several processes can
-write the same result safely and a damaged file is noticed. ``sent-keys`` lists every key whose create was
+write the same result safely and a damaged file is noticed. A result that names a binary it brought into the
+cache (Claid's output image: ``"toolkit": {"output_digest", "output_bytes"}``) is intact only while that binary
+is: checked by size and digest too, so a truncated or replaced image makes the job's result be fetched again. ``sent-keys`` lists every key whose create was
 about to be sent; it outlives a lost ledger, which is how a new ledger knows what to reconcile first.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -21,6 +24,7 @@ from typing import Any
 from .model import Job, ToolkitError
 from .transport import strip_credentials
 
+log = logging.getLogger("toolkit.cache")
 SENT_KEYS = "sent-keys"  # in the cache folder: every key whose create was ever about to be sent
 JOB_IDS = "job-ids"  # in the cache folder: each key's provider job (id, URLs, create state), as soon as known
 PART_MAX_AGE = 600.0  # seconds: an older .part file is a write that died (another process may be writing newer)
@@ -167,6 +171,12 @@ class ResultCache:
                 tmp.write_bytes(content)
                 tmp.replace(path)
                 self._verified.add(digest)
+                stamp = _stamp(path)
+                if stamp is not None:
+                    self._stamps[digest] = stamp
+                named = _named_output(content)
+                if named is not None:
+                    self._refs[digest] = named
             except OSError as e:
                 tmp.unlink(missing_ok=True)
                 if _disk_full(e):
@@ -175,11 +185,44 @@ class ResultCache:
         return digest
 
     def has_result(self, digest: str) -> bool:
-        """Whether the cache holds ``digest`` intact: verified once per process (a damaged file is removed, so
-        the job's result is fetched again), then only checked to exist."""
+        """Whether the cache holds ``digest`` intact, and the binary it names (an output image) too: each file is
+        verified once per process, then checked by its size and modification stamp (a damaged file is removed,
+        so the job's result is fetched again)."""
+        if not self._intact(digest):
+            return False
+        ref = self._refs.get(digest)
+        if ref is None:
+            return True
+        return self._intact(*ref)
+
+    @property
+    def _refs(self) -> dict[str, tuple[str, int | None]]:
+        """Result digest -> (digest, size) of the binary it names; filled when a result is verified."""
+        refs = self.__dict__.get("_named")
+        if refs is None:
+            refs = self.__dict__["_named"] = {}
+        return refs
+
+    @property
+    def _stamps(self) -> dict[str, tuple[int, int, int]]:
+        """Digest -> (size, mtime_ns, inode) of the file as it was when verified in this process."""
+        stamps = self.__dict__.get("_stamped")
+        if stamps is None:
+            stamps = self.__dict__["_stamped"] = {}
+        return stamps
+
+    def _intact(self, digest: str, size: int | None = None) -> bool:
         path = self.result_path(digest)
         if digest in self._verified:
-            return path.is_file()
+            stamp = _stamp(path)
+            if stamp is not None and stamp == self._stamps.get(digest):
+                return True
+            self._verified.discard(digest)  # changed since (or never stamped): verify it again
+        if size is not None:
+            stamp = _stamp(path)
+            if stamp is not None and stamp[0] != size:  # truncated or replaced: no need to hash it
+                _discard(path, f"{stamp[0]} bytes where {size} were stored")
+                return False
         return self.get_result(digest) is not None
 
     def result_path(self, digest: str) -> Path:
@@ -195,7 +238,41 @@ class ResultCache:
         except OSError:
             return None
         if hashlib.sha256(content).hexdigest() != digest:
-            path.unlink(missing_ok=True)
+            _discard(path, "its content no longer matches its digest")
             return None
         self._verified.add(digest)
+        stamp = _stamp(path)
+        if stamp is not None and stamp[0] == len(content):
+            self._stamps[digest] = stamp
+        named = _named_output(content)
+        if named is not None:
+            self._refs[digest] = named
         return content
+
+
+def _discard(path: Path, why: str) -> None:
+    """Remove a damaged cache file, saying so (the job it belongs to is fetched again where it is needed)."""
+    log.warning("the cached file %s was damaged (%s): removed, to be fetched again from the service", path, why)
+    path.unlink(missing_ok=True)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _named_output(content: bytes) -> tuple[str, int | None] | None:
+    """(digest, size) of the binary a cached JSON result names (``toolkit.output_digest``), or None."""
+    if b'"output_digest"' not in content:
+        return None
+    try:
+        local = json.loads(content).get("toolkit")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(local, dict) or not isinstance(local.get("output_digest"), str):
+        return None
+    size = local.get("output_bytes")
+    return local["output_digest"], size if isinstance(size, int) else None

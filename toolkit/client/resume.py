@@ -18,8 +18,11 @@ from .model import Job, Status
 RESUMABLE_HTTP = frozenset({401, 402, 403, 408, 429, 500, 502, 503, 504})
 #: the create was refused outright: nothing was processed, so it can be sent again as new
 REFUSED_CREATE = frozenset({401, 402, 403, 429})
-#: client-side codes of the same kind (the transport's, the batch's)
-RESUMABLE_CODES = frozenset({"UNREACHABLE", "CONNECTION_LOST", "INPUT_UNAVAILABLE"})
+#: client-side codes of the same kind (the transport's, the batch's): no answer, answers a proxy garbled past the
+#: retries, the input missing, or a job that ran longer than the client waited (the service may still finish it)
+RESUMABLE_CODES = frozenset(
+    {"UNREACHABLE", "CONNECTION_LOST", "UNREADABLE_RESPONSE", "INPUT_UNAVAILABLE", "CLIENT_TIMEOUT"}
+)
 #: failures on a provider job that already exists, resolved by following that job again
 FOLLOW_HTTP = frozenset({409})
 

@@ -7,6 +7,14 @@ before the request left, and 503, are retried for any method; a POST is retried 
 the caller says it is safe (an idempotency key, or the job id is known).
 Signed URLs and redirect targets are called without the Authorization header.
 
+Unreadable answers: a 2xx whose body is not what the caller expects (``expect``: an HTML page from a proxy,
+cut-off JSON) is treated like a 502: retried with backoff when the request is safe to repeat, then an
+``UNREADABLE_RESPONSE`` failure a re-run resumes (``toolkit.client.resume``); on a request that is not safe to
+repeat it is CONNECTION_LOST (the request may have been processed). A request that is not safe to repeat
+waits ``unsafe_timeout`` for its answer: timing out on it client-side can only lose a paid job's answer.
+A ``Retry-After`` beyond ``retry_after_cap`` is not waited out: the provider's requests fail at once with one
+RATE_LIMITED message naming the time the service gave, until the next call (``probe_now``) tries again.
+
 Circuit breaker: after ``breaker_threshold`` consecutive failures to connect to the provider's own origin
 (refused, DNS, connect timeout, TLS, unsupported protocol), requests there fail at once with UNREACHABLE
 instead of each retrying for a minute; one probe is let through every ``breaker_probe_interval`` (times the
@@ -17,22 +25,23 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import errno
 import importlib.util
 import logging
 import random
 import re
-import socket
-import ssl
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from .model import ServiceUnreachable
+from .model import JobError, ServiceUnreachable
+from .transport_parts import _Bucket, _reason, expect_json
+
+__all__ = ["Expect", "ProviderConfig", "Transport", "expect_json"]
 
 if importlib.util.find_spec("sniffio") is None:
     # httpcore tries ``import sniffio`` on every request; absent, each try searches all of sys.path again
@@ -48,6 +57,9 @@ NEVER_REACHED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProt
 #: the shortest gap between two probes of an open breaker, whatever the time scale (no probe storm)
 PROBE_FLOOR = 0.25
 UNREACHABLE_HINT = "check the service status or the base URL, then re-run: the ledger resumes"
+UNREADABLE = "UNREADABLE_RESPONSE"  # a 2xx whose body could not be read, past the retries (resumable)
+#: what ``request(expect=...)`` takes: a check of a 2xx answer returning why it is unusable, or None
+Expect = Callable[[httpx.Response], "str | None"]
 
 
 @dataclass
@@ -68,7 +80,12 @@ class ProviderConfig:
     rate_limit_budget: float = 900.0  # seconds one request may spend waiting out 429s before giving up
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    timeout: float = 60.0
+    timeout: float = 60.0  # read timeout of a request that can be repeated (polls, fetches, idempotent creates)
+    #: read timeout of a request that cannot be repeated (a create without idempotency, Claid's synchronous edit,
+    #: which the sandbox answers within 120 s, docs/contracts.md §4): giving up early only loses a paid answer
+    unsafe_timeout: float = 300.0
+    #: the longest ``Retry-After`` waited out (s); a longer one stops the provider's requests until the next call
+    retry_after_cap: float = 600.0
     breaker_threshold: int = 3  # consecutive connection failures that open the circuit breaker
     breaker_probe_interval: float = 5.0  # s between probes while it is open (times time_scale, >= PROBE_FLOOR)
     url_var: str = ""  # where base_url came from (e.g. "AD_API_BASE_URL"), named in error messages
@@ -85,40 +102,6 @@ class ProviderConfig:
         if self.auth_header == "x-api-key" and bearer is None:
             return {"X-API-Key": self.key}
         return {"Authorization": f"Bearer {bearer or self.key}"}
-
-
-#: client-side windows are stretched by this factor: pacing at exactly the provider's rate meets a 429 now
-#: and then from clock skew and request jitter (Claid at 4/s: 13 429s in 30 images at 1.00, 1 at 1.05)
-RATE_MARGIN = 1.05
-
-
-class _Bucket:
-    """Async token bucket (client-side rate limit) with a shared pause after a 429."""
-
-    def __init__(self, limits: list[tuple[int, float]]) -> None:
-        self.limits = [(n, window * RATE_MARGIN) for n, window in limits]
-        self.state = [[float(n), time.monotonic()] for n, _ in limits]
-        self.paused_until = 0.0
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                wait = max(0.0, self.paused_until - now)
-                for (n, window), st in zip(self.limits, self.state):
-                    st[0] = min(float(n), st[0] + (now - st[1]) * n / window)
-                    st[1] = now
-                    if st[0] < 1.0:
-                        wait = max(wait, (1.0 - st[0]) * window / n)
-                if wait <= 0:
-                    for st in self.state:
-                        st[0] -= 1.0
-                    return
-                await asyncio.sleep(wait)
-
-    def pause(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
 
 class Transport:
@@ -138,6 +121,9 @@ class Transport:
         self._open = False
         self._next_probe = 0.0
         self._probing = False
+        self._refused_until = 0.0  # monotonic: a Retry-After beyond the cap, not waited out
+        self._refusal = ""  # the message of that refusal
+        self.http_transport: httpx.AsyncBaseTransport | None = None  # set before the first request (e.g. a proxy)
 
     def __repr__(self) -> str:
         return f"Transport({self.config.name!r}, {redact_url(self.config.base_url)!r})"
@@ -149,6 +135,7 @@ class Transport:
                 timeout=httpx.Timeout(self.config.timeout, connect=10.0),
                 limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
                 follow_redirects=False,
+                transport=self.http_transport,
             )
             self._bucket = _Bucket(self.config.rate_limits)
             self._sem = asyncio.Semaphore(n)
@@ -171,9 +158,31 @@ class Transport:
         return f"cannot reach {_redact_url(self.config.base_url)}{source}: {reason}"
 
     def probe_now(self) -> None:
-        """Let the next request probe an open breaker at once (a re-run: the user may have fixed the cause)."""
+        """Let the next request probe an open breaker at once (a re-run: the user may have fixed the cause),
+        and try again a provider that asked for a wait beyond the cap."""
         if self._open and not self._probing:
             self._next_probe = 0.0
+        self._refused_until, self._refusal = 0.0, ""
+
+    def _refused(self) -> JobError:
+        return JobError(
+            self.config.name,
+            "RATE_LIMITED",
+            self._refusal,
+            http_status=429,
+            hint="re-run the same call then: the jobs resume where they stopped",
+        )
+
+    def _refuse(self, delay: float, resp: httpx.Response) -> JobError:
+        """A 429 asking for a wait beyond the cap: stop this provider's requests (until the next call)."""
+        given = resp.headers.get("retry-after") or resp.headers.get("ratelimit-reset") or f"{delay:.0f}"
+        until = datetime.fromtimestamp(min(time.time() + delay, 253402300799), timezone.utc)
+        self._refused_until = time.monotonic() + delay
+        self._refusal = (
+            f"the service asked to wait until {until:%Y-%m-%d %H:%M} UTC (Retry-After: {given}), longer than "
+            f"the {self.config.retry_after_cap / 60:g} min the toolkit waits; the provider's requests stopped"
+        )
+        return self._refused()
 
     def _unreachable(self) -> ServiceUnreachable:
         return ServiceUnreachable(self.config.name, "UNREACHABLE", self.unreachable_message, hint=UNREACHABLE_HINT)
@@ -237,17 +246,22 @@ class Transport:
         safe_to_retry: bool | None = None,
         bearer: str | None = None,
         follow: bool = True,
+        expect: Expect | None = None,
         **kw: Any,
     ) -> httpx.Response:
         """Send with retries; returns the final response (callers map error statuses to JobError).
 
         ``auth=False`` for signed URLs. ``safe_to_retry`` defaults to True for GET/PUT/DELETE/HEAD.
-        Raises ServiceUnreachable UNREACHABLE at once while the circuit breaker is open.
+        ``expect`` (e.g. ``JSON``) checks a 2xx answer's body: an unreadable one is retried like a 502.
+        Raises ServiceUnreachable UNREACHABLE at once while the circuit breaker is open, and JobError
+        RATE_LIMITED while the provider asked for a wait beyond ``retry_after_cap``.
         """
         self._setup()
         assert self._client and self._bucket and self._sem
         if safe_to_retry is None:
             safe_to_retry = method.upper() != "POST"
+        if not safe_to_retry and "timeout" not in kw:
+            kw["timeout"] = httpx.Timeout(max(self.config.timeout, self.config.unsafe_timeout), connect=10.0)
         target = self.url(url)
         headers = dict(kw.pop("headers", None) or {})
         # the breaker guards the provider's own origin: a storage host's trouble says nothing about it
@@ -262,6 +276,8 @@ class Transport:
                 await asyncio.sleep(0.01)  # a probe is out: its answer decides for this request too
             if guarded and self._denied():
                 raise self._unreachable()
+            if guarded and self._refusal and time.monotonic() < self._refused_until:
+                raise self._refused()
             if auth:
                 await self._bucket.acquire()
             try:
@@ -305,6 +321,11 @@ class Transport:
                 if resp.status_code == 429:
                     self.rate_limited += 1
                     delay = self._retry_after(resp)
+                    if delay is not None and delay > self.config.retry_after_cap:
+                        await resp.aclose()
+                        refusal = self._refuse(delay, resp)
+                        log.warning("%s: %s", self.config.name, refusal.message)
+                        raise refusal
                     delay = delay if delay is not None else self._backoff(min(attempt + int(waited_429 > 0), 6))
                     self._bucket.pause(delay)
                     charge = max(delay, 0.5)  # a "reset now" answer still costs budget: no 429 busy loop
@@ -328,8 +349,31 @@ class Transport:
                 if follow and resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
                     # Redirect targets are pre-signed storage URLs: never forward credentials to them.
                     location = urljoin(target, resp.headers["location"])
-                    return await self.request("GET", location, auth=False, safe_to_retry=True)
-                return resp
+                    return await self.request("GET", location, auth=False, safe_to_retry=True, expect=expect)
+                why = expect(resp) if expect is not None and 200 <= resp.status_code < 300 else None
+                if why is None:
+                    return resp
+                # a proxy's page or a cut-off body: the request got somewhere, the answer did not come back
+                unreadable = f"HTTP {resp.status_code} with {why}"
+                last_exc = None
+                if not safe_to_retry:
+                    raise ServiceUnreachable(
+                        self.config.name,
+                        "CONNECTION_LOST",
+                        f"{method} {_redact_url(target)} was answered {unreadable}; the request may have been "
+                        "processed, so it is not repeated automatically.",
+                        http_status=resp.status_code,
+                    )
+                if attempt + 1 >= self.config.max_attempts:
+                    raise JobError(
+                        self.config.name,
+                        UNREADABLE,
+                        f"{method} {_redact_url(target)} was answered {unreadable} "
+                        f"{self.config.max_attempts} times in a row (a proxy or gateway in the way?)",
+                        http_status=resp.status_code,
+                        hint="re-run the same call later: the job is followed again, nothing is paid twice",
+                    )
+                log.info("%s: %s %s answered %s; retrying", self.config.name, method, _redact_url(target), why)
             attempt += 1
             if attempt < self.config.max_attempts:
                 self.retries += 1
@@ -366,49 +410,6 @@ class Transport:
                 except (TypeError, ValueError):
                     continue
         return None
-
-
-def _reason(e: Exception) -> str:
-    """A short, stable reason for a failure to connect (the same for every request that meets it)."""
-    if isinstance(e, httpx.ConnectTimeout):
-        return "the connection timed out"
-    if isinstance(e, httpx.UnsupportedProtocol):
-        return f"unsupported protocol ({e})"
-    if isinstance(e, httpx.ProxyError):
-        return f"the proxy failed ({e})"
-    causes = _causes(e)  # e.g. httpx -> httpcore -> "All connection attempts failed" -> ConnectionRefusedError
-    for c in causes:
-        if isinstance(c, ssl.SSLError):
-            return f"TLS handshake failed ({getattr(c, 'verify_message', None) or c.reason or c})"
-    for c in causes:
-        if isinstance(c, socket.gaierror):
-            return "the host name does not resolve (DNS)"
-        if isinstance(c, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(c, TimeoutError):
-            return "the connection timed out"
-        if isinstance(c, OSError) and c.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return "the network or host is unreachable"
-    text = str(e)
-    low = text.lower()
-    if "refused" in low:
-        return "connection refused"
-    if "name or service not known" in low or "name resolution" in low or "nodename nor servname" in low:
-        return "the host name does not resolve (DNS)"
-    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
-
-
-def _causes(e: BaseException) -> list[BaseException]:
-    """``e`` and what it was raised from or during, exception groups included (bounded)."""
-    seen: list[BaseException] = []
-    todo: list[BaseException | None] = [e]
-    while todo and len(seen) < 20:
-        x = todo.pop(0)
-        if x is None or any(x is s for s in seen):
-            continue
-        seen.append(x)
-        todo += [x.__cause__, x.__context__, *getattr(x, "exceptions", ())]
-    return seen
 
 
 def _redact_url(url: str) -> str:

@@ -11,6 +11,7 @@ from ..filedata import length_header
 from ..inputs import IMAGE_SUFFIXES, media_items
 from ..model import InvalidOption, Job, JobError, Status
 from ..registry import ProviderInfo
+from ..transport import expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
 
 if TYPE_CHECKING:
@@ -47,7 +48,9 @@ class AnimalDetectAdapter(Adapter):
             "client_reference_id": job.key,
             "options": item.options,
         }
-        r = await self.t.request("POST", "/jobs", json=body, headers={"Idempotency-Key": idem}, safe_to_retry=True)
+        r = await self.t.request(
+            "POST", "/jobs", json=body, headers={"Idempotency-Key": idem}, safe_to_retry=True, expect=expect_json
+        )
         if r.status_code not in (200, 201):
             raise self.error(r, job)
         created = r.json()
@@ -87,7 +90,9 @@ class AnimalDetectAdapter(Adapter):
                 return
             if put.status_code >= 300:
                 raise self.error(put, job)
-            sub = await self.t.request("POST", self.rebase(job.urls["submit_url"]), safe_to_retry=True)
+            sub = await self.t.request(
+                "POST", self.rebase(job.urls["submit_url"]), safe_to_retry=True, expect=expect_json
+            )
             if sub.status_code >= 300:
                 raise self.error(sub, job)
             body = sub.json()
@@ -101,7 +106,7 @@ class AnimalDetectAdapter(Adapter):
         known and fetched in one request. Should a deployment answer 404 there before completion, the status
         URL decides, and is used from then on."""
         if not self.status_polls:
-            r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+            r = await self.t.request("GET", self.rebase(job.urls["result_url"]), expect=expect_json)
             if r.status_code in (200, 202):
                 body = r.json()
                 if r.status_code == 200 and "annotations" in body and "error" not in body:
@@ -109,7 +114,7 @@ class AnimalDetectAdapter(Adapter):
                 return self._status(body)
             if r.status_code != 404:
                 raise self.error(r, job)
-        r = await self.t.request("GET", self.rebase(job.urls["status_url"]))
+        r = await self.t.request("GET", self.rebase(job.urls["status_url"]), expect=expect_json)
         if r.status_code != 200:
             raise self.error(r, job)
         body = r.json()
@@ -123,7 +128,7 @@ class AnimalDetectAdapter(Adapter):
         return PollResult(self.statuses.get(str(word).lower()), word, err.get("code"), err.get("message"))
 
     async def fetch(self, job: Job) -> bytes:
-        r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+        r = await self.t.request("GET", self.rebase(job.urls["result_url"]), expect=expect_json)
         if r.status_code != 200:
             raise self.error(r, job)
         return r.content

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from ..filedata import FileInput, length_header
 from ..model import Job, JobError, ServiceUnreachable, Status, map_status
+from ..transport import expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ class AuthentaAdapter(Adapter):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._finished: dict[str, dict[str, Any]] = {}  # job id -> the terminal detail poll saw (fetch reuses it)
+        self._running_since: dict[str, float] = {}  # job key -> when this process first saw it running
 
     # -- naming and slots -----------------------------------------------------------------------------
     @staticmethod
@@ -193,7 +195,9 @@ class AuthentaAdapter(Adapter):
             record(job)
         for attempt in range(CREATE_ATTEMPTS):
             try:
-                r = await self.t.request("POST", "/jobs", params={"taskTypeId": tid}, json=body, safe_to_retry=False)
+                r = await self.t.request(  # an unreadable 2xx is CONNECTION_LOST: looked up like a lost answer
+                    "POST", "/jobs", params={"taskTypeId": tid}, json=body, safe_to_retry=False, expect=expect_json
+                )
             except ServiceUnreachable as e:
                 if e.code != "CONNECTION_LOST":
                     raise
@@ -247,7 +251,7 @@ class AuthentaAdapter(Adapter):
         """Finalize (idempotently); False when the job is a draft that can never be finalized."""
         if job.status not in (Status.DRAFT,) or job.meta.get("finalized"):
             return True
-        r = await self.t.request("POST", f"/jobs/{job.job_id}/finalize", safe_to_retry=True)
+        r = await self.t.request("POST", f"/jobs/{job.job_id}/finalize", safe_to_retry=True, expect=expect_json)
         if r.status_code in (200, 201, 202):
             self._finalized(job, unwrap(r.json()).get("status"), Status.QUEUED)
             return True
@@ -295,7 +299,7 @@ class AuthentaAdapter(Adapter):
     # -- poll / fetch ---------------------------------------------------------------------------------
     async def detail(self, job: Job, missing_ok: bool = True) -> dict[str, Any] | None:
         """The job detail (flat), or None on 404 when ``missing_ok``."""
-        r = await self.t.request("GET", f"/jobs/{job.job_id}")
+        r = await self.t.request("GET", f"/jobs/{job.job_id}", expect=expect_json)
         if r.status_code == 404 and missing_ok:
             return None
         if r.status_code != 200:
@@ -318,14 +322,17 @@ class AuthentaAdapter(Adapter):
                 d.get("errorCode") or str(word).upper(),
                 d.get("errorMessage") or d.get("message") or "the job failed at Authenta",
             )
-        if status == Status.RUNNING and job.started_at and time.time() - job.started_at > self._client_timeout(job):
-            return PollResult(
-                Status.FAILED,
-                word,
-                "CLIENT_TIMEOUT",
-                f"still processing {time.time() - job.started_at:.0f} s after it started, beyond the "
-                f"task timeout + 60 s",
-            )
+        if status == Status.RUNNING:
+            # timed from when this run first saw it running: a re-run (CLIENT_TIMEOUT is resumable) waits again
+            since = self._running_since.setdefault(job.key, time.time())
+            if time.time() - since > self._client_timeout(job):
+                return PollResult(
+                    Status.FAILED,
+                    word,
+                    "CLIENT_TIMEOUT",
+                    f"still processing {time.time() - since:.0f} s after it started, beyond the task timeout + "
+                    "60 s; a re-run of the same call follows it again",
+                )
         return PollResult(status, word)
 
     def _client_timeout(self, job: Job) -> float:
@@ -359,7 +366,7 @@ class AuthentaAdapter(Adapter):
                     job_id=job.job_id,
                     input=job.input,
                 )
-            r = await self.t.request("GET", art["downloadUrl"], auth=False)
+            r = await self.t.request("GET", art["downloadUrl"], auth=False, expect=expect_json)
             if r.status_code == 200:
                 result = r.json()
             elif r.status_code in (403, 404) and attempt == 0:  # the artifact URL lapsed: ask for a fresh one
@@ -445,7 +452,7 @@ class AuthentaAdapter(Adapter):
         page, pages = 1, 1
         while page <= pages and page <= 10_000:
             params: dict[str, Any] = {"page": page, "limit": page_size, **({"status": status} if status else {})}
-            r = await self.t.request("GET", "/jobs", params=params)
+            r = await self.t.request("GET", "/jobs", params=params, expect=expect_json)
             if r.status_code != 200:
                 raise self.error(r)
             body = r.json()

@@ -28,6 +28,7 @@ from ..inputs import IMAGE_SUFFIXES, expand, preflight_file, read_file
 from ..model import Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from . import claid_upload
+from ..transport import expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
 from .claid_schema import InvalidRequest, validate
 
@@ -73,7 +74,7 @@ class ClaidAdapter(Adapter):
         body: dict[str, Any] = {"input": source, "operations": item.options.get("operations") or {}}
         if item.options.get("output") is not None:
             body["output"] = item.options["output"]
-        r = await self.t.request("POST", "/image/edit/async", json=body, safe_to_retry=False)
+        r = await self.t.request("POST", "/image/edit/async", json=body, safe_to_retry=False, expect=expect_json)
         if r.status_code >= 300:
             raise self.error(r, job)
         data = self._json(r, job).get("data") or {}
@@ -122,7 +123,7 @@ class ClaidAdapter(Adapter):
     async def poll(self, job: Job) -> PollResult:
         if job.meta.get("api") == claid_upload.API:
             return claid_upload.poll(job)
-        r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+        r = await self.t.request("GET", self.rebase(job.urls["result_url"]), expect=expect_json)
         if r.status_code != 200:
             raise self.error(r, job)
         body = self._json(r, job)
@@ -142,7 +143,7 @@ class ClaidAdapter(Adapter):
             return await self._download(job, *claid_upload.result_body(job))
         body = self._done.pop(job.key, None)
         if body is None:  # e.g. after a restart: ask again (a 404 here means the task expired)
-            r = await self.t.request("GET", self.rebase(job.urls["result_url"]))
+            r = await self.t.request("GET", self.rebase(job.urls["result_url"]), expect=expect_json)
             if r.status_code != 200:
                 raise self.error(r, job)
             body = self._json(r, job)
@@ -159,16 +160,12 @@ class ClaidAdapter(Adapter):
                 job_id=job.job_id,
                 input=job.input,
             )
-        img = await self.t.request("GET", self.rebase(out["tmp_url"]), auth=False)
+        img = await self.t.request("GET", self.rebase(out["tmp_url"]), auth=False, expect=_expect_image)
         if img.status_code != 200:
             err = self.error(img, job)
             if img.status_code == 404:
                 err.hint = "tmp_url objects live 24 hours; submit again with force=True"
             raise err
-        if sniff(img.content) is None and not img.headers.get("content-type", "").startswith("image/"):
-            raise JobError(
-                self.name, "BAD_OUTPUT", "the tmp_url download is not an image", job_id=job.job_id, input=job.input
-            )
         if self.store is None:
             raise JobError(self.name, "NO_CACHE", "the adapter has no result cache to store the output image in")
         digest = self.store(img.content)
@@ -220,6 +217,14 @@ class ClaidAdapter(Adapter):
             message += f" [x-request-id {resp.headers['x-request-id']}]"
         code = body.get("error_code")
         return (str(code) if code is not None else None), message
+
+
+def _expect_image(resp: httpx.Response) -> str | None:
+    """``request(expect=...)`` for the tmp_url download: an image by its bytes (a proxy's page is retried)."""
+    declared = resp.headers.get("content-type", "").startswith("image/")
+    if resp.content and (sniff(resp.content) is not None or declared):
+        return None
+    return f"a body that is not an image ({resp.headers.get('content-type') or 'no content type'})"
 
 
 # -- the client ---------------------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ edit without ``input``, as https://docs.claid.ai/image-editing-api/upload-api-re
 answer is the sync edit's ``{"data": {"input": {...}, "output": {..., "tmp_url"}}}``; it is recorded in the
 ledger (``job.meta["upload_result"]``, ``job.urls["tmp_url"]``) before anything else happens, so a crash after
 it loses nothing, and the driver's first poll (no HTTP) settles the job like any other. The call is not
-idempotent: a request whose answer was lost is never sent again (SUBMISSION_UNCERTAIN).
+idempotent: a request whose answer was lost is never sent again (SUBMISSION_UNCERTAIN). It therefore waits
+the transport's ``unsafe_timeout`` (300 s) for the answer, not the 60 s of a poll: the edit runs as long as it
+takes (the sandbox answers within 120 s, the ``claidai`` SDK waits 120 s; docs/contracts.md §4), and an
+answer given up on is an edit paid for and never kept.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Callable, Protocol
 
 from ..filedata import FileInput
 from ..model import Job, JobError, Status
-from ..transport import Transport
+from ..transport import Transport, expect_json
 from .base import Item, PollPolicy, PollResult
 
 
@@ -68,7 +71,7 @@ async def create(adapter: "ClaidAdapter", job: Job, item: Item, record: Callable
         "file": (item.meta["filename"], content or b"", item.meta["content_type"]),
         "data": (None, edit_data(item.options), "application/json"),
     }
-    r = await adapter.t.request("POST", PATH, files=files, safe_to_retry=False)
+    r = await adapter.t.request("POST", PATH, files=files, safe_to_retry=False, expect=expect_json)
     if r.status_code >= 300:
         raise adapter.error(r, job)
     data = adapter._json(r, job).get("data")

@@ -21,6 +21,7 @@ from ..aoi import AOI, parse_aois
 from ..batch import Batch, ProviderClient
 from ..model import InvalidOption, Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
+from ..transport import expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
 from .sateais_preview import Preview
 
@@ -103,9 +104,10 @@ class SateAIsAdapter(Adapter):
 
     async def _post_create(self, kind: str, body: dict[str, Any]) -> httpx.Response:
         # safe_to_retry=False: a read error or 500 after the request left may have created a (paid) job.
-        r = await self.t.request("POST", f"/{self.verb}/{kind}", json=body, safe_to_retry=False)
+        # An unreadable 2xx (a proxy's page) is CONNECTION_LOST too; the transport waits ``unsafe_timeout``.
+        r = await self.t.request("POST", f"/{self.verb}/{kind}", json=body, safe_to_retry=False, expect=expect_json)
         if self.verb == "analyze" and self._route_missing(r):
-            d = await self.t.request("POST", f"/detect/{kind}", json=body, safe_to_retry=False)
+            d = await self.t.request("POST", f"/detect/{kind}", json=body, safe_to_retry=False, expect=expect_json)
             if not self._route_missing(d):
                 self.verb = "detect"
                 return d
@@ -115,7 +117,7 @@ class SateAIsAdapter(Adapter):
         return r.status_code == 404 and self.parse_error(r)[0] not in ROUTE_EXISTS_404
 
     async def poll(self, job: Job) -> PollResult:
-        r = await self.t.request("GET", f"/jobs/{job.job_id}")
+        r = await self.t.request("GET", f"/jobs/{job.job_id}", expect=expect_json)
         if r.status_code != 200:
             raise self.error(r, job)
         body = _loads(r.content)
@@ -127,7 +129,7 @@ class SateAIsAdapter(Adapter):
         """GET the result: the 302 is followed without the Authorization header (Transport does that for
         every redirect). The URL is built from the job id, never from ``result_path`` (an absolute API path)."""
         for attempt in range(2):
-            r = await self.t.request("GET", f"/jobs/{job.job_id}/result.geojson")
+            r = await self.t.request("GET", f"/jobs/{job.job_id}/result.geojson", expect=expect_json)
             if r.status_code == 403 and attempt == 0:
                 continue  # the signed URL lapsed between the redirect and the download: ask for a new one
             break
