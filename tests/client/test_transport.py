@@ -123,3 +123,43 @@ def test_no_repr_shows_a_key(sandbox, tmp_path):
         batch.to_frame().to_string(),
     ]
     assert not [t for t in texts if secret in t]
+
+
+def test_an_unreadable_2xx_is_retried_when_safe_and_lost_when_not():
+    """An HTML page or cut-off JSON answered 200: a GET is asked again; a POST that cannot be repeated is
+    CONNECTION_LOST at once (it may have been processed), and waits the long ``unsafe_timeout`` meanwhile."""
+    from toolkit.client.model import ServiceUnreachable
+    from toolkit.client.transport import expect_json
+
+    t = Transport(ProviderConfig("sateais", "https://api.sateais.test/api/v1", KEY, unsafe_timeout=321.0))
+    page = httpx.Response(200, headers={"content-type": "text/html"}, content=b"<html>502</html>")
+    cut = httpx.Response(200, headers={"content-type": "application/json"}, content=b'{"job_id": "7", "sta')
+    good = httpx.Response(200, json={"job_id": "7", "status": "processing"})
+    with respx.mock() as mock:
+        poll = mock.get("https://api.sateais.test/api/v1/jobs/7").mock(side_effect=[page, cut, good])
+        r = runtime.run(t.request("GET", "/jobs/7", expect=expect_json), timeout=10)
+        assert r.json()["status"] == "processing" and poll.call_count == 3
+        create = mock.post("https://api.sateais.test/api/v1/analyze/ship").mock(return_value=page)
+        with pytest.raises(ServiceUnreachable) as lost:
+            runtime.run(t.request("POST", "/analyze/ship", json={}, safe_to_retry=False, expect=expect_json), 10)
+    assert lost.value.code == "CONNECTION_LOST" and "HTML page" in lost.value.message and create.call_count == 1
+    assert create.calls[0].request.extensions["timeout"]["read"] == 321.0
+    runtime.run(t.aclose())
+
+
+def test_a_retry_after_beyond_the_cap_refuses_at_once_until_the_next_call():
+    cfg = ProviderConfig("animaldetect", BASE, KEY, retry_after_cap=600.0)
+    adapter = AnimalDetectAdapter(Transport(cfg))
+    day = httpx.Response(429, headers={"Retry-After": "86400"}, json={"error": {"code": "RATE_LIMITED"}})
+    running = httpx.Response(202, json={"job_id": "j1", "status": "processing"})
+    with respx.mock() as mock:
+        route = mock.get(BASE + "/jobs/j1/result").mock(side_effect=[day, running])
+        for _ in range(2):  # the second is refused without a request
+            with pytest.raises(JobError) as refused:
+                runtime.run(adapter.poll(job()), timeout=10)
+            assert refused.value.code == "RATE_LIMITED" and refused.value.http_status == 429
+            assert "Retry-After: 86400" in refused.value.message
+        assert route.call_count == 1
+        adapter.t.probe_now()  # a later call: tries again
+        assert runtime.run(adapter.poll(job()), timeout=10).provider_status == "processing"
+    runtime.run(adapter.t.aclose())
