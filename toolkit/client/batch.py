@@ -61,6 +61,11 @@ class ProviderClient:
     def name(self) -> str:
         return self.adapter.name
 
+    @property
+    def target(self) -> str:
+        """Where the jobs run, part of every job's key: sandbox jobs are never re-attached as real ones."""
+        return "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
+
     def __repr__(self) -> str:
         mode = "sandbox" if self.transport.config.sandbox else "live"
         return f"<{type(self).__name__} {self.name} ({mode}) {redact_url(self.transport.config.base_url)}>"
@@ -91,8 +96,7 @@ class ProviderClient:
         work: dict[str, Item] = {}
         rejected: list[PreflightError] = []
         salt = uuid.uuid4().hex if force else salt
-        # where the jobs run is part of their identity: sandbox jobs are never re-attached as real ones
-        target = "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
+        target = self.target
         given: dict[str, set[str]] = {}  # every name each key was given under in this call
         batch_keys: list[str] = []
         aliases: dict[str, list[str]] = {}  # key -> the keys earlier versions gave the same input

@@ -2,9 +2,9 @@
 
 A batch drives each of its jobs with a small coroutine (``_drive``): create (one driver at a time per job: in
 this process ``toolkit.client.owners``, across processes ``_claim``) -> poll until terminal -> fetch the result
-into the cache. A batch asking for a job another driver holds follows it and shows its state. The batch-level poller policy adapts
-the per-provider schedule (``PollPolicy``) to the runtimes it observes, so most jobs are polled right after
-they finish instead of at fixed intervals. Every state change goes through the ledger's compare-and-set.
+into the cache. A batch asking for a job another driver holds follows it and shows its state. The batch-level
+poller policy adapts the per-provider schedule (``PollPolicy``) to the runtimes it observes, so most jobs are
+polled right after they finish instead of at fixed intervals. Every state change goes through the ledger's compare-and-set.
 """
 
 from __future__ import annotations
@@ -245,10 +245,11 @@ class JobDriver:
             return None
         if not isinstance(item, Item):
             return None
-        config = self.client.transport.config
-        target = "sandbox" if config.sandbox else config.base_url  # as ProviderClient.submit keys it
         content = item.content if item.content is not None else json.dumps(item.meta, sort_keys=True, default=str)
-        if idempotency_key(self.client.name, f"{job.operation}@{target}", job.options, content) != job.key[:32]:
+        if (
+            idempotency_key(self.client.name, f"{job.operation}@{self.client.target}", job.options, content)
+            != job.key[:32]
+        ):
             return None  # changed since it was recorded
         item.options = dict(job.options)
         self._items[job.key] = item

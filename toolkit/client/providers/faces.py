@@ -349,9 +349,7 @@ class FacesClient(ProviderClient):
 
     def enrolled_rows(self, collection: str) -> dict[Ident, Job]:
         """Per row identity (external id, image digest), the recorded job of ``collection`` that carries it."""
-        # where jobs run is part of their key, as in ProviderClient.submit
-        target = "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
-        return covering(self.ledger.jobs(provider=self.name), self.name, target, collection)
+        return covering(self.ledger.jobs(provider=self.name), self.name, self.target, collection)
 
     def failed_items(self, batch: Batch) -> list[Item]:
         """Rows to submit again: failed items of done jobs, and every row of jobs the provider failed.
