@@ -102,3 +102,55 @@ def test_the_sandbox_notice_and_a_misnamed_key_are_one_warning_line_each(tmp_pat
     misnamed = [line for line in lines if "ANIMALDETECT_API_KEY" in line]
     assert len(misnamed) == 1 and "AD_API_KEY" in misnamed[0], p.stderr
     assert "sk_live_meant_for_animaldetect" not in p.stderr
+
+
+CLAID_SCRIPT = """
+import sys, time
+from toolkit.workspace import Workspace
+ws = Workspace(sys.argv[1], quiet=True)
+ws._config("claid").sandbox = True  # the sandbox's async API: upload, then the create whose answer is awaited
+b = ws.claid.edit(sys.argv[2], {"resizing": {"width": 48}}, "png")
+if len(sys.argv) == 3:  # end the script while a create request is on its way (every answer takes 1 s)
+    deadline = time.monotonic() + 60
+    while not any(j.meta.get("create_posted") for j in b.jobs) and time.monotonic() < deadline:
+        time.sleep(0.005)
+else:
+    b.wait(timeout=120, progress=False)
+    print("STATUSES", sorted(f"{j.status.value} {j.error_code}" for j in b.jobs))
+"""
+
+
+def test_a_script_ending_while_a_create_is_on_its_way_records_its_job_and_the_re_run_follows_it(make_sandbox, tmp_path):
+    """Claid has no job list: a create cut off mid-request could never be told apart on the next run
+    (SUBMISSION_UNCERTAIN, or a second paid task). Exit lets a create already sent hear its answer."""
+    sb = make_sandbox(time_scale=0.01, faults="claid.slow=1.0", slow_seconds=1.0)
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(3):
+        (imgs / f"p-{i}.jpg").write_bytes(scene_image(i, size=(96, 72)))
+    env = _env()
+    env.update(CLAID_API_KEY=sb.key("claid"), CLAID_BASE_URL=sb.base_url("claid"), TOOLKIT_TIME_SCALE="0.01")
+    first = subprocess.run(
+        [sys.executable, "-c", CLAID_SCRIPT, str(tmp_path / "ws"), str(imgs)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+    again = subprocess.run(
+        [sys.executable, "-c", CLAID_SCRIPT, str(tmp_path / "ws"), str(imgs), "wait"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert "STATUSES ['succeeded None', 'succeeded None', 'succeeded None']" in again.stdout, (
+        again.stdout + again.stderr
+    )
+    from tests.reliability.chaos_run import server_jobs
+
+    rows = [r for r in server_jobs(sb.config.data_dir) if r["provider"] == "claid"]
+    assert len(rows) == 3 and len({r["input_digest"] for r in rows}) == 3, rows

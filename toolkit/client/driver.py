@@ -162,7 +162,8 @@ class JobDriver:
         if not await self._claim(job, owner):
             return  # another process created it; this one follows the job it recorded
         try:
-            await self._create_claimed(job)
+            with owners.creating():  # interpreter exit waits for its answer (``runtime._shutdown``)
+                await self._create_claimed(job)
         except JobError as e:
             if e.http_status in HALT_CREATES and job.job_id is None:
                 self.client.halted = e

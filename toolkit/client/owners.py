@@ -10,7 +10,9 @@ so two drivers of one process never both hold it. Only the loop thread touches t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,9 @@ _holders: dict[tuple[str, str], tuple["asyncio.Task[Any]", Job]] = {}
 #: the claim tokens of drivers alive in this process
 _live: set[str] = set()
 _tokens = itertools.count(1)
+#: drivers whose create request is on its way: interpreter exit lets them hear the answer (``runtime``)
+_creating: set["asyncio.Task[Any]"] = set()
+_closing = False
 
 
 def slot(ledger_path: Path, key: str) -> tuple[str, str]:
@@ -57,3 +62,33 @@ def release(where: tuple[str, str], token: str) -> None:
 def alive(token: str) -> bool:
     """Whether the driver named by a claim token of this process is still running."""
     return token in _live
+
+
+@contextlib.contextmanager
+def creating() -> Iterator[None]:
+    """Mark the current task as sending a create (its answer records the job id) for as long as it runs."""
+    if _closing:  # the interpreter is exiting: no new create goes out (this task is about to be cancelled)
+        raise asyncio.CancelledError
+    task = asyncio.current_task()
+    if task is not None:
+        _creating.add(task)
+    try:
+        yield
+    finally:
+        if task is not None:
+            _creating.discard(task)
+
+
+def in_create() -> int:
+    """How many create requests are on their way now."""
+    return len(_creating)
+
+
+async def creates_answered(timeout: float) -> int:
+    """Wait (at most ``timeout`` s) until no create is on its way; returns how many still are."""
+    global _closing
+    _closing = True
+    deadline = asyncio.get_running_loop().time() + timeout
+    while _creating and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+    return len(_creating)

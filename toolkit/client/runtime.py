@@ -22,6 +22,7 @@ from typing import Any, Coroutine, TypeVar
 
 T = TypeVar("T")
 EXIT_GRACE = 5.0  # seconds the cancelled work gets to unwind at exit
+CREATE_GRACE = 30.0  # seconds a create request already sent gets to be answered at exit
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -83,6 +84,18 @@ def _shutdown() -> None:
     n = unfinished()
 
     async def cancel_all() -> None:
+        from . import owners
+
+        # a create already on its way is let finish, so its job id is recorded: cancelled mid-request, a
+        # provider without a job list could not tell on the next run whether it was made
+        if await owners.creates_answered(1.0):  # most creates are answered at once: say nothing for those
+            print(
+                f"toolkit: waiting up to {CREATE_GRACE:.0f} s for {owners.in_create()} create request(s) already sent "
+                "(their job ids let a re-run follow them)",
+                file=sys.stderr,
+                flush=True,
+            )
+            await owners.creates_answered(CREATE_GRACE)
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for t in tasks:
             t.cancel()
@@ -92,7 +105,7 @@ def _shutdown() -> None:
     # work cancelled mid-connect leaves coroutine objects that are never awaited: expected here, not news
     warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
     try:
-        asyncio.run_coroutine_threadsafe(cancel_all(), lp).result(EXIT_GRACE + 1)
+        asyncio.run_coroutine_threadsafe(cancel_all(), lp).result(CREATE_GRACE + EXIT_GRACE + 1)
     except Exception:  # nothing may raise at exit
         pass
     lp.call_soon_threadsafe(lp.stop)
