@@ -343,8 +343,8 @@ def _start_sandbox(data_dir: Path, time_scale: float, background: bool = False) 
     sb = _sandboxes.get(key)
     if sb is not None and sb.port is not None and not isinstance(sb, bg.Remote):
         return sb  # this process's own
-    found = bg.find(data_dir)
-    if found is None and background:
+    found = bg.find(data_dir) if bg.serves_this_process() else None
+    if found is None and background and bg.serves_this_process():
         found = bg.ensure(data_dir, time_scale)
     if found is not None:
         _sandboxes[key] = found

@@ -44,6 +44,18 @@ class Remote(Sandbox):
         pass
 
 
+def serves_this_process() -> bool:
+    """Whether a background process (which knows the built-in providers only) serves every provider this
+    process registered: one added at run time (``spec.register``, e.g. a sixth provider) needs the sandbox here."""
+    from . import providers as builtin
+    from .spec import registered
+
+    known = {
+        m.SPEC.name for m in (builtin.animaldetect, builtin.sateais, builtin.authenta, builtin.claid, builtin.faces)
+    }
+    return {s.name for s in registered()} <= known
+
+
 def find(data_dir: Path) -> Remote | None:
     """The workspace's background sandbox when one is alive (its process runs and its port answers)."""
     try:
