@@ -252,7 +252,8 @@ def paid_again_text(plan: Plan, hint: str) -> str:
     was = f" (earlier: {first})" if first else ""
     return (
         f"{plan.provider} {plan.operation}: {len(again)} input{'s' if len(again) != 1 else ''} already analysed "
-        f"under other options in batch {', '.join(batches)}{was} are sent again as new, paid jobs. "
+        f"under other options in batch {', '.join(batches)}{was} {'is' if len(again) == 1 else 'are'} sent again "
+        "as new, paid jobs. "
         f"To explore options on results you have, filter them locally instead: "
         f"ws.{plan.provider}.attach({batches[0]!r}).results()" + (f"; {hint}" if hint else "") + ". "
         "dry_run=True shows this before sending."
