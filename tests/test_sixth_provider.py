@@ -22,6 +22,7 @@ from toolkit import cli
 from toolkit.client import registry
 from toolkit.client.batch import Batch, ProviderClient
 from toolkit.client.model import Job, Status
+from toolkit.client.plan import Plan
 from toolkit.client.providers.base import Adapter, Item, PollPolicy, PollResult
 from toolkit.client.registry import ProviderInfo
 from toolkit.widgets import batch_mimebundle
@@ -64,10 +65,11 @@ class EchoAdapter(Adapter):
 class EchoClient(ProviderClient):
     adapter_class = EchoAdapter
 
-    def echo(self, texts: str | list[str], force: bool = False) -> Batch:
+    def echo(self, texts: str | list[str], force: bool = False, dry_run: bool = False) -> Batch | Plan:
         """One job per text."""
         texts = [texts] if isinstance(texts, str) else texts
-        return self.submit("echo", [Item(input=t, content=t.encode(), meta={"text": t}) for t in texts], force=force)
+        items = [Item(input=t, content=t.encode(), meta={"text": t}) for t in texts]
+        return self.submit("echo", items, force=force, dry_run=dry_run)
 
 
 def echo_rows(source: Any) -> pd.DataFrame:

@@ -26,6 +26,8 @@ _LAZY = {
     "UnknownBatch": ("toolkit.client.model", "UnknownBatch"),
     "InvalidOption": ("toolkit.client.model", "InvalidOption"),
     "RejectedInputs": ("toolkit.client.model", "RejectedInputs"),
+    "PaidAgain": ("toolkit.client.plan", "PaidAgain"),
+    "Plan": ("toolkit.client.plan", "Plan"),
     "UnsettledBatch": ("toolkit.client.model", "UnsettledBatch"),
     "NoResults": ("toolkit.client.model", "NoResults"),
     "options_of": ("toolkit.client.options", "options_of"),

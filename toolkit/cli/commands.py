@@ -77,6 +77,8 @@ def submit(args: argparse.Namespace) -> int:
             "(`toolkit submit --help` lists their options)"
         )
     options = {"force": args.force, **_options(args, info.client)}  # checked before the workspace starts
+    if args.dry_run:
+        options["dry_run"] = True
     inputs: Any = args.inputs[0] if len(args.inputs) == 1 else list(args.inputs)
     client = workspace(args).client(args.provider)
     method = getattr(client, args.operation, None)
@@ -85,6 +87,9 @@ def submit(args: argparse.Namespace) -> int:
     else:  # a task of the client's generic run(task, ...) (Authenta's), named among the registry's operations
         run: Callable[..., Batch] = getattr(client, "run")
         batch = run(args.operation, inputs, **options)
+    if args.dry_run:  # a Plan: nothing was sent or recorded
+        print(repr(batch))
+        return 0
     for e in batch.rejected:
         say(f"rejected before sending: {fmt.short(e.input or '')}: {e.message}")
     rejected = f"; {plural(len(batch.rejected), 'input')} rejected before sending" if batch.rejected else ""

@@ -76,6 +76,11 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
     )
     sp.add_argument("--force", action="store_true", help="submit anew even if the ledger has these jobs")
     sp.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what the call would send and pay (its plan); send nothing",
+    )
+    sp.add_argument(
         "--no-wait", action="store_true", help="return once every job is created (they go on; jobs wait collects them)"
     )
     sp.add_argument("--timeout", type=float, default=None, help="stop waiting after S seconds (the jobs go on)")
@@ -123,8 +128,9 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
     return parser
 
 
-#: declared options the command line sets otherwise (``--force``) or never (``start``: the CLI always starts)
-NOT_OPTIONS = ("force", "start")
+#: declared options the command line sets otherwise (``--force``, ``--dry-run``) or never (``start``: the CLI
+#: always starts)
+NOT_OPTIONS = ("force", "dry_run", "start")
 
 
 def operations_help(providers: list[str] | None = None, width: int = 100) -> str:

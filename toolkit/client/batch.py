@@ -15,11 +15,12 @@ import threading
 import time
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Literal, overload
 
 from . import runtime
 from .driver import JobDriver
-from .ledger import Ledger, idempotency_key
+from .ledger import Ledger
+from .plan import AGAIN, PaidAgain, Plan, analysed_before, batch_id_of, key_items, outcomes, paid_again_text
 from .model import (
     SHOWN,
     Job,
@@ -78,6 +79,7 @@ class ProviderClient:
             self._submit_slots = asyncio.Semaphore(max(1, self.transport.config.max_in_flight // 2))
         return self._active, self._submit_slots
 
+    @overload
     def submit(
         self,
         operation: str,
@@ -87,50 +89,66 @@ class ProviderClient:
         force: bool = False,
         start: bool = True,
         salt: str = "",
-    ) -> "Batch":
+        dry_run: Literal[False] = False,
+    ) -> "Batch": ...
+
+    @overload
+    def submit(
+        self,
+        operation: str,
+        items: Iterable[Item | PreflightError],
+        *,
+        options: dict[str, Any] | None = None,
+        force: bool = False,
+        start: bool = True,
+        salt: str = "",
+        dry_run: bool,
+    ) -> "Batch | Plan": ...
+
+    def submit(
+        self,
+        operation: str,
+        items: Iterable[Item | PreflightError],
+        *,
+        options: dict[str, Any] | None = None,
+        force: bool = False,
+        start: bool = True,
+        salt: str = "",
+        dry_run: bool = False,
+    ) -> "Batch | Plan":
         """Record and start a batch. Re-submitting the same inputs re-attaches to their jobs unless ``force``.
 
-        ``salt`` makes deliberate new jobs for the same inputs reproducible (retries)."""
+        ``salt`` makes deliberate new jobs for the same inputs reproducible (retries). ``dry_run``: return the
+        ``Plan`` of the call instead (``toolkit.client.plan``), sending and recording nothing."""
         options = options or {}
-        jobs: list[Job] = []
-        work: dict[str, Item] = {}
-        rejected: list[PreflightError] = []
         salt = uuid.uuid4().hex if force else salt
-        target = self.target
-        given: dict[str, set[str]] = {}  # every name each key was given under in this call
-        batch_keys: list[str] = []
-        aliases: dict[str, list[str]] = {}  # key -> the keys earlier versions gave the same input
-        for it in items:
-            if isinstance(it, PreflightError):
-                rejected.append(it)
-                continue
-            opts = {**options, **it.options}
-            content = it.content if it.content is not None else json.dumps(it.meta, sort_keys=True, default=str)
-            key = it.key or idempotency_key(self.name, f"{operation}@{target}", opts, content) + (
-                f"-{salt[:8]}" if salt else ""
-            )
-            if key in given:
-                given[key].add(it.input)
-                continue  # the same input twice in one batch is one job
-            given[key] = {it.input}
-            batch_keys.append(key)
-            it.options = opts
-            work[key] = it
-            if it.aliases and not salt:
-                aliases[key] = [idempotency_key(self.name, f"{operation}@{target}", opts, a) for a in it.aliases]
-        if aliases:
-            self._adopt_earlier_keys(aliases, batch_keys, work, given)
+        k = key_items(self.name, operation, self.target, items, options, salt)
+        if k.aliases:
+            self._adopt_earlier_keys(k.aliases, k.batch_keys, k.work, k.given, k.digests)
+        batch_id = batch_id_of(self.name, operation, options, k.batch_keys)
+        recorded = self.ledger.get_many(k.batch_keys)
+        fresh = {key: d for key, d in k.digests.items() if key not in recorded}
+        earlier = analysed_before(self.ledger.jobs(provider=self.name), operation, fresh) if fresh else {}
+        plan = Plan(
+            self.name,
+            operation,
+            outcomes(k, recorded, earlier, lambda j: self.resume_status(j, j.key in k.work) is not None),
+            batch_id,
+        )
+        if dry_run:
+            self.price(plan, k.work)
+            return plan
         # nothing left to send: raises, nothing recorded. Inputs are counted as given (one job may carry several)
-        self.preflight_outcome(operation, rejected, sum(it.inputs for it in work.values()), jobs=len(work))
-        batch_id = "b-" + idempotency_key(self.name, operation, options, "\n".join(sorted(batch_keys)))[:16]
+        self.preflight_outcome(operation, k.rejected, sum(it.inputs for it in k.work.values()), jobs=len(k.work))
+        if plan.counts[AGAIN] and not force:
+            warn_user(PaidAgain(paid_again_text(plan, self.refilter_hint)))
         self.try_again()
         sent_before = self.ledger.sent_keys()
-        recorded = self.ledger.get_many(batch_keys)
-        self._follow_inputs(recorded, work, given)
+        self._follow_inputs(recorded, k.work, k.given)
         intents: list[Job] = []
-        for key in batch_keys:
+        for key in k.batch_keys:
             if key not in recorded:
-                it = work[key]
+                it = k.work[key]
                 job = Job(
                     key=key,
                     provider=self.name,
@@ -138,25 +156,38 @@ class ProviderClient:
                     input=it.input,
                     batch_id=batch_id,
                     options=it.options,
-                    meta={k: v for k, v in it.meta.items() if _jsonable(v)},
+                    meta={n: v for n, v in it.meta.items() if _jsonable(v)} | {"input_digest": fresh[key]},
                 )
                 if key in sent_before:  # the ledger that recorded it was lost: reconcile before creating
                     job.meta.update(create_sent=True, recovered=True)
                 intents.append(job)
         recorded.update(self.ledger.insert_many(intents))  # the intent is durable before anything is sent
-        for key in batch_keys:
+        jobs: list[Job] = []
+        for key in k.batch_keys:
             job = recorded[key]
             if job.status == Status.FAILED:
-                self._resumable(job, have_input=key in work)
+                self._resumable(job, have_input=key in k.work)
             jobs.append(job)
-        self.ledger.save_batch(batch_id, self.name, operation, batch_keys, {"options": options})
-        batch = self.batch_class(self, batch_id, jobs, work, rejected)
+        self.ledger.save_batch(batch_id, self.name, operation, k.batch_keys, {"options": options})
+        batch = self.batch_class(self, batch_id, jobs, k.work, k.rejected)
         if start:
             batch.start()
         return batch
 
+    #: how to get another option's answer from results already there (``PaidAgain``'s advice), per provider
+    refilter_hint: str = ""
+
+    def price(self, plan: Plan, work: dict[str, Item]) -> None:
+        """Add the credits and warnings the provider states before a job (a free preview) to ``plan``'s new
+        jobs; by default none. Must create nothing."""
+
     def _adopt_earlier_keys(
-        self, aliases: dict[str, list[str]], batch_keys: list[str], work: dict[str, Item], given: dict[str, set[str]]
+        self,
+        aliases: dict[str, list[str]],
+        batch_keys: list[str],
+        work: dict[str, Item],
+        given: dict[str, set[str]],
+        digests: dict[str, str],
     ) -> None:
         """An input that an earlier version recorded under another key (an AOI before it was normalised) keeps
         that job: the batch uses the recorded key, so upgrading the toolkit pays for nothing twice."""
@@ -166,7 +197,7 @@ class ProviderClient:
             found = next((a for a in aliases.get(key, ()) if a in earlier and a not in work), None)
             if key not in have and found is not None:
                 batch_keys[i] = found
-                work[found], given[found] = work.pop(key), given.pop(key)
+                work[found], given[found], digests[found] = work.pop(key), given.pop(key), digests.pop(key)
 
     def _follow_inputs(self, recorded: dict[str, Job], work: dict[str, Item], given: dict[str, set[str]]) -> None:
         """Recorded jobs whose input is given under another name now (a renamed or moved file: same bytes, same

@@ -143,6 +143,11 @@ def _is(value: Any, t: type) -> bool:
 
 #: Shared by every submitting operation.
 FORCE = Option("force", bool, help="submit new jobs even where the same inputs ran before (they are paid again)")
+DRY_RUN = Option(
+    "dry_run",
+    bool,
+    help="return the call's Plan (new, re-attached, finished, paid again, refused; credits) and send nothing",
+)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
-from ..options import FORCE, Input, Option, operation
+from ..options import DRY_RUN, FORCE, Input, Option, operation
 from ..batch import Batch, ProviderClient
+from ..plan import Plan
 from ..filedata import length_header
 from ..inputs import IMAGE_SUFFIXES, media_items
 from ..model import InvalidOption, Job, JobError, Status
@@ -147,6 +148,8 @@ class DetectBatch(Batch):
 class AnimalDetectClient(ProviderClient):
     """``ws.animaldetect``: camera-trap images -> animal detections."""
 
+    refilter_hint = "for a higher threshold, keep the rows of its detections() with score >= the new threshold"
+
     adapter_class = AnimalDetectAdapter
     batch_class = DetectBatch
 
@@ -161,6 +164,7 @@ class AnimalDetectClient(ProviderClient):
         Option("longitude", float, range=(-180.0, 180.0), help="camera longitude (with latitude)"),
         Option("smooth_herd", bool, help="one label for a herd of look-alike boxes"),
         FORCE,
+        DRY_RUN,
     )
     def detect(
         self,
@@ -175,7 +179,8 @@ class AnimalDetectClient(ProviderClient):
         longitude: float | None = None,
         smooth_herd: bool | None = None,
         force: bool = False,
-    ) -> DetectBatch:
+        dry_run: bool = False,
+    ) -> DetectBatch | Plan:
         """Submit one job per image (paths, globs or folders); returns the running Batch at once."""
         if (latitude is None) != (longitude is None):
             raise InvalidOption("latitude and longitude go together")
@@ -194,7 +199,9 @@ class AnimalDetectClient(ProviderClient):
             if v is not None:
                 options[k] = v
         items = media_items(self.name, images, IMAGE_SUFFIXES, ACCEPTED, MAX_BYTES)
-        return cast(DetectBatch, self.submit("detect", items, options=options, force=force))  # its batch_class
+        return cast(
+            DetectBatch | Plan, self.submit("detect", items, options=options, force=force, dry_run=dry_run)
+        )  # its batch_class
 
     def item_for(self, job: Job) -> Item | None:
         """The recorded image preflighted again (its key is checked by the caller)."""

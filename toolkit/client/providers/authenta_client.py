@@ -7,9 +7,10 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ..options import FORCE, Input, Option, operation
+from ..options import DRY_RUN, FORCE, Input, Option, operation
 from .. import runtime
 from ..batch import Batch, ProviderClient
+from ..plan import Plan
 from ..inputs import media_items, read_media
 from ..model import InvalidOption, Job, PreflightError, Status, map_status
 from ..registry import ProviderInfo
@@ -91,6 +92,7 @@ class AuthentaClient(ProviderClient):
             help=f"task parameters; face-intelligence: {', '.join(FACE_CHECKS)} (True/False)",
         ),
         FORCE,
+        DRY_RUN,
         Option("start", bool, help="start the jobs at once (False: later, with batch.start())"),
     )
     def run(
@@ -101,8 +103,9 @@ class AuthentaClient(ProviderClient):
         reference: str | Path | None = None,
         parameters: dict[str, Any] | None = None,
         force: bool = False,
+        dry_run: bool = False,
         start: bool = True,
-    ) -> Batch:
+    ) -> Batch | Plan:
         """One job per file (paths, globs, folders) for ``task`` (slug or id 1..11); returns the running Batch.
 
         ``reference`` (face-intelligence only) is an image compared with every input; it is required when
@@ -147,10 +150,12 @@ class AuthentaClient(ProviderClient):
             it if isinstance(it, PreflightError) else Item(it.input, it.content, meta={**it.meta, **extra})
             for it in self._items(media, t.formats, check)
         ]
-        return self.submit(t.slug, items, options=options, force=force, start=start)
+        return self.submit(t.slug, items, options=options, force=force, start=start, dry_run=dry_run)
 
-    @operation(_MEDIA, FORCE)
-    def screen(self, media: str | Path | Iterable[str | Path], *, force: bool = False) -> Batch:
+    @operation(_MEDIA, FORCE, DRY_RUN)
+    def screen(
+        self, media: str | Path | Iterable[str | Path], *, force: bool = False, dry_run: bool = False
+    ) -> Batch | Plan:
         """Screen mixed media for synthetic content: images -> ai-image-detection, audio -> ai-audio-detection,
         MP4/MOV -> ai-video-detection, WebM -> faceswap-detection. One Batch over all of them; the jobs are the
         same as ``run(task, file)`` would make, so nothing already analysed is paid for twice."""
@@ -169,11 +174,18 @@ class AuthentaClient(ProviderClient):
                 groups.setdefault(SCREEN[it.meta["content_type"]], []).append(it)
         batches = [
             self.submit(
-                TASKS[tid].slug, items, options={"task_type_id": tid, "parameters": {}}, force=force, start=False
+                TASKS[tid].slug,
+                items,
+                options={"task_type_id": tid, "parameters": {}},
+                force=force,
+                start=False,
+                dry_run=dry_run,
             )
             for tid, items in sorted(groups.items())
         ]
-        return self._merge(batches, rejected)
+        if dry_run:
+            return Plan.merge(self.name, "screen", [p for p in batches if isinstance(p, Plan)], rejected)
+        return self._merge([b for b in batches if isinstance(b, Batch)], rejected)
 
     def _merge(self, batches: list[Batch], rejected: list[PreflightError]) -> Batch:
         from ..ledger import idempotency_key

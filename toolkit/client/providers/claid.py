@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..options import FORCE, Input, Option, operation
+from ..options import DRY_RUN, FORCE, Input, Option, operation
 from ...media import sniff
 from ..batch import Batch, ProviderClient
+from ..plan import Plan
 from ..filedata import FileInput
 from ..inputs import IMAGE_SUFFIXES, expand, preflight_file, read_file
 from ..model import Job, JobError, PreflightError, Status, map_status
@@ -250,6 +251,7 @@ class ClaidClient(ProviderClient):
         Option("operations", dict, help="Claid operations, e.g. {'resizing': {'width': 800}} (checked by name)"),
         Option("output", (str, dict), help="output format ('jpeg', 'png', 'webp', 'avif') or {'format': ...}"),
         FORCE,
+        DRY_RUN,
     )
     def edit(
         self,
@@ -258,7 +260,8 @@ class ClaidClient(ProviderClient):
         output: dict[str, Any] | str | None = None,
         *,
         force: bool = False,
-    ) -> Batch:
+        dry_run: bool = False,
+    ) -> Batch | Plan:
         """One edit task per image with the same ``operations`` (and ``output``, e.g. ``{"format": "png"}``;
         a string is short for that); returns the running Batch at once.
 
@@ -271,7 +274,7 @@ class ClaidClient(ProviderClient):
         options: dict[str, Any] = {"operations": operations}
         if output is not None:
             options["output"] = output
-        return self.submit("edit", self._items(images), options=options, force=force)
+        return self.submit("edit", self._items(images), options=options, force=force, dry_run=dry_run)
 
     def _items(self, images: str | Path | Iterable[str | Path]) -> list[Item | PreflightError]:
         if isinstance(images, (str, Path)):

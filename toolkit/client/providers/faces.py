@@ -23,9 +23,10 @@ from urllib.parse import quote
 
 import httpx
 
-from ..options import FORCE, Input, Option, operation
+from ..options import DRY_RUN, FORCE, Input, Option, operation
 from ...media import sniff
 from ..batch import Batch, ProviderClient
+from ..plan import Plan
 from ..ledger import Ledger
 from ..model import ConfigurationError, Job, JobError, PreflightError, ServiceUnreachable, Status, map_status
 from ..registry import ProviderInfo, flaw
@@ -299,6 +300,7 @@ class FacesClient(ProviderClient):
         Option("id_column", str, help="the roster's external id column (default: found by name)"),
         Option("base_dir", (str, Path), help="where relative image paths start (default: the CSV's folder)"),
         FORCE,
+        DRY_RUN,
     )
     def enroll(
         self,
@@ -309,7 +311,8 @@ class FacesClient(ProviderClient):
         id_column: str | None = None,
         base_dir: str | Path | None = None,
         force: bool = False,
-    ) -> FacesBatch:
+        dry_run: bool = False,
+    ) -> FacesBatch | Plan:
         """Enroll every good row of ``roster`` into ``collection``; returns the running Batch at once.
 
         ``roster``: a CSV path (image paths relative to its folder), a DataFrame, (external_id, path) pairs,
@@ -327,7 +330,10 @@ class FacesClient(ProviderClient):
         covered = {} if force else self.enrolled_rows(collection)
         items: list[Item | PreflightError] = [*parsed.rejected, *plan(parsed, collection, covered)]
         # jobs stopped by a refused JWT or an uncertain create resume in submit (toolkit.client.resume)
-        batch = cast(FacesBatch, self.submit("enroll", items, options={"collection": collection}, force=force))
+        batch = self.submit("enroll", items, options={"collection": collection}, force=force, dry_run=dry_run)
+        if isinstance(batch, Plan):
+            return batch
+        batch = cast(FacesBatch, batch)  # its batch_class
         batch.roster_rows = view(batch.jobs, parsed, covered)
         return batch
 

@@ -15,15 +15,16 @@ from typing import Any, Callable, Iterable
 
 import httpx
 
-from ..options import FORCE, Input, Option, operation
+from ..options import DRY_RUN, FORCE, Input, Option, operation
 from .. import runtime
 from ..aoi import AOI, parse_aois
 from ..batch import Batch, ProviderClient
+from ..plan import Plan
 from ..model import InvalidOption, Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from ..transport import expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
-from .sateais_preview import Preview
+from .sateais_preview import Preview, price
 
 BASE_URL = "https://api.spcsft.com/api/v1"
 TYPES = ("ship", "oilslick", "newbuilding", "disappearbuilding", "timeseries")
@@ -196,7 +197,7 @@ class SateAIsClient(ProviderClient):
     adapter_class = SateAIsAdapter
     batch_class = SceneBatch
 
-    @operation(_AOI, _DATE, _SCENE, _DIRECTION, _ORBIT, FORCE)
+    @operation(_AOI, _DATE, _SCENE, _DIRECTION, _ORBIT, FORCE, DRY_RUN)
     def ship(
         self,
         aoi: Any = None,
@@ -206,7 +207,8 @@ class SateAIsClient(ProviderClient):
         date_direction: str = "nearest",
         orbit_direction: str | None = None,
         force: bool = False,
-    ) -> Batch:
+        dry_run: bool = False,
+    ) -> Batch | Plan:
         """Ships in the Sentinel-1 scene nearest (before/after) ``date`` over each AOI, or in named GRD scenes."""
         return self.submit(
             "ship",
@@ -214,9 +216,10 @@ class SateAIsClient(ProviderClient):
                 "ship", aoi, date, scene_id=scene_id, date_direction=date_direction, orbit_direction=orbit_direction
             ),
             force=force,
+            dry_run=dry_run,
         )
 
-    @operation(_AOI, _DATE, _SCENE, _DIRECTION, _ORBIT, FORCE)
+    @operation(_AOI, _DATE, _SCENE, _DIRECTION, _ORBIT, FORCE, DRY_RUN)
     def oilslick(
         self,
         aoi: Any = None,
@@ -226,7 +229,8 @@ class SateAIsClient(ProviderClient):
         date_direction: str = "nearest",
         orbit_direction: str | None = None,
         force: bool = False,
-    ) -> Batch:
+        dry_run: bool = False,
+    ) -> Batch | Plan:
         """Oil slicks in one scene per (AOI, date), or in named GRD scenes."""
         return self.submit(
             "oilslick",
@@ -234,23 +238,39 @@ class SateAIsClient(ProviderClient):
                 "oilslick", aoi, date, scene_id=scene_id, date_direction=date_direction, orbit_direction=orbit_direction
             ),
             force=force,
+            dry_run=dry_run,
         )
 
-    @operation(_AOI, _START, _END, _ORBIT, FORCE)
+    @operation(_AOI, _START, _END, _ORBIT, FORCE, DRY_RUN)
     def newbuilding(
-        self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
-    ) -> Batch:
+        self,
+        aoi: Any,
+        date_start: Any,
+        date_end: Any,
+        *,
+        orbit_direction: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> Batch | Plan:
         """Buildings that appeared between the first and last scene of the range (AOI <= 30,000 km²)."""
         return self.submit(
             "newbuilding",
             self.items("newbuilding", aoi, date_start=date_start, date_end=date_end, orbit_direction=orbit_direction),
             force=force,
+            dry_run=dry_run,
         )
 
-    @operation(_AOI, _START, _END, _ORBIT, FORCE)
+    @operation(_AOI, _START, _END, _ORBIT, FORCE, DRY_RUN)
     def disappearbuilding(
-        self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
-    ) -> Batch:
+        self,
+        aoi: Any,
+        date_start: Any,
+        date_end: Any,
+        *,
+        orbit_direction: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> Batch | Plan:
         """Buildings that disappeared between the first and last scene of the range (AOI <= 30,000 km²)."""
         return self.submit(
             "disappearbuilding",
@@ -258,17 +278,26 @@ class SateAIsClient(ProviderClient):
                 "disappearbuilding", aoi, date_start=date_start, date_end=date_end, orbit_direction=orbit_direction
             ),
             force=force,
+            dry_run=dry_run,
         )
 
-    @operation(_AOI, _START, _END, _ORBIT, FORCE)
+    @operation(_AOI, _START, _END, _ORBIT, FORCE, DRY_RUN)
     def timeseries(
-        self, aoi: Any, date_start: Any, date_end: Any, *, orbit_direction: str | None = None, force: bool = False
-    ) -> Batch:
+        self,
+        aoi: Any,
+        date_start: Any,
+        date_end: Any,
+        *,
+        orbit_direction: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> Batch | Plan:
         """Per-scene backscatter and change area over the range (AOI <= 50 km², range <= 3 years)."""
         return self.submit(
             "timeseries",
             self.items("timeseries", aoi, date_start=date_start, date_end=date_end, orbit_direction=orbit_direction),
             force=force,
+            dry_run=dry_run,
         )
 
     @operation(_TYPE, _AOI, _DATE, _SCENE, _START, _END, _DIRECTION, _ORBIT)
@@ -306,19 +335,23 @@ class SateAIsClient(ProviderClient):
                 raise it
             ready.append(it)
 
-        async def one(it: Item) -> Preview:
-            r = await self.transport.request(
-                "POST", f"/analyze/{type}/preview", json=it.meta["body"], safe_to_retry=True
-            )  # free and creates nothing
-            if r.status_code != 200:
-                raise self.adapter.error(r, input=it.input)
-            return Preview.from_response(_loads(r.content), type=type, input=it.input)
-
         async def run() -> dict[str, Preview]:
-            return {it.input: await one(it) for it in ready}
+            return {it.input: await self._preview(type, it) for it in ready}
 
         out = runtime.run(run())
         return next(iter(out.values())) if len(out) == 1 else out
+
+    async def _preview(self, type: str, it: Item) -> Preview:
+        r = await self.transport.request(
+            "POST", f"/analyze/{type}/preview", json=it.meta["body"], safe_to_retry=True
+        )  # free and creates nothing
+        if r.status_code != 200:
+            raise self.adapter.error(r, input=it.input)
+        return Preview.from_response(_loads(r.content), type=type, input=it.input)
+
+    def price(self, plan: Plan, work: dict[str, Item]) -> None:
+        """The free preview of each new job in ``plan``: its credits, coverage and warnings (creates nothing)."""
+        price(plan, work, self._preview)
 
     # -- preflight: inputs -> request bodies -------------------------------------------------------------
     def items(

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:
+    from ..plan import Plan
+    from .base import Item
 
 COVERAGE_METHODS = ("measured", "estimated")
 
@@ -105,6 +109,36 @@ class Preview:
         )
         title = html.escape(f"SateAIs preview: {self.type}, {self.input}")
         return f"<table><caption {left}><b>{title}</b></caption>{cells}</table>"
+
+
+def price(plan: "Plan", work: dict[str, "Item"], preview: Callable[[str, "Item"], Awaitable[Preview]]) -> None:
+    """Add to ``plan`` the preview of each new job: its credits, coverage and warnings. A preview the service
+    refuses is said on its row; the plan is still returned."""
+    from .. import runtime
+    from ..model import JobError
+    from ..plan import AGAIN, NEW
+
+    rows = [r for r in plan.rows if r.outcome in (NEW, AGAIN) and r.key in work]
+
+    async def run() -> list[Preview | JobError]:
+        out: list[Preview | JobError] = []
+        for r in rows:
+            try:
+                out.append(await preview(plan.operation, work[str(r.key)]))
+            except JobError as e:
+                out.append(e)
+        return out
+
+    for row, p in zip(rows, runtime.run(run()) if rows else []):
+        if isinstance(p, JobError):
+            row.detail = "; ".join(filter(None, [row.detail, f"preview refused: {p}"]))
+            continue
+        row.credits = p.credits_estimated
+        ratio = "" if p.coverage_ratio is None else f"coverage {p.coverage_ratio:.0%}"
+        row.detail = "; ".join(filter(None, [row.detail, ratio]))
+        plan.notes += [f"{row.input}: {w.code}: {w.message}" for w in p.warnings]
+        if p.credits_sufficient is False:
+            plan.notes.append(f"{row.input}: credits not sufficient (balance {p.credits_balance})")
 
 
 def _number(value: Any) -> float | None:
