@@ -72,7 +72,8 @@ class Field:
         common: dict[str, Any] = {"description": o.name, "style": _LABEL, "layout": W.Layout(width=_WIDTH)}
         if self.kind == "choice":
             options = [("(default: none)" if c is None else str(c), c) for c in choices_of(o)]
-            return W.Dropdown(options=options, value=default, **common)
+            # by index: a Dropdown shows value None as no selection at all
+            return W.Dropdown(options=options, index=[v for _, v in options].index(default), **common)
         if self.kind == "checkbox":
             return W.Checkbox(value=bool(default), indent=False, description=o.name)
         if self.kind == "number":
