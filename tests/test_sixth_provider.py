@@ -131,3 +131,23 @@ def test_a_sixth_provider_runs_through_workspace_load_monitor_openapi_and_cli(si
     code = cli.main(["-w", str(tmp_path / "ws2"), "submit", "echo", "echo", "again", "--timeout", "60"])
     assert code == 0, capsys.readouterr().err
     assert Path(tmp_path / "ws2" / "ledger.sqlite3").exists()
+
+
+def test_a_sixth_provider_gets_its_form_with_no_widget_code(sixth, tmp_path):
+    """The form is made from what the registry and the client declare (here only a signature: ``texts`` and
+    ``force``), submits the same call as Python, and the monitor takes its place."""
+    from toolkit.widgets import monitor_for
+
+    ws = tk.Workspace(tmp_path / "ws", sandbox_time_scale=0.01, quiet=True)
+    assert "echo" in ws.form().provider_picker.options
+    form = ws.form("echo", "echo")
+    assert list(form.inputs) == ["texts"] and list(form.fields) == ["force"]
+    assert form.fields["force"].widget.value is False and form.submit_button.disabled
+    form.inputs["texts"].value = "hello"
+    assert "1 texts" in form.preflight_line.value and not form.submit_button.disabled
+    assert form.code == 'ws.client("echo").echo("hello")'
+    b = form.submit().wait(timeout=60, progress=False)
+    assert b.status_counts()["succeeded"] == 1 and form.widget.children[0] is monitor_for(b).widget
+    assert ws.client("echo").echo("hello").id == b.id  # the Python call: the same batch
+    exec(form.code, {"ws": ws})
+    assert len(ws.jobs()) == 1

@@ -192,11 +192,30 @@ class Workspace:
         return cast("FacesClient", self.client("faces"))
 
     def __repr__(self) -> str:
-        modes = {
+        return f"<Workspace {str(self.path.absolute())!r} {self._modes()}>"  # where it is, wherever it was found
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<li>{html.escape(p)}: {m}</li>" for p, m in self._modes().items())
+        return (
+            f"<b>Workspace</b> <code>{html.escape(str(self.path.absolute()))}</code><ul>{rows}</ul>"
+            "Submit from a form: <code>ws.form()</code> (choose provider and operation) or "
+            '<code>ws.form("sateais", "ship")</code>; past jobs: <code>ws.explore()</code>.'
+        )
+
+    def _modes(self) -> dict[str, str]:
+        return {
             p: ("sandbox" if p in self._sandboxed else "no key" if p in self._unkeyed else "live")
             for p in self._providers
         }
-        return f"<Workspace {str(self.path.absolute())!r} {modes}>"  # where it is, wherever it was found
+
+    def form(self, provider: str | None = None, operation: str | None = None) -> Any:
+        """A form that submits ``provider``'s ``operation`` from its declaration (dropdowns choose them when not
+        given); ``form.code`` is the equivalent call, ``form.batch`` the batch once submitted."""
+        from .widgets.form import Form
+
+        return Form(self, provider, operation)
 
     def explore(self, **filters: Any) -> Any:
         """The jobs explorer widget over the ledger (filter by provider, status, batch)."""

@@ -1,4 +1,4 @@
-"""ipywidgets for the notebook: the live batch monitor and the jobs explorer.
+"""ipywidgets for the notebook: the live batch monitor, the jobs explorer and the submit form (``Form``).
 
 ``Batch._repr_mimebundle_`` calls ``batch_mimebundle``: in a kernel a live ``Monitor`` (with HTML/text of
 the state for places where widgets do not render, rewritten with the final state when the batch finishes);
@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .explorer import JobsExplorer, explore
+    from .form import Form, form
     from .monitor import Monitor, batch_mimebundle, display_batch, monitor_for
     from .render import Snapshot, render_html, render_text, snapshot
 
 _WHERE = {
     "JobsExplorer": "explorer",
     "explore": "explorer",
+    "Form": "form",
+    "form": "form",
     "Monitor": "monitor",
     "batch_mimebundle": "monitor",
     "display_batch": "monitor",
@@ -32,12 +35,14 @@ _WHERE = {
 }
 
 __all__ = [
+    "Form",
     "JobsExplorer",
     "Monitor",
     "Snapshot",
     "batch_mimebundle",
     "display_batch",
     "explore",
+    "form",
     "monitor_for",
     "render_html",
     "render_text",
