@@ -134,9 +134,10 @@ def to_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
 def to_geojson(gdf: Any, path: str | Path) -> Path:
     """Write a GeoDataFrame as RFC 7946 GeoJSON, the one GeoJSON writer of the toolkit (``tk.load.to_geojson``,
     ``toolkit results export``): WGS 84 longitude/latitude with 7 decimals, no ``crs`` member (Appendix B),
-    exterior rings counter-clockwise and holes clockwise (§3.1.6), an ``id`` on every Feature (``feature_id``
-    when the frame has it for every row, else the row number from 1), categoricals as text, timestamps as
-    ISO 8601 text, the raw results left out."""
+    exterior rings counter-clockwise and holes clockwise (§3.1.6), a unique ``id`` on every Feature
+    (``<job_id>:<feature_id>`` when the frame has both for every row, the provider's ``feature_id`` staying a
+    property; else the row number from 1), categoricals as text, timestamps as ISO 8601 text, the raw results
+    left out."""
     import pyogrio
     import shapely
 
@@ -157,12 +158,24 @@ def to_geojson(gdf: Any, path: str | Path) -> Path:
             out[name] = utc.dt.strftime(fmt).astype("string")
     geom = out.geometry.name
     out[geom] = shapely.orient_polygons(out.geometry.values, exterior_cw=False)  # right-hand rule
-    ids = "feature_id" if "feature_id" in out.columns and out["feature_id"].notna().all() else "_geojson_id"
-    if ids == "_geojson_id":
-        out[ids] = range(1, len(out) + 1)
+    out["_geojson_id"] = _feature_ids(out)
     path.unlink(missing_ok=True)  # the GeoJSON driver does not overwrite
-    pyogrio.write_dataframe(out, path, driver="GeoJSON", layer_options={"RFC7946": "YES", "ID_FIELD": ids})
+    pyogrio.write_dataframe(out, path, driver="GeoJSON", layer_options={"RFC7946": "YES", "ID_FIELD": "_geojson_id"})
     return path
+
+
+def _feature_ids(frame: pd.DataFrame) -> pd.Series | range:
+    """Unique Feature ids: ``<job_id>:<feature_id>`` (a provider numbers features per job, so two jobs repeat
+    them), ``feature_id`` alone without a job column, else the row number from 1 (also when ids would repeat)."""
+    fid = frame["feature_id"] if "feature_id" in frame.columns else None
+    if fid is not None and fid.notna().all():
+        if "job_id" in frame.columns and frame["job_id"].notna().all():
+            ids = frame["job_id"].astype(str) + ":" + fid.astype(str)
+        else:
+            ids = fid
+        if not ids.duplicated().any():
+            return ids
+    return range(1, len(frame) + 1)
 
 
 def _without_raw(df: FrameT, keep_raw: bool) -> FrameT:
