@@ -51,7 +51,7 @@ def test_library_and_cli_write_rfc7946(ships, sandbox, tmp_path):
     assert len(frame) > 5 and set(frame["aoi_name"].astype(str)) == {"Grand Harbour, Valletta", "fiji-1", "fiji-2"}
     doc = json.loads(tk.load.to_geojson(frame, tmp_path / "lib.geojson").read_text())
     assert_rfc7946(doc, len(frame))
-    assert [f["id"] for f in doc["features"]] == list(frame["feature_id"])
+    assert [f["properties"]["feature_id"] for f in doc["features"]] == list(frame["feature_id"])
     back = tk.load.features(tmp_path / "lib.geojson")
     assert (
         len(back) == len(frame)
@@ -85,3 +85,24 @@ def test_clockwise_projected_frames_without_ids_are_fixed_on_the_way_out(tmp_pat
     doc = json.loads(tk.load.export.to_geojson(frame, tmp_path / "x.geojson").read_text())
     assert_rfc7946(doc, 2)
     assert [f["id"] for f in doc["features"]] == [1, 2] and "_geojson_id" not in doc["features"][0]["properties"]
+
+
+def test_two_jobs_export_unique_ids_that_gdal_reads_back_without_warning(ships, tmp_path):
+    """Feature ids repeat across jobs (each job numbers its own); the file's ids are ``<job>:<feature_id>``."""
+    import warnings
+
+    import pyogrio
+
+    frame = ships.features()
+    assert frame["job_id"].nunique() >= 2 and frame["feature_id"].duplicated().any()  # the case that broke
+    path = tk.load.to_geojson(frame, tmp_path / "two.geojson")
+    doc = json.loads(path.read_text())
+    ids = [f["id"] for f in doc["features"]]
+    assert len(set(ids)) == len(ids) == len(frame)
+    assert ids == [f"{j}:{i}" for j, i in zip(frame["job_id"], frame["feature_id"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # GDAL's "renumbering" would come through as a RuntimeWarning
+        back = pyogrio.read_dataframe(path)
+    assert list(back["feature_id"]) == list(frame["feature_id"]) and list(back["job_id"]) == list(frame["job_id"])
+    again = tk.load.features(path)
+    assert list(again["feature_id"]) == list(frame["feature_id"])

@@ -250,7 +250,9 @@ def test_geojson_round_trip_through_the_loader(runs, tmp_path):
     g = features([record(k, runs[k]) for k in CLASSES])
     path = to_geojson(g, tmp_path / "features.geojson")
     doc = json.loads(path.read_text())
-    assert [f["id"] for f in doc["features"]] == g["feature_id"].tolist()  # stable ids as GeoJSON ids
+    ids = [f"{j}:{i}" for j, i in zip(g["job_id"], g["feature_id"])]
+    assert [f["id"] for f in doc["features"]] == ids  # stable ids, unique across jobs
+    assert [f["properties"]["feature_id"] for f in doc["features"]] == g["feature_id"].tolist()
     assert doc["features"][0]["properties"]["job_id"] == g["job_id"].iloc[0]
     back = features(path)
     assert_geodataframe_equal(back, g, check_less_precise=False)

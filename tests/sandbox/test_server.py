@@ -189,3 +189,20 @@ def test_stats_and_openapi(sandbox):
     assert reqs["GET /jobs/{job_id}"] == {"404": 1}
     doc = httpx.get(sandbox.url + "/openapi.json").json()
     assert "/animaldetect/v1/jobs" in doc["paths"]
+
+
+def test_a_405_allows_every_method_of_the_path(sandbox):
+    """RFC 9110: ``Allow`` lists every method the path has (Authenta's ``/jobs`` has GET and POST, in two
+    routes: Starlette alone names the first route's only), for OPTIONS and any other method it lacks."""
+    from tests.reliability import auth, fill
+
+    doc = httpx.get(sandbox.url + "/openapi.json").json()
+    for path, item in doc["paths"].items():
+        provider = path.split("/")[2 if path.startswith("/storage/") else 1]
+        listed = {m.upper() for m in item}
+        origin = sandbox.storage_url if path.startswith("/storage/") else sandbox.url
+        for method in sorted({"OPTIONS", "PATCH"} - listed):
+            r = httpx.request(method, origin + fill(path), headers=auth(provider), timeout=10)
+            assert r.status_code == 405, (method, path, r.status_code)
+            allowed = {m.strip() for m in r.headers["allow"].split(",")}
+            assert listed <= allowed <= listed | {"HEAD"}, (method, path, allowed)

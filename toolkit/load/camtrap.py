@@ -1,4 +1,4 @@
-"""Animal Detect results as a Camtrap DP 1.0.1 package (``tk.load.to_camtrap_dp``), and the MegaDetector
+"""Animal Detect results as a Camtrap DP 1.0.2 (or 1.0.1) package (``tk.load.to_camtrap_dp``), and the MegaDetector
 exporters re-exported from ``toolkit.load.megadetector``.
 
 Camtrap DP (https://camtrap-dp.tdwg.org): ``deployments.csv``, ``media.csv``, ``observations.csv`` and
@@ -29,12 +29,14 @@ import pandas as pd
 from PIL import Image
 
 from ..client.model import ToolkitError
+from ._camtrap_check import check_deployment, file_path, integer_fields, media_root as _media_root
 from .animaldetect import image_facts
 from .megadetector import from_megadetector, to_megadetector
 
 __all__ = ["to_megadetector", "from_megadetector", "to_camtrap_dp", "CamtrapDPError"]
 
-CAMTRAP_VERSION = "1.0.1"
+CAMTRAP_VERSION = "1.0.2"  # the current release; 1.0.1 on request (version=)
+VERSIONS = ("1.0.1", "1.0.2")
 _SCHEMA = "https://raw.githubusercontent.com/tdwg/camtrap-dp/{v}/{name}-table-schema.json"
 DEPLOYMENT_COLUMNS = (
     "deploymentID locationID locationName latitude longitude coordinateUncertainty deploymentStart "
@@ -88,8 +90,10 @@ def to_camtrap_dp(
     threshold: float | None = None,
     name: str = "toolkit-animaldetect",
     capture_method: str = "activityDetection",
+    media_root: str | Path | None = None,
+    version: str = CAMTRAP_VERSION,
 ) -> Path:
-    """Write a Camtrap DP 1.0.1 package (deployments, media, observations CSVs + datapackage.json) to ``folder``.
+    """Write a Camtrap DP 1.0.2 package (``version="1.0.1"`` for the previous release) (deployments, media, observations CSVs + datapackage.json) to ``folder``.
 
     One deployment per ``deployment_id`` (default: per camera found in EXIF or file names, else ``"unknown"``).
     Coordinates, first found wins: the ``deployments`` table (CSV path or DataFrame with ``deploymentID``,
@@ -103,7 +107,16 @@ def to_camtrap_dp(
     returned) become media-level ``animal``/``human``/``vehicle`` observations; a processed image without any
     is one ``blank`` observation; images that were not processed are media without observations. Returns the
     path of ``datapackage.json``.
+
+    ``media.filePath`` is each image's path relative to ``media_root`` (default: the images' common folder), as
+    the schema's pattern wants it (no leading ``.``, ``/`` or ``~``, no ``..``): keep the package beside that
+    folder, or give the folder the media will be published under. The deployments table is checked against the
+    official deployments schema first: a value it refuses raises ``CamtrapDPError`` naming the deployment, the
+    field, the value and what is allowed (``"none"`` for a boolean such as ``baitUse`` is read as false).
+    File names are written as they are (Camtrap DP is read by the field's tools, not by spreadsheets).
     """
+    if version not in VERSIONS:
+        raise CamtrapDPError(f"Camtrap DP version {version!r} is not supported: use one of {', '.join(VERSIONS)}")
     zone = ZoneInfo(tz)
     table = _deployment_table(deployments, zone)
     media, obs, issues = [], [], set()
@@ -126,7 +139,7 @@ def to_camtrap_dp(
                 "deploymentID": dep,
                 "captureMethod": capture_method,
                 "timestamp": stamp,
-                "filePath": im["file"],
+                "_file": im["file"],
                 "filePublic": False,
                 "fileName": os.path.basename(im["file"] or ""),
                 "fileMediatype": _mediatype(im["file"]),
@@ -139,8 +152,15 @@ def to_camtrap_dp(
         )
         if im["annotations"] is not None:
             obs.extend(_observations(im, dep, media_id, stamp, threshold))
+    root, unplaced = _media_root([m["_file"] for m in media], media_root), []
+    for m in media:
+        m["filePath"], why = file_path(m["_file"], root)
+        if why:
+            unplaced.append(f"media {m['mediaID']}: {why}")
+    if unplaced:
+        raise CamtrapDPError("no media.filePath for " + "; ".join(unplaced[:5]) + ". Nothing was written.")
     rows = _deployments(media, issues, table, latitude, longitude, zone)
-    package = _package(name, rows, obs, media)
+    package = _package(name, rows, obs, media, version)
     _check({"deployments": rows, "media": media, "observations": obs})
     return _write_package(Path(folder), rows, media, obs, package)
 
@@ -213,6 +233,7 @@ def _deployment_table(table: str | Path | pd.DataFrame | None, zone: ZoneInfo) -
     if dupes:
         raise CamtrapDPError(f"{what}: deploymentID {', '.join(dupes)} appears more than once")
     out: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
     for rec in df[[c for c in df.columns if c in DEPLOYMENT_COLUMNS]].to_dict("records"):
         row = {str(k): v for k, v in rec.items() if not _missing(v)}  # the column names, as str
         for key in ("deploymentStart", "deploymentEnd"):
@@ -222,7 +243,11 @@ def _deployment_table(table: str | Path | pd.DataFrame | None, zone: ZoneInfo) -
                 except ValueError:
                     raise CamtrapDPError(f"{what}: {key} {row[key]!r} of {rec['deploymentID']} is not a date") from None
                 row[key] = _iso((ts.tz_localize(zone) if ts.tzinfo is None else ts).to_pydatetime())
-        out[str(rec["deploymentID"])] = row
+        out[str(rec["deploymentID"])] = check_deployment(str(rec["deploymentID"]), row, problems)
+    if problems:
+        raise CamtrapDPError(
+            f"{what} does not fit the Camtrap DP deployments schema, nothing was written: " + "; ".join(problems)
+        )
     return out
 
 
@@ -331,7 +356,7 @@ def _write_package(
 
 
 def _package(
-    name: str, deployments: list[dict[str, Any]], obs: list[dict[str, Any]], media: list[dict[str, Any]]
+    name: str, deployments: list[dict[str, Any]], obs: list[dict[str, Any]], media: list[dict[str, Any]], version: str
 ) -> dict[str, Any]:
     resources = [
         {
@@ -341,13 +366,13 @@ def _package(
             "format": "csv",
             "mediatype": "text/csv",
             "encoding": "utf-8",
-            "schema": _SCHEMA.format(v=CAMTRAP_VERSION, name=n),
+            "schema": _SCHEMA.format(v=version, name=n),
         }
         for n in ("deployments", "media", "observations")
     ]
     package: dict[str, Any] = {
         "resources": resources,
-        "profile": f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{CAMTRAP_VERSION}/camtrap-dp-profile.json",
+        "profile": f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{version}/camtrap-dp-profile.json",
         "name": name,
         "created": _iso(datetime.now(timezone.utc)),
         "contributors": [{"title": "toolkit (Animal Detect results)", "role": "contributor"}],
@@ -409,8 +434,9 @@ def _missing(v: Any) -> bool:
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
     """Camtrap DP CSV: its column order, booleans as true/false, integers without a decimal point."""
     df = pd.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows], columns=columns)
-    if "count" in df.columns:
-        df["count"] = pd.array(df["count"], dtype="Int64")  # type: ignore[call-overload]  # pandas-stubs: no Series
+    for name in ("count", *integer_fields()):  # integers without ".0", even beside an empty cell
+        if name in df.columns:
+            df[name] = pd.array(df[name], dtype="Int64")  # type: ignore[call-overload]  # pandas-stubs: no Series
     df.to_csv(path, index=False)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -107,15 +108,18 @@ def to_parquet(df: pd.DataFrame, path: str | Path, *, keep_raw: bool = False, **
     return path
 
 
-def to_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
-    """Write ``df`` as UTF-8 CSV: ISO 8601 timestamps (with ``Z`` for UTC), lists/dicts as JSON, no index.
+def to_csv(df: pd.DataFrame, path: str | Path, *, spreadsheet_safe: bool = True, **kwargs: Any) -> Path:
+    """Write ``df`` as UTF-8 CSV for people: ISO 8601 timestamps (with ``Z`` for UTC), lists/dicts as JSON, no
+    index, a GeoDataFrame's geometry as WKT.
 
-    A GeoDataFrame's geometry is written as WKT.
+    ``spreadsheet_safe`` (the OWASP CSV-injection rule): a text cell beginning with ``=``, ``+``, ``-``, ``@``,
+    tab or carriage return gets a leading ``'`` so a spreadsheet shows it as text instead of evaluating it (a
+    file named ``=1+2.jpg``); plain numbers written as text and numeric columns are untouched. ``False``
+    writes the true values (for a program, though Parquet or JSON keep them better).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    out = df.copy()
-    out.attrs = {}
+    out = pd.DataFrame({name: df[name] for name in df.columns}, index=df.index)  # plain frame: no geometry rules
     for name in out.columns:
         col = out[name]
         if isinstance(col.dtype, pd.DatetimeTZDtype):
@@ -123,20 +127,50 @@ def to_csv(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
         elif pd.api.types.is_datetime64_dtype(col.dtype):
             out[name] = col.dt.strftime("%Y-%m-%dT%H:%M:%S")
         elif getattr(col.dtype, "name", "") == "geometry":
-            out[name] = col.to_wkt()
+            import shapely
+
+            out[name] = shapely.to_wkt(np.asarray(col.array, dtype=object))
         elif col.dtype == object and col.map(lambda v: isinstance(v, (list, dict, tuple))).any():
             out[name] = col.map(lambda v: json.dumps(v, default=str) if isinstance(v, (list, dict, tuple)) else v)
+        if spreadsheet_safe and not pd.api.types.is_numeric_dtype(out[name].dtype) and out[name].dtype != bool:
+            out[name] = _neutralised(out[name])
     kwargs.setdefault("index", False)
+    kwargs.setdefault("lineterminator", "\r\n")  # RFC 4180; with "\n" a cell holding "\r" is left unquoted
     out.to_csv(path, **kwargs)
     return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _neutralised(col: pd.Series) -> pd.Series:
+    """Text cells a spreadsheet would evaluate, prefixed with ``'`` (OWASP); a plain number such as ``-1.5``
+    is harmless and stays as it is. Each distinct value is looked at once (categoricals: their categories)."""
+
+    def safe(v: Any) -> Any:
+        if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v):
+            return "'" + v
+        return v
+
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        renamed = [safe(c) for c in cats]
+        if renamed == list(cats):
+            return col
+        if len(set(renamed)) == len(renamed):
+            return col.cat.rename_categories(renamed)
+        col = col.astype(object)  # "=a" and "'=a" both present: no longer distinct categories
+    return col.map(safe, na_action="ignore")
 
 
 def to_geojson(gdf: Any, path: str | Path) -> Path:
     """Write a GeoDataFrame as RFC 7946 GeoJSON, the one GeoJSON writer of the toolkit (``tk.load.to_geojson``,
     ``toolkit results export``): WGS 84 longitude/latitude with 7 decimals, no ``crs`` member (Appendix B),
-    exterior rings counter-clockwise and holes clockwise (§3.1.6), an ``id`` on every Feature (``feature_id``
-    when the frame has it for every row, else the row number from 1), categoricals as text, timestamps as
-    ISO 8601 text, the raw results left out."""
+    exterior rings counter-clockwise and holes clockwise (§3.1.6), a unique ``id`` on every Feature
+    (``<job_id>:<feature_id>`` when the frame has both for every row, the provider's ``feature_id`` staying a
+    property; else the row number from 1), categoricals as text, timestamps as ISO 8601 text, the raw results
+    left out."""
     import pyogrio
     import shapely
 
@@ -157,12 +191,24 @@ def to_geojson(gdf: Any, path: str | Path) -> Path:
             out[name] = utc.dt.strftime(fmt).astype("string")
     geom = out.geometry.name
     out[geom] = shapely.orient_polygons(out.geometry.values, exterior_cw=False)  # right-hand rule
-    ids = "feature_id" if "feature_id" in out.columns and out["feature_id"].notna().all() else "_geojson_id"
-    if ids == "_geojson_id":
-        out[ids] = range(1, len(out) + 1)
+    out["_geojson_id"] = _feature_ids(out)
     path.unlink(missing_ok=True)  # the GeoJSON driver does not overwrite
-    pyogrio.write_dataframe(out, path, driver="GeoJSON", layer_options={"RFC7946": "YES", "ID_FIELD": ids})
+    pyogrio.write_dataframe(out, path, driver="GeoJSON", layer_options={"RFC7946": "YES", "ID_FIELD": "_geojson_id"})
     return path
+
+
+def _feature_ids(frame: pd.DataFrame) -> pd.Series | range:
+    """Unique Feature ids: ``<job_id>:<feature_id>`` (a provider numbers features per job, so two jobs repeat
+    them), ``feature_id`` alone without a job column, else the row number from 1 (also when ids would repeat)."""
+    fid = frame["feature_id"] if "feature_id" in frame.columns else None
+    if fid is not None and fid.notna().all():
+        if "job_id" in frame.columns and frame["job_id"].notna().all():
+            ids = frame["job_id"].astype(str) + ":" + fid.astype(str)
+        else:
+            ids = fid
+        if not ids.duplicated().any():
+            return ids
+    return range(1, len(frame) + 1)
 
 
 def _without_raw(df: FrameT, keep_raw: bool) -> FrameT:

@@ -259,7 +259,12 @@ def _job_frame(
         "date": prop("date", dates if dates is not None else meta.get("date")),
         "date_start": prop("date_start", meta.get("date_start")),
         "date_end": prop("date_end", meta.get("date_end")),
-        "feature_id": ids if any(i is not None for i in ids) else prop("id", prop("feature_id")),
+        # a to_geojson file keeps the provider's id as a property (its Feature id is ``<job>:<feature_id>``)
+        "feature_id": prop("feature_id")
+        if "feature_id" in props
+        else ids
+        if any(i is not None for i in ids)
+        else prop("id"),
         "class": classes,
         **{c: prop(c) for c in ("area_sqm", "length_m", "mean_backscatter_db")},
     }

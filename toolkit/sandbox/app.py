@@ -282,10 +282,12 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         code = {400: spec.validation_code, 404: spec.not_found_code, 405: "METHOD_NOT_ALLOWED"}.get(
             exc.status_code, "ERROR"
         )
-        # keep Starlette's headers: a 405 must say what is allowed (RFC 9110 Allow)
-        return render_error(
-            ctx, ApiError(provider, exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
-        )
+        # keep Starlette's headers: a 405 must say what is allowed (RFC 9110 Allow), every method of the path
+        # (Starlette names only the first matching route's, and a path's methods may be in several routes)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed(app, request.scope)) or headers.get("Allow", "")
+        return render_error(ctx, ApiError(provider, exc.status_code, code, str(exc.detail), headers=headers))
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
@@ -348,3 +350,16 @@ def create_app(config: SandboxConfig | None = None) -> tuple[FastAPI, Context]:
         }
 
     return SandboxMiddleware(app, ctx), ctx  # type: ignore[return-value]
+
+
+def _allowed(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """Every method some route of the app answers on this request's path (asked of the routes themselves, as
+    they may sit in included routers)."""
+    from starlette.routing import Match
+
+    found = []
+    for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in app.router.routes):
+            found.append(method)
+    return found
