@@ -293,7 +293,7 @@ def build(
     from .provenance import environment
 
     ran_with = environment()
-    write_index(runs, reports, ws_path, live=_any_key(kernel_env(env)), ran_with=ran_with)
+    write_index(runs, reports, ws_path, live=_any_key(kernel_env(env)), ran_with=ran_with, project=cwd)
     (reports / "runs.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
     (reports / "environment.json").write_text(json.dumps(ran_with, indent=1))
     return runs
@@ -314,10 +314,18 @@ def describe(nb: Any, default: str) -> tuple[str, str]:
 
 
 def write_index(
-    runs: list[Run], reports: Path, workspace: Path, live: bool = False, ran_with: dict[str, Any] | None = None
+    runs: list[Run],
+    reports: Path,
+    workspace: Path,
+    live: bool = False,
+    ran_with: dict[str, Any] | None = None,
+    project: Path | None = None,
 ) -> Path:
     """``index.html``: one entry per notebook with its summary, time, jobs and requests, and in the footer what
-    it ran with (``toolkit.provenance``: version, Python, the lock's digest); no external assets."""
+    it ran with (``toolkit.provenance``: version, Python, the lock's digest); no external assets.
+
+    The footer names ``workspace`` relative to ``project`` (the page is mailed: no machine paths), or by its
+    folder name when it lies outside."""
     from .provenance import environment, summary
 
     rows = []
@@ -343,6 +351,9 @@ def write_index(
         if submitted == 0
         else f"{submitted} jobs were submitted; building again sends none of them again."
     )
+    shown = workspace.name
+    if project is not None and workspace.resolve().is_relative_to(project.resolve()):
+        shown = workspace.resolve().relative_to(project.resolve()).as_posix()
     index = reports / "index.html"
     index.write_text(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>toolkit: executed notebooks</title>"
@@ -354,7 +365,7 @@ def write_index(
         "<h1>toolkit: executed notebooks</h1>"
         f"<p>Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} against {against}, in {total:.0f} s. "
         f"{again}</p><ol>{''.join(rows)}</ol>"
-        f"<footer>Workspace (ledger and result cache): <code>{html.escape(str(workspace))}</code>. "
+        f"<footer>Workspace (ledger and result cache): <code>{html.escape(shown)}</code>. "
         "Each page is self-contained: open it offline, mail it, archive it.<br>"
         f"Ran with {html.escape(summary(ran_with or environment()))} (details: environment.json)."
         "</footer></body></html>",

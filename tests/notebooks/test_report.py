@@ -239,3 +239,13 @@ def test_main_parses_parameters_and_exits_non_zero_on_failure(tmp_path, capsys):
     assert texts(executed)[-1] == "'2026-06-01' ['faces']\n"
     bad = notebook(tmp_path / "nbs" / "x.ipynb", "1 / 0")
     assert report.main(["build", str(bad), "--out", str(tmp_path / "rep2")]) == 1
+
+
+def test_index_footer_names_the_workspace_relative_to_the_project_not_the_machine(tmp_path):
+    project = tmp_path / "home" / "someone" / "shop"
+    (tmp_path / "r1").mkdir(), (tmp_path / "r2").mkdir()
+    inside = report.write_index([], tmp_path / "r1", project / ".toolkit", project=project).read_text()
+    outside = report.write_index([], tmp_path / "r2", tmp_path / "scratch" / "ws", project=project).read_text()
+    footer = re.search(r"<footer>.*</footer>", inside, re.S).group(0)
+    assert "<code>.toolkit</code>" in footer and str(tmp_path) not in inside
+    assert "<code>ws</code>" in outside and str(tmp_path) not in outside

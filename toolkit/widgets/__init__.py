@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .explorer import JobsExplorer, explore
     from .form import Form, form
+    from .labels import cancel_message
     from .monitor import Monitor, batch_mimebundle, display_batch, monitor_for
     from .render import Snapshot, render_html, render_text, snapshot
 
@@ -26,6 +27,7 @@ _WHERE = {
     "form": "form",
     "Monitor": "monitor",
     "batch_mimebundle": "monitor",
+    "cancel_message": "labels",
     "display_batch": "monitor",
     "monitor_for": "monitor",
     "Snapshot": "render",
@@ -40,6 +42,7 @@ __all__ = [
     "Monitor",
     "Snapshot",
     "batch_mimebundle",
+    "cancel_message",
     "display_batch",
     "explore",
     "form",

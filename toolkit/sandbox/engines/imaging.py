@@ -5,9 +5,11 @@ Order: restorations -> background -> adjustments -> resizing -> padding -> outpu
 - restorations: ``decompress`` = 3x3 median filter ("strong") or Pillow SMOOTH ("moderate"/"auto");
   ``polish`` = UnsharpMask(2, 60, 2); ``upscale`` makes every enlargement use Lanczos and, without resizing,
   doubles images under 1 MP (Lanczos).
-- background.remove: matting by colour distance. The background colour is the median of a border strip
-  (2 % of the short side, >= 1 px); pixels farther than max(28, Otsu/2) in RGB are foreground; the mask is
-  opened, its holes filled, closed, then feathered (Gaussian sigma 1) into the alpha channel.
+- background.remove: the background is what touches the border. Near-background pixels (within max(28,
+  Otsu/2) in RGB of a k-means colour of the border strip, or transparent where the input's border is) are
+  flood-filled from the edges; everything else is the object, so a white dial inside a dark ring stays. The
+  mask is opened, its holes filled, specks under 2 % of the largest part dropped, closed, then feathered
+  (Gaussian sigma 1) into the alpha channel.
   ``color`` "#rrggbb" fills the removed background, "transparent"/absent keeps alpha.
   ``blur`` (without remove) blurs the pixels the same matting calls background.
 - adjustments (-100..100): exposure = brightness x 2^(v/100) (+-1 stop); saturation, contrast, sharpness =
@@ -120,26 +122,69 @@ def restore(img: Image.Image, ops: dict[str, Any], resizing: bool) -> Image.Imag
 
 
 # -- background ---------------------------------------------------------------------------------------------
-def foreground_mask(img: Image.Image) -> "Any":
-    """Float alpha in 0..1: 1 where the pixel differs from the border-estimated background colour."""
+def border_strip(arr: "Any") -> "Any":
+    """The pixels of the outer strip (2 % of the short side, >= 1 px) of an H x W (x C) array, as rows."""
+    import numpy as np
+
+    h, w = arr.shape[:2]
+    b = max(1, round(min(h, w) * 0.02))
+    rest = arr.shape[2:]
+    return np.concatenate(
+        [
+            arr[:b].reshape(-1, *rest),
+            arr[-b:].reshape(-1, *rest),
+            arr[:, :b].reshape(-1, *rest),
+            arr[:, -b:].reshape(-1, *rest),
+        ]
+    )
+
+
+def background_region(candidate: "Any") -> "Any":
+    """The ``candidate`` pixels connected to the image border: the flood fill from the edges."""
     import numpy as np
     from scipy import ndimage
+
+    labels, _ = ndimage.label(candidate)
+    edge = np.unique(border_strip(labels[..., None])[:, 0])
+    return np.isin(labels, edge[edge > 0])
+
+
+def foreground_mask(img: Image.Image) -> "Any":
+    """Float alpha in 0..1: 0 on the background, i.e. near-background pixels connected to the border.
+
+    An input whose border is already transparent is its own matte (the background is its transparent pixels);
+    otherwise the background colours are the k-means centres (k=4) holding >= 15 % of the border strip and a pixel is
+    near-background within max(28, Otsu/2) of the nearest centre. Only near-background pixels reachable from
+    the edges are removed, so a white dial inside a dark ring or a white panel of a ball stays.
+    """
+    import numpy as np
+    from scipy import ndimage
+    from scipy.cluster.vq import kmeans2
     from skimage import filters
 
-    rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
-    h, w = rgb.shape[:2]
-    b = max(1, round(min(h, w) * 0.02))
-    border = np.concatenate(
-        [rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3), rgb[:, :b].reshape(-1, 3), rgb[:, -b:].reshape(-1, 3)]
-    )
-    bg = np.median(border, axis=0)
-    dist = np.sqrt(((rgb - bg) ** 2).sum(axis=-1))
-    thresh = 28.0
-    if float(dist.max() - dist.min()) > 1e-3:
-        thresh = max(thresh, float(filters.threshold_otsu(dist)) / 2)
-    mask = dist > thresh
-    mask = ndimage.binary_opening(mask, iterations=1)
-    mask = ndimage.binary_fill_holes(mask)
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
+    alpha = rgba[..., 3]
+    if img.mode == "RGBA" and float(np.median(border_strip(alpha))) < 128:
+        candidate = alpha < 128
+    else:
+        rgb = rgba[..., :3]
+        border = border_strip(rgb).astype(np.float64)
+        centres = np.median(border, axis=0)[None]
+        if len(np.unique(border.round(), axis=0)) > 4:
+            found, which = kmeans2(border, 4, seed=0, minit="++")
+            share = np.bincount(which, minlength=len(found)) / len(which)
+            centres = found[share >= 0.15]  # smaller clusters are objects that touch the edge (a strap)
+        dist = np.min([np.sqrt(((rgb - c) ** 2).sum(axis=-1)) for c in centres], axis=0)
+        thresh = 28.0
+        if float(dist.max() - dist.min()) > 1e-3:
+            thresh = max(thresh, float(filters.threshold_otsu(dist)) / 2)
+        candidate = dist <= thresh
+    mask = ~background_region(candidate)
+    mask = ndimage.binary_fill_holes(ndimage.binary_opening(mask, iterations=1))
+    labels, n = ndimage.label(mask)
+    if n > 1:  # specks of a busy background: keep the parts of at least 2 % of the largest one
+        sizes = np.bincount(labels.ravel())[1:]
+        mask = np.isin(labels, 1 + np.flatnonzero(sizes >= 0.02 * sizes.max()))
     mask = ndimage.binary_closing(mask, iterations=2)
     return ndimage.gaussian_filter(mask.astype(np.float32), 1.0).clip(0.0, 1.0)
 
