@@ -102,7 +102,7 @@ def test_large_roster_split_per_row_outcomes_rerun_and_retry(make_sandbox, tmp_p
     csv = write_roster(tmp_path / "staff", 101, no_faces={3, 50, 100})
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     b = ws.faces.enroll(csv).wait(timeout=90)
-    assert [j.input for j in b.jobs] == ["roster.csv rows 0-99", "roster.csv rows 100-100"] and not b.rejected
+    assert [j.input for j in b.jobs] == ["roster.csv rows 0-99", "roster.csv row 100"] and not b.rejected
     assert [len(j.meta["rows"]) for j in b.jobs] == [100, 1]
     assert b.status_counts()["succeeded"] == 2  # failed items never fail the job
     assert sorted(j["total"] for j in server_jobs(sb)) == [1, 100]

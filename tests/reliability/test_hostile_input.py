@@ -347,7 +347,7 @@ def test_bad_roster_row_is_refused_by_row_and_the_rest_enrolls(recorded, tmp_pat
     planned = submit_faces(ws, tmp_path, extra)
     check_rejected(planned.batch, "faces", label, reason)
     check_only_good_reached(sb, rec, planned, "faces", "bad-")
-    assert planned.batch.jobs[0].input == "roster.csv rows 0-1"
+    assert planned.batch.jobs[0].input == "roster.csv row 0"  # the one good row; the bad one was refused
 
 
 def test_duplicated_ids_refuse_both_rows_and_the_rest_enrolls(recorded, tmp_path):

@@ -101,7 +101,8 @@ def plan(roster: Roster, collection: str, covered: dict[Ident, Job]) -> list[Ite
     for start in range(0, len(new), MAX_BATCH):
         part = new[start : start + MAX_BATCH]
         first, last = part[0].index, part[-1].index
-        label = f"{roster.name} rows {first}-{last}" + (f" ({len(part)} rows)" if len(part) != last - first + 1 else "")
+        span = f"row {first}" if first == last else f"rows {first}-{last}"
+        label = f"{roster.name} {span}" + (f" ({len(part)} rows)" if len(part) != last - first + 1 else "")
         placed.append((first, job_item(roster.name, label, [r.meta() for r in part], collection)))
     return [item for _, item in sorted(placed, key=lambda p: p[0])]
 
