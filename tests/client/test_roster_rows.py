@@ -136,3 +136,18 @@ def test_retry_and_fixes_follow_the_roster_as_it_is_now(sandbox, tmp_path):
     assert creates(sandbox) == 3 and enrolled(sandbox)["emp-003"] == 2
     assert ws.faces.failed_items(fixed) == [] and fixed.retry_failed() is fixed
     check_frame(fixed, csv)
+
+
+def test_the_same_cells_after_a_retry_find_the_same_jobs(sandbox, tmp_path):
+    """Notebook 05 run twice: enroll, retry the failed rows, then the whole notebook again pays nothing (the
+    enrollment finds its own job, not the retry's, and the retry re-attaches)."""
+    csv = write_roster(tmp_path / "staff", 5, no_faces={3})
+    ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
+    first = ws.faces.enroll(csv).wait(timeout=60)
+    retry = first.retry_failed().wait(timeout=60)
+    assert creates(sandbox) == 2
+    ws2 = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
+    again = ws2.faces.enroll(csv).wait(timeout=60)
+    assert again.id == first.id and [j.key for j in again.jobs] == [j.key for j in first.jobs]
+    assert again.retry_failed().wait(timeout=60).id == retry.id
+    assert ws2.client("faces").transport.requests == 0 and creates(sandbox) == 2

@@ -56,9 +56,14 @@ def job_item(
 _RANK = {Status.SUCCEEDED: 0, Status.DRAFT: 1, Status.QUEUED: 1, Status.RUNNING: 1}
 
 
+def _rank(job: Job) -> tuple[int, int]:
+    return (1 if job.meta.get("retry_of") else 0, _RANK.get(job.status, 2))
+
+
 def covering(jobs: Iterable[Job], provider: str, target: str, collection: str) -> dict[Ident, Job]:
-    """Per row identity, the recorded job that carries it: a succeeded one before one in flight before one
-    that stopped; the latest among equals. Only enroll jobs of ``collection`` sent to ``target`` (the job's key,
+    """Per row identity, the recorded job that carries it: an enrollment before a retry of its failed rows (the
+    retry is ``retry_failed``'s, reached from the batch it retried: a re-run of the same cells finds the same
+    jobs), then a succeeded one before one in flight before one that stopped; the latest among equals. Only enroll jobs of ``collection`` sent to ``target`` (the job's key,
     derived again from its rows, says where it went: a sandbox job never covers a live row)."""
     out: dict[Ident, Job] = {}
     for job in jobs:  # ledger order: oldest first
@@ -68,10 +73,9 @@ def covering(jobs: Iterable[Job], provider: str, target: str, collection: str) -
         content = manifest(rows, job.meta.get("retry_of"))
         if idempotency_key(provider, f"enroll@{target}", job.options, content) != job.key[:32]:
             continue  # another target (or a key this client did not derive)
-        rank = _RANK.get(job.status, 2)
         for row in rows:
             held = out.get(ident(row))
-            if held is None or rank <= _RANK.get(held.status, 2):
+            if held is None or _rank(job) <= _rank(held):
                 out[ident(row)] = job
     return out
 
