@@ -34,6 +34,7 @@ POLL = {
     "animaldetect": ("GET", r"/jobs/[^/]+/result$"),
     "authenta": ("GET", r"/jobs/[^/]+$"),
     "sateais": ("GET", r"/jobs/[^/]+$"),
+    "faces": ("GET", r"/batch/[^/]+$"),
 }
 
 
@@ -120,12 +121,16 @@ def submit(ws: Workspace, provider: str, inputs: list[Path]):
         return ws.animaldetect.detect(inputs)
     if provider == "authenta":
         return ws.authenta.run("ai-image-detection", inputs)
+    if provider == "faces":
+        from tests.client.test_faces_client import write_roster
+
+        return ws.faces.enroll(write_roster(inputs[0].parent.parent / "staff", 2))
     return ws.sateais.ship(AOI, date="2026-06-15")
 
 
 # -- one poll answered 200 with an HTML page or cut-off JSON ---------------------------------------------------
 @pytest.mark.parametrize("garble", [html, cut_off], ids=["html", "cut-off-json"])
-@pytest.mark.parametrize("provider", ["animaldetect", "authenta", "sateais"])
+@pytest.mark.parametrize("provider", ["animaldetect", "authenta", "sateais", "faces"])
 def test_one_garbled_poll_is_retried_and_the_job_succeeds(make_sandbox, tmp_path, provider, garble):
     sb = make_sandbox()
     method, path = POLL[provider]
@@ -138,7 +143,7 @@ def test_one_garbled_poll_is_retried_and_the_job_succeeds(make_sandbox, tmp_path
 
 
 @pytest.mark.parametrize("how", ["rerun", "retry_failed"])
-@pytest.mark.parametrize("provider", ["animaldetect", "authenta", "sateais"])
+@pytest.mark.parametrize("provider", ["animaldetect", "authenta", "sateais", "faces"])
 def test_polls_garbled_past_the_retries_stop_resumably_and_nothing_is_paid_twice(make_sandbox, tmp_path, provider, how):
     sb = make_sandbox()
     method, path = POLL[provider]

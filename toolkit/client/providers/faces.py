@@ -31,7 +31,7 @@ from ..ledger import Ledger
 from ..model import ConfigurationError, Job, JobError, PreflightError, ServiceUnreachable, Status, map_status
 from ..registry import ProviderInfo, flaw
 from ..roster import RosterSource, read_roster
-from ..transport import Transport
+from ..transport import Transport, expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
 from .faces_rows import MAX_BATCH, Ident, RowView, body_data, covering, item_index, plan, retry_items, view
 
@@ -81,7 +81,7 @@ class FacesAdapter(Adapter):
         return f"/organizations/{quote(self.org, safe='')}/batch/{quote(job_id, safe='')}"
 
     async def _read(self, path: str, job: Job, params: dict[str, Any] | None = None) -> httpx.Response:
-        r = await self.t.request("GET", path, params=params, **self._read_kw())
+        r = await self.t.request("GET", path, params=params, expect=expect_json, **self._read_kw())
         if r.status_code in (401, 403):
             raise self._auth_error(r, job)
         return r
@@ -116,7 +116,9 @@ class FacesAdapter(Adapter):
         lost: JobError | None = None
         for _ in range(MAX_SENDS):
             try:
-                r = await self.t.request("POST", path, files=files, data={"external_ids[]": ids}, safe_to_retry=False)
+                r = await self.t.request(
+                    "POST", path, files=files, data={"external_ids[]": ids}, safe_to_retry=False, expect=expect_json
+                )
             except ServiceUnreachable as e:
                 if e.code != "CONNECTION_LOST":
                     raise  # never reached the server: nothing was created
