@@ -30,9 +30,13 @@ from .model import (
     UnknownBatch,
     BatchTimeout,
     count_phrase,
+    SKIPPED,
+    skipped_text,
 )
 from .model import rejected_text, warn_user
 from .poller import RuntimeModel
+from .surface import public_dir, wrong_loader
+from ..widgets.notice import notice
 from .resume import create_never_processed, resume_status, stop_summary
 from .providers.base import Adapter, Item
 from .transport import Transport, redact_url
@@ -41,6 +45,25 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger("toolkit.batch")
+
+
+#: attributes of a client that the batch machinery uses and a user never calls (hidden from Tab)
+_CLIENT_INTERNALS = (
+    "adapter",
+    "adapter_class",
+    "batch_class",
+    "failed_items",
+    "halted",
+    "item_for",
+    "items",
+    "enrolled_rows",
+    "ledger",
+    "preflight_outcome",
+    "resume_status",
+    "slots",
+    "transport",
+    "try_again",
+)
 
 
 class ProviderClient:
@@ -60,6 +83,10 @@ class ProviderClient:
     @property
     def name(self) -> str:
         return self.adapter.name
+
+    def __dir__(self) -> list[str]:
+        """Tab shows the operations and a few attributes, not the batch machinery."""
+        return public_dir(self, _CLIENT_INTERNALS)
 
     def __repr__(self) -> str:
         mode = "sandbox" if self.transport.config.sandbox else "live"
@@ -96,7 +123,11 @@ class ProviderClient:
         given: dict[str, set[str]] = {}  # every name each key was given under in this call
         batch_keys: list[str] = []
         aliases: dict[str, list[str]] = {}  # key -> the keys earlier versions gave the same input
+        skipped: list[str] = []
         for it in items:
+            if isinstance(it, PreflightError) and it.code == SKIPPED:
+                skipped.append(it.input or "")
+                continue
             if isinstance(it, PreflightError):
                 rejected.append(it)
                 continue
@@ -147,6 +178,9 @@ class ProviderClient:
             jobs.append(job)
         self.ledger.save_batch(batch_id, self.name, operation, batch_keys, {"options": options})
         batch = self.batch_class(self, batch_id, jobs, work, rejected)
+        batch.skipped = skipped
+        if skipped:
+            notice(skipped_text(self.name, operation, skipped, list(work.values())))
         if start:
             batch.start()
         return batch
@@ -256,6 +290,8 @@ class Batch(JobDriver):
         self.id = batch_id
         self.jobs: list[Job] = jobs
         self.rejected = rejected
+        #: files a folder held that are not of the operation's kind (``labels.csv``): skipped, not refused
+        self.skipped: list[str] = []
         self._items = items
         self._future: concurrent.futures.Future | None = None
         prior = client.ledger.runtimes(client.name, jobs[0].operation, exclude_batch=batch_id) if jobs else []
@@ -266,6 +302,15 @@ class Batch(JobDriver):
         self._retry_lock = threading.Lock()
 
     # -- public surface -----------------------------------------------------------------------------
+    def __dir__(self) -> list[str]:
+        return public_dir(self, ("retry_salt", "version", "started"))
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for a missing name: another provider's loader gets the one that fits
+        if "client" in self.__dict__ and not name.startswith("_"):
+            raise wrong_loader(self, name, Batch)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         counts = count_phrase(self.status_counts())
         extra = f", {len(self.rejected)} rejected before sending" if self.rejected else ""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..media import jpeg_complete, sniff
 from .filedata import FileInput
-from .model import PreflightError
+from .model import SKIPPED, PreflightError
 
 if TYPE_CHECKING:
     from .providers.base import Item
@@ -98,8 +98,8 @@ def expand(
     """Files named by paths, globs and directories, in a stable order; unusable names become PreflightErrors.
 
     Inside a directory (or among a glob's matches) a FIFO, socket, device, dangling link, link loop or a
-    subfolder that cannot be listed is a PreflightError too, and so is each file skipped for its name (not one
-    of ``suffixes``; hidden files aside), so nothing is skipped without a word; directories met by a glob and
+    subfolder that cannot be listed is a PreflightError too; each file skipped for its name (not one of
+    ``suffixes``; hidden files aside) is one with the code ``SKIPPED``, which a batch counts, not warns about; directories met by a glob and
     symbolic links to directories inside a folder are not followed.
     """
     if isinstance(paths, (str, Path)):
@@ -124,7 +124,7 @@ def expand(
                 continue
             what = _noun(suffixes)[1]
             out += sorted(
-                found + [PreflightError(provider, str(f), f"skipped: not {what}") for f in skipped],
+                found + [PreflightError(provider, str(f), f"skipped: not {what}", SKIPPED) for f in skipped],
                 key=lambda x: Path(x.input or "") if isinstance(x, PreflightError) else x,
             )
         else:
