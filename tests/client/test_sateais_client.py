@@ -452,10 +452,10 @@ def test_named_grd_scenes_instead_of_an_aoi(make_sandbox, tmp_path):
 
 def test_a_scene_not_found_404_is_an_answer_not_a_missing_route(sandbox, tmp_path):
     ws = workspace(sandbox, tmp_path)
-    batch = ws.sateais.ship(square(0), "2014-01-01").wait(timeout=30)
+    batch = ws.sateais.ship(square(0), "2014-06-01").wait(timeout=30)  # after launch, before the archive
     job = batch.jobs[0]
     assert job.status == Status.FAILED and job.error_code == "SCENE_NOT_FOUND" and job.http_status == 404
-    assert "2014-01-01" in job.error_message and job.job_id is None
+    assert "2014-06-01" in job.error_message and job.job_id is None
     assert ws.sateais.adapter.verb == "analyze" and "POST /detect/{type}" not in tenant_stats(sandbox)["requests"]
 
 
