@@ -233,7 +233,7 @@ def test_exactly_once_under_faults(make_sandbox, tmp_path):
     b = ws.authenta.screen(folder).wait(timeout=120)
     counts = b.status_counts()
     assert len(b) == 28 and counts["succeeded"] + counts["failed"] == 28, b.to_frame()
-    assert counts["failed"] >= 1 and all(j.error_code and j.error_message for j in b.failed())
+    assert counts["failed"] >= 1 and all(j.error_code and j.error_message for j in b._failed_jobs())
     assert {j.operation for j in b.jobs} == {
         "ai-image-detection",
         "ai-audio-detection",

@@ -255,12 +255,12 @@ def test_every_input_becomes_at_most_one_task_under_faults(make_sandbox, tmp_pat
     assert set(t["jobs_per_input_digest"].values()) == {1} and t["jobs"]["created"] == len(created)
     digests = {"sha256:" + hashlib.sha256(Path(j.input).read_bytes()).hexdigest() for j in created}
     assert digests == set(t["jobs_per_input_digest"])
-    for j in b.failed():
+    for j in b._failed_jobs():
         if j.job_id:  # the task ran and ended in ERROR: Claid's errors[0].error is the message
             assert j.error_code == "ERROR" and "injected fault" in j.error_message
         else:  # the connection dropped under the create: not repeated, so never duplicated
             assert j.error_code == "CONNECTION_LOST" and "not repeated" in j.error_message
-    assert any(j.error_code == "ERROR" for j in b.failed())
+    assert any(j.error_code == "ERROR" for j in b._failed_jobs())
     faults = stats(sb)["providers"]["claid"]["faults"]
     assert faults.get("5xx", 0) > 0 and faults.get("429", 0) > 0 and faults.get("drop", 0) > 0
     for r in b.records():

@@ -232,9 +232,9 @@ def test_every_aoi_is_at_most_one_server_job_under_faults(make_sandbox, tmp_path
     assert set(per_digest.values()) == {1}  # never a second job for the same AOI and date
     created = [j for j in batch.jobs if j.job_id]
     assert t["jobs"]["created"] == len(per_digest) == len(created)
-    injected = [j for j in batch.failed() if j.job_id]
+    injected = [j for j in batch._failed_jobs() if j.job_id]
     assert injected and {j.error_code for j in injected} == {"INTERNAL_ERROR"}  # failed at the provider
-    for j in batch.failed():
+    for j in batch._failed_jobs():
         assert j.error_code and j.error_message
         # a create cut off in flight is not sent again (no idempotency key): failed, no job id, and says why
         assert j.job_id or (j.error_code == "CONNECTION_LOST" and "not repeated" in j.error_message)

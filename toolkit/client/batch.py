@@ -66,6 +66,10 @@ _CLIENT_INTERNALS = (
 )
 
 
+#: the columns of ``Batch.failed()``
+FAILED_COLUMNS = ["input", "status", "error_code", "error_message", "job_id", "http_status", "finished_at"]
+
+
 class ProviderClient:
     """Shared base of ``ws.animaldetect`` & co.: owns the adapter, transport, ledger and job-slot limits."""
 
@@ -272,7 +276,7 @@ class ProviderClient:
 
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
-        return [batch._items[j.key] for j in batch.failed() if j.key in batch._items]
+        return [batch._items[j.key] for j in batch._failed_jobs() if j.key in batch._items]
 
 
 class Batch(JobDriver):
@@ -348,8 +352,24 @@ class Batch(JobDriver):
         """Whether ``retry_failed()`` can act on failures: this session holds the batch's inputs (it was
         submitted here, not re-attached from the ledger alone), or a failed job would be resumed as it is."""
         return bool(self._items) or any(
-            self.client.resume_status(j, have_input=False) is not None for j in self.failed()
+            self.client.resume_status(j, have_input=False) is not None for j in self._failed_jobs()
         )
+
+    def failed(self) -> "pd.DataFrame":
+        """The failed (and expired) jobs, one row each: input, status, error code and message, job id, HTTP
+        status, when it finished. Empty (same columns) when none failed; ``retry_failed()`` sends them again."""
+        import pandas as pd
+
+        from ..load.jobs import jobs as jobs_table
+
+        failed = self._failed_jobs()
+        df = jobs_table(failed)[FAILED_COLUMNS[:-2] + ["finished_at"]]
+        df.insert(
+            len(df.columns) - 1,
+            "http_status",
+            pd.Series([j.http_status for j in failed], dtype="Int64", index=df.index),
+        )
+        return df.reset_index(drop=True)
 
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -434,7 +454,7 @@ class Batch(JobDriver):
 
     def _retry_failed(self, force: bool) -> "Batch":
         self.client.try_again()
-        resumed = [j for j in self.failed() if self.client._resumable(j, have_input=j.key in self._items)]
+        resumed = [j for j in self._failed_jobs() if self.client._resumable(j, have_input=j.key in self._items)]
         if resumed:  # not the provider's verdict: the same jobs continue, no new job is paid for
             self.start()
         items = self.client.failed_items(self)

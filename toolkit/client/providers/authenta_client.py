@@ -58,7 +58,7 @@ class ScreenBatch(VerdictBatch):
 
     def retry_failed(self, force: bool = False) -> Batch:
         groups: dict[str, list[Item]] = {}
-        for j in self.failed():
+        for j in self._failed_jobs():
             if j.key in self._items:
                 groups.setdefault(j.operation, []).append(self._items[j.key])
         if not groups:
