@@ -142,7 +142,7 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
     )
     rp.add_argument("action", choices=["export"])
     rp.add_argument("batch")
-    rp.add_argument("--out", required=True, help="file: .parquet, .csv, .geojson, .gpkg or .json (raw results)")
+    rp.add_argument("--out", required=True, help="file: .parquet, .csv, .xlsx, .geojson, .gpkg or .json (raw results)")
 
     sp = sub.add_parser(
         "sandbox", parents=[common], help="run the local sandbox server speaking all five provider contracts"
