@@ -132,3 +132,10 @@ def test_non_media_in_a_folder_are_skipped_and_counted_not_warned(ws: Workspace,
     assert [w.category for w in caught] == [RejectedInputs] and "labels.csv" not in str(caught[0].message)
     assert "animaldetect detect: 3 images, 1 other file skipped (labels.csv)" in caplog.text
     b.wait(timeout=60)
+
+
+def test_a_url_input_is_named_as_a_url(ws: Workspace) -> None:
+    with pytest.raises(PreflightError) as err:
+        ws.animaldetect.detect("https://example.com/cam-01.jpg")
+    assert "https://example.com/cam-01.jpg: is a URL" in str(err.value) and "download it first" in str(err.value)
+    assert "no such file" not in str(err.value) and ws.animaldetect.transport.requests == 0

@@ -28,6 +28,9 @@ WORKERS = min(8, 2 * (os.cpu_count() or 1))
 #: what ``expand`` says of a path that names nothing (``file_problem``'s words are kept for rosters and AOIs)
 MISSING = "no such file or folder"
 
+#: what ``expand`` says of a URL (only Claid fetches URLs itself; it reads them before ``expand``)
+_URL = "is a URL, not a local file: download it first, or use Claid (ws.claid.edit), which accepts URLs"
+
 #: What a path is when it is not a regular file or a directory (by ``stat`` mode).
 _SPECIAL = (
     (stat.S_ISFIFO, "is a named pipe (FIFO), not a file"),
@@ -112,6 +115,9 @@ def expand(
             if not matches:
                 out.append(PreflightError(provider, s, "the pattern matches no file"))
             out += _entries(provider, [Path(m) for m in matches])
+            continue
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", s):
+            out.append(PreflightError(provider, s, _URL))
             continue
         path = Path(p).expanduser()
         problem = file_problem(path, directory_ok=True)
