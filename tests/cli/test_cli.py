@@ -236,3 +236,26 @@ def test_a_folder_with_a_labels_file_exits_0_and_ls_into_head_is_quiet(make_sand
     cmd = f"{sys.executable} -m toolkit -w {tmp_path / 'ws'} jobs ls | head -n 0"
     piped = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+
+
+def test_the_readme_cli_example_exits_0(tmp_path):
+    """``toolkit submit animaldetect detect data/camera_traps -o threshold=0.3`` against the embedded sandbox: the
+    folder's labels.csv is skipped and counted, so every job done is exit 0 (README "Exit codes")."""
+    from toolkit.workspace import service_variables
+
+    env = {k: v for k, v in os.environ.items() if k not in service_variables()}
+    env.update(PYTHONPATH=str(ROOT), TOOLKIT_SANDBOX_TIME_SCALE="0.002")
+    args = ["submit", "animaldetect", "detect", "data/camera_traps", "-o", "threshold=0.3"]
+    p = subprocess.run(
+        [sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "36 images, 1 other file skipped (labels.csv)" in p.stderr and "finished: 36 succeeded" in p.stderr
+    subprocess.run(
+        [sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), "sandbox", "stop"], env=env, timeout=60
+    )
