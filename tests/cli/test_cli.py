@@ -246,16 +246,10 @@ def test_the_readme_cli_example_exits_0(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in service_variables()}
     env.update(PYTHONPATH=str(ROOT), TOOLKIT_SANDBOX_TIME_SCALE="0.002")
     args = ["submit", "animaldetect", "detect", "data/camera_traps", "-o", "threshold=0.3"]
-    p = subprocess.run(
-        [sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = [sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws")]
+    try:
+        p = subprocess.run([*command, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:  # the background sandbox the command started
+        subprocess.run([*command, "sandbox", "stop"], env=env, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "36 images, 1 other file skipped (labels.csv)" in p.stderr and "finished: 36 succeeded" in p.stderr
-    subprocess.run(
-        [sys.executable, "-m", "toolkit", "-w", str(tmp_path / "ws"), "sandbox", "stop"], env=env, timeout=60
-    )
