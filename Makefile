@@ -11,7 +11,7 @@ UV := $(BIN)/uv
 
 .PHONY: setup lock upgrade-lock demo test notebooks sandbox bench clean
 
-# One line per step. uv (itself pinned and hash-checked from the lock) installs exactly the lock: nothing
+# One line per step (uv's download and install lines are quieted; its errors still show). uv (itself pinned and hash-checked from the lock) installs exactly the lock: nothing
 # is resolved on the user's machine, and a package the lock does not name is removed.
 $(STAMP): pyproject.toml $(LOCK)
 	@echo "==> [setup 1/3] creating the environment $(VENV) with $$($(PY) -V 2>&1)"
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	@sed -n '/^uv==/,/^    #/p' $(LOCK) > $(VENV)/uv-requirement.txt
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --require-hashes -r $(VENV)/uv-requirement.txt
 	@echo "==> [setup 3/3] installing every package pinned in $(LOCK), then the project"
-	@$(UV) pip sync --python $(BIN)/python --require-hashes $(LOCK) 2>&1 | grep -v '^ [-+~] '
+	@$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
 	@$(UV) pip install --python $(BIN)/python --no-deps --no-build-isolation -e . 2>&1 | tail -n 1
 	@$(BIN)/python -c 'import toolkit' && touch $(STAMP)
 	@echo "==> [setup] done: $(VENV) matches $(LOCK)"

@@ -24,6 +24,7 @@ _LAZY = {
     "ConfigurationError": ("toolkit.client.model", "ConfigurationError"),
     "BatchTimeout": ("toolkit.client.model", "BatchTimeout"),
     "UnknownBatch": ("toolkit.client.model", "UnknownBatch"),
+    "WrongLoader": ("toolkit.client.model", "WrongLoader"),
     "InvalidOption": ("toolkit.client.model", "InvalidOption"),
     "RejectedInputs": ("toolkit.client.model", "RejectedInputs"),
     "PaidAgain": ("toolkit.client.plan", "PaidAgain"),
@@ -40,10 +41,21 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
+#: public submodules the README names by their dotted path (``toolkit.provenance.environment()``)
+_SUBMODULES = ("provenance",)
+
+
 def __getattr__(name: str) -> Any:
     """Import the public surface on first use, so ``import toolkit`` stays fast."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
     module, attr = _LAZY[name]
     value = importlib.import_module(module)
     return getattr(value, attr) if attr else value
+
+
+def __dir__() -> list[str]:
+    """What Tab offers on ``tk.``: the public surface, not this module's imports."""
+    return sorted({"__version__", *_LAZY, *_SUBMODULES})

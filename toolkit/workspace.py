@@ -191,6 +191,12 @@ class Workspace:
         """Face enrollment: roster of faces -> enrolled face ids, in batch jobs of at most 100."""
         return cast("FacesClient", self.client("faces"))
 
+    def __dir__(self) -> list[str]:
+        """Tab shows the providers and the workspace's calls, not its internals."""
+        from .client.surface import public_dir
+
+        return public_dir(self)
+
     def __repr__(self) -> str:
         return f"<Workspace {str(self.path.absolute())!r} {self._modes()}>"  # where it is, wherever it was found
 
@@ -249,9 +255,14 @@ class Workspace:
         """The ledger as the jobs table of ``toolkit.load.jobs`` (one row per job), optionally filtered. For
         older code (the jobs explorer counts the statuses present): ``batch_id`` (the same as ``batch``) and
         ``status`` as plain strings; ``load.jobs(ws.jobs())`` gives the categorical again."""
+        from .client.options import unknown_name
         from .load.jobs import jobs
 
-        statuses = [Status(status)] if status else None
+        if status is not None and str(status) not in {s.value for s in Status}:
+            raise unknown_name("status", status, [s.value for s in Status])
+        if provider is not None and provider not in registry.names():
+            raise unknown_name("provider", provider, registry.names())
+        statuses = [Status(str(status))] if status else None
         df = jobs(self.ledger.jobs(provider=provider, statuses=statuses, batch_id=batch))
         df["batch_id"] = df["batch"]
         df["status"] = df["status"].astype(object)

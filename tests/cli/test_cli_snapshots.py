@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 from tests.helpers import scene_image
 from toolkit.sandbox import Sandbox
@@ -115,6 +116,9 @@ def test_cli_output_snapshots(make_sandbox, tmp_path):
     mask.ids[records[0]["job_id"]] = "<JOB1>"
     check("jobs_show_job", run("jobs", "show", records[0]["job_id"]))
     check("results_export", run("results", "export", ids[0], "--out", str(tmp_path / "boxes.csv"), fit=False))
+    run("results", "export", ids[0], "--out", str(tmp_path / "boxes.xlsx"), fit=False)
+    sheet = pd.read_excel(tmp_path / "boxes.xlsx")
+    assert len(sheet) == len(pd.read_csv(tmp_path / "boxes.csv")) and {"file", "label", "score"} <= set(sheet.columns)
     check("jobs_cancel", run("jobs", "cancel", ids[1]))
     errors = [
         run(*args, code=2, fit=False)
@@ -125,7 +129,12 @@ def test_cli_output_snapshots(make_sandbox, tmp_path):
             ("submit", "animaldetect", "detect", str(imgs), "-o", "threshold=3"),
             ("submit", "animaldetect", "detect", str(tmp_path / "camera_trap")),
             ("submit", "animaldetect", "detekt", str(imgs)),
-            ("results", "export", ids[0], "--out", str(tmp_path / "boxes.xlsx")),
+            ("results", "export", ids[0], "--out", str(tmp_path / "boxes.txt")),
+            ("results", "export", ids[0], "--out", str(tmp_path / "nonexistent" / "dir" / "r.csv")),
+            ("submit", "animaldetect", "detect", str(imgs), "--threshold", "0.3"),
+            ("jobs", "ls", "--provider", "animaldetetc"),
+            ("sandbox", "--port", "99999"),
         ]
     ]
     check("errors", "".join(errors))
+    assert not (tmp_path / "nonexistent").exists()  # never created silently

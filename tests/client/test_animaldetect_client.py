@@ -39,7 +39,7 @@ def test_every_input_becomes_exactly_one_job_under_faults(make_sandbox, tmp_path
     counts = batch.status_counts()
     assert counts["succeeded"] + counts["failed"] == 40
     assert counts["failed"] >= 1  # injected job failures are recorded, with the provider's code
-    assert all(j.error_code for j in batch.failed())
+    assert all(j.error_code for j in batch._failed_jobs())
     tenant = digests_of(sb)
     assert len(tenant["jobs_per_input_digest"]) == 40
     assert set(tenant["jobs_per_input_digest"].values()) == {1}

@@ -186,7 +186,19 @@ def test_a_provider_failure_stays_failed_and_retry_failed_creates_a_new_job(ledg
     batch = client.submit("detect", items("ok.jpg", "bad.jpg")).wait(timeout=TIMEOUT, progress=False)
     bad = next(j for j in batch.jobs if j.input == "bad.jpg")
     assert bad.status == Status.FAILED and bad.error_code == "BAD_INPUT"
-    assert [j.input for j in batch.failed()] == ["bad.jpg"] and batch.can_retry
+    assert [j.input for j in batch._failed_jobs()] == ["bad.jpg"] and batch.can_retry
+    table = batch.failed()  # what a user reads: a table, one row per failed job, not dataclass reprs
+    assert list(table.columns) == [
+        "input",
+        "status",
+        "error_code",
+        "error_message",
+        "job_id",
+        "http_status",
+        "finished_at",
+    ]
+    assert table[["input", "status", "error_code"]].astype(str).values.tolist() == [["bad.jpg", "failed", "BAD_INPUT"]]
+    assert len(repr(table)) < 400  # not kilobytes of dataclass fields
     # the provider's verdict: a re-run re-attaches and leaves it failed (nothing sent)
     creates = fake(client).calls["create"]
     rerun = client.submit("detect", items("ok.jpg", "bad.jpg")).wait(timeout=TIMEOUT, progress=False)
@@ -254,7 +266,7 @@ def test_a_404_on_poll_of_a_known_job_ends_expired(ledger):
     old = next(j for j in batch.jobs if j.input == "old.jpg")
     assert old.job_id is not None and old.status == Status.EXPIRED and old.http_status == 404
     assert "retry_failed()" in old.error_message and old.finished_at is not None
-    assert [j.input for j in batch.failed()] == ["old.jpg"] and batch.done
+    assert [j.input for j in batch._failed_jobs()] == ["old.jpg"] and batch.done
     assert next(j for j in batch.jobs if j.input == "new.jpg").status == Status.SUCCEEDED
     assert ledger.get(old.key).status == Status.EXPIRED
 
@@ -280,7 +292,7 @@ def test_can_retry_needs_the_inputs_or_a_resumable_failure(ledger):
     batch = client.submit("detect", items("bad.jpg")).wait(timeout=TIMEOUT, progress=False)
     assert batch.can_retry
     attached = make_client(ledger).attach(batch.id)  # from the ledger alone: no inputs in this session
-    assert attached.failed() and not attached.can_retry
+    assert attached._failed_jobs() and not attached.can_retry
     assert attached.retry_failed() is attached
 
 

@@ -75,7 +75,7 @@ def test_operation_sets_really_apply_to_uploaded_files(sandbox, tmp_path):
         "bright": ({"adjustments": {"exposure": 60, "saturation": -100}}, "png"),
         "cutout": ({"background": {"remove": True}}, "png"),
         "padding": ({"padding": "25%", "background": {"color": "#ff0000"}}, "png"),
-        "plain": ({}, None),
+        "plain": ({}, "jpeg"),  # no operation: only an output format (operations={} alone is refused)
         "webp": ({"resizing": {"width": "50%"}}, "WEBP"),
     }
     batches = {k: ws.claid.edit(images, ops, out) for k, (ops, out) in cases.items()}  # all run at once
@@ -191,7 +191,9 @@ def test_upload_api_resume_after_a_crash_never_pays_twice(make_sandbox, tmp_path
     ws = live(tmp_path, sb)
     images = write_pictures(tmp_path / "imgs", 3)
     client = ws.claid
-    b = client.submit("edit", client._items(images), options={"operations": {}}, start=False)
+    b = client.submit(
+        "edit", client._items(images), options={"operations": {}, "output": {"format": "png"}}, start=False
+    )
     before_send, lost_answer, answered = b.jobs
     for job in b.jobs:  # what the ledger holds after a kill -9: a create started for every job...
         job.meta.update(create_sent=True, api="upload")
@@ -201,7 +203,7 @@ def test_upload_api_resume_after_a_crash_never_pays_twice(make_sandbox, tmp_path
             "/image/edit/upload",
             files={
                 "file": ("p", Path(answered.input).read_bytes(), "image/jpeg"),
-                "data": (None, '{"operations": {}}', "application/json"),
+                "data": (None, '{"operations": {}, "output": {"format": "png"}}', "application/json"),
             },
         )
     assert sent.status_code == 200, sent.text
@@ -210,7 +212,7 @@ def test_upload_api_resume_after_a_crash_never_pays_twice(make_sandbox, tmp_path
     answered.status = Status.RUNNING
     for job in b.jobs:
         ws.ledger.save(job)
-    again = live(tmp_path, sb).claid.edit(images, {}).wait(timeout=30)
+    again = live(tmp_path, sb).claid.edit(images, {}, "png").wait(timeout=30)
     done, uncertain, fetched = (next(j for j in again.jobs if j.key == k.key) for k in b.jobs)
     assert done.status == Status.SUCCEEDED and done.result_digest and done.job_id.startswith("upload-")
     assert uncertain.status == Status.FAILED and uncertain.error_code == "SUBMISSION_UNCERTAIN"
@@ -218,7 +220,7 @@ def test_upload_api_resume_after_a_crash_never_pays_twice(make_sandbox, tmp_path
     t = tenant(sb)
     assert t["requests"]["POST /image/edit/upload"]["200"] == 2  # the recorded one and the never-sent one
     assert t["jobs"]["created"] == 2 and t["credits_left"] == 8
-    third = live(tmp_path, sb).claid.edit(images, {}).wait(timeout=10)  # and once more: nothing at all
+    third = live(tmp_path, sb).claid.edit(images, {}, "png").wait(timeout=10)  # and once more: nothing at all
     assert third.client.transport.requests == 0 and tenant(sb)["credits_left"] == 8
 
 
@@ -253,12 +255,12 @@ def test_every_input_becomes_at_most_one_task_under_faults(make_sandbox, tmp_pat
     assert set(t["jobs_per_input_digest"].values()) == {1} and t["jobs"]["created"] == len(created)
     digests = {"sha256:" + hashlib.sha256(Path(j.input).read_bytes()).hexdigest() for j in created}
     assert digests == set(t["jobs_per_input_digest"])
-    for j in b.failed():
+    for j in b._failed_jobs():
         if j.job_id:  # the task ran and ended in ERROR: Claid's errors[0].error is the message
             assert j.error_code == "ERROR" and "injected fault" in j.error_message
         else:  # the connection dropped under the create: not repeated, so never duplicated
             assert j.error_code == "CONNECTION_LOST" and "not repeated" in j.error_message
-    assert any(j.error_code == "ERROR" for j in b.failed())
+    assert any(j.error_code == "ERROR" for j in b._failed_jobs())
     faults = stats(sb)["providers"]["claid"]["faults"]
     assert faults.get("5xx", 0) > 0 and faults.get("429", 0) > 0 and faults.get("drop", 0) > 0
     for r in b.records():
@@ -359,14 +361,16 @@ def test_resume_after_an_interrupted_upload_creates_but_a_lost_create_is_not_rep
     ws = workspace(tmp_path, sandbox)
     images = write_pictures(tmp_path / "imgs", 2)
     client = ws.claid
-    b = client.submit("edit", client._items(images), options={"operations": {}}, start=False)
+    b = client.submit(
+        "edit", client._items(images), options={"operations": {}, "output": {"format": "png"}}, start=False
+    )
     upload_cut, create_cut = b.jobs
     for job in b.jobs:  # what the ledger holds after a kill -9 in the upload / right after the create left
         job.meta["create_sent"] = True
     create_cut.meta["create_posted"] = True
     for job in b.jobs:
         ws.ledger.save(job, "meta")
-    again = workspace(tmp_path, sandbox).claid.edit(images, {}).wait(timeout=30)
+    again = workspace(tmp_path, sandbox).claid.edit(images, {}, "png").wait(timeout=30)
     done, uncertain = (next(j for j in again.jobs if j.key == k.key) for k in (upload_cut, create_cut))
     assert done.status == Status.SUCCEEDED and done.result_digest
     assert uncertain.status == Status.FAILED and uncertain.error_code == "SUBMISSION_UNCERTAIN"

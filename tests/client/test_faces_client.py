@@ -144,7 +144,7 @@ def test_every_slice_is_one_server_job_under_faults(make_sandbox, tmp_path):
     b = ws.faces.enroll(csv).wait(timeout=90)
     counts = b.status_counts()
     assert counts["succeeded"] + counts["failed"] == 2 and counts["failed"] >= 1
-    assert all(j.error_code == "INTERNAL_ERROR" and j.job_id for j in b.failed())
+    assert all(j.error_code == "INTERNAL_ERROR" and j.job_id for j in b._failed_jobs())
     t = tenant_stats(sb)
     assert len(t["jobs_per_input_digest"]) == 2 and set(t["jobs_per_input_digest"].values()) == {1}
     assert t["jobs"]["created"] == 2
@@ -154,7 +154,7 @@ def test_every_slice_is_one_server_job_under_faults(make_sandbox, tmp_path):
     # the first create was dropped before the server saw it: the job list proved it absent, so it was re-sent
     assert "absent" in {j.meta.get("lookup") for j in b.jobs}
     # a failed job's rows all come back for retry, as one new job
-    (failed,) = b.failed()
+    (failed,) = b._failed_jobs()
     items = ws.faces.failed_items(b)
     assert [len(i.meta["rows"]) for i in items] == [len(failed.meta["rows"])]
 

@@ -112,8 +112,9 @@ def test_some_inputs_rejected_warn_once_naming_each_and_the_rest_go_on(sandbox, 
     mine = [w for w in seen if issubclass(w.category, tk.RejectedInputs)]
     assert len(mine) == 1 and mine[0].filename == __file__  # shown at the call, not inside the toolkit
     text = str(mine[0].message)
-    assert text.startswith("animaldetect detect: 2 of 4 inputs rejected before sending (the other 2 were submitted")
-    assert {Path(e.input).name for e in b.rejected} == {"broken.jpg", "notes.txt"}
+    assert text.startswith("animaldetect detect: 1 of 3 inputs rejected before sending (the other 2 were submitted")
+    assert {Path(e.input).name for e in b.rejected} == {"broken.jpg"}  # notes.txt: skipped (not media), counted
+    assert [Path(s).name for s in b.skipped] == ["notes.txt"] and "notes.txt" not in text
     for e in b.rejected:
         assert f"\n  {e.input}: {e.message}" in text
         assert f"rejected: {e.input}: {e.message}" in repr(b)

@@ -232,9 +232,9 @@ def test_every_aoi_is_at_most_one_server_job_under_faults(make_sandbox, tmp_path
     assert set(per_digest.values()) == {1}  # never a second job for the same AOI and date
     created = [j for j in batch.jobs if j.job_id]
     assert t["jobs"]["created"] == len(per_digest) == len(created)
-    injected = [j for j in batch.failed() if j.job_id]
+    injected = [j for j in batch._failed_jobs() if j.job_id]
     assert injected and {j.error_code for j in injected} == {"INTERNAL_ERROR"}  # failed at the provider
-    for j in batch.failed():
+    for j in batch._failed_jobs():
         assert j.error_code and j.error_message
         # a create cut off in flight is not sent again (no idempotency key): failed, no job id, and says why
         assert j.job_id or (j.error_code == "CONNECTION_LOST" and "not repeated" in j.error_message)
@@ -452,10 +452,10 @@ def test_named_grd_scenes_instead_of_an_aoi(make_sandbox, tmp_path):
 
 def test_a_scene_not_found_404_is_an_answer_not_a_missing_route(sandbox, tmp_path):
     ws = workspace(sandbox, tmp_path)
-    batch = ws.sateais.ship(square(0), "2014-01-01").wait(timeout=30)
+    batch = ws.sateais.ship(square(0), "2014-06-01").wait(timeout=30)  # after launch, before the archive
     job = batch.jobs[0]
     assert job.status == Status.FAILED and job.error_code == "SCENE_NOT_FOUND" and job.http_status == 404
-    assert "2014-01-01" in job.error_message and job.job_id is None
+    assert "2014-06-01" in job.error_message and job.job_id is None
     assert ws.sateais.adapter.verb == "analyze" and "POST /detect/{type}" not in tenant_stats(sandbox)["requests"]
 
 

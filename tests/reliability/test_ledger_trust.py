@@ -353,7 +353,7 @@ def test_credits_running_out_mid_batch_stop_the_sends_and_a_top_up_resumes(tmp_p
     b = run().wait(timeout=120)
     counts = b.status_counts()
     assert counts["succeeded"] == 3 and counts["failed"] == 7, counts
-    assert {j.http_status for j in b.failed()} == {402}
+    assert {j.http_status for j in b._failed_jobs()} == {402}
     creates = [r for r in server(sb, provider)]
     assert len(creates) == 3
     stats = httpx.get(sb.url + "/__sandbox__/stats").json()["providers"][provider]["tenants"]

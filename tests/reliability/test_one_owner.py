@@ -92,7 +92,7 @@ def test_retry_failed_twice_pays_each_failed_input_once(tmp_path: Path, make_san
     unthrottle(ws)
     (b,) = submit_all(ws, inp, ("authenta",))["authenta"]
     b.wait(timeout=180, progress=False)
-    failed = len(b.failed())
+    failed = len(b._failed_jobs())
     assert failed > 0, "the fault injection failed no job: pick another seed"
     httpx.put(sb.url + "/__sandbox__/faults", json={"spec": ""}).raise_for_status()  # the retries succeed
     r1 = b.retry_failed()  # the button clicked twice: the second click while the first retry runs

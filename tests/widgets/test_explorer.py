@@ -36,7 +36,9 @@ def test_explorer_filters_the_ledger_by_provider_status_and_batch(make_sandbox, 
     x.status.value = "failed"
     rows = table_rows(x.table.value)
     assert len(rows) == failed and all(r[1] == "failed" and "PROCESSING_FAILED" in r[6] for r in rows)
-    assert sorted(r[0].rsplit("/", 1)[-1] for r in rows) == sorted(j.input.rsplit("/", 1)[-1] for j in ad.failed())
+    assert sorted(r[0].rsplit("/", 1)[-1] for r in rows) == sorted(
+        j.input.rsplit("/", 1)[-1] for j in ad._failed_jobs()
+    )
 
     x.provider.value = ""
     x.status.value = ""

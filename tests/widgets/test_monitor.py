@@ -60,7 +60,7 @@ def test_monitor_follows_a_whole_batch_with_failures(make_sandbox, tmp_path):
     assert pill_counts(m.header.value) == {"succeeded": counts["succeeded"], "failed": failed, "rejected": 1}
     assert "16/16 done" in m.stats.value
     rows = failure_rows(m.failures.value)
-    expected = [Path(j.input).name for j in batch.failed()][:4]  # submission order once finished
+    expected = [Path(j.input).name for j in batch._failed_jobs()][:4]  # submission order once finished
     assert [Path(r[0]).name for r in rows[:4]] == expected
     assert all(code == "PROCESSING_FAILED" and "failed" in msg for _, code, msg in rows[:4])
     assert len(rows) == 5 and f"and {failed + 1 - 5} more" in m.failures.value
@@ -82,7 +82,7 @@ def test_retry_button_submits_exactly_the_failed_inputs(make_sandbox, tmp_path):
     sb = make_sandbox(faults={"animaldetect": {"fail": 0.4}}, seed=2)
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     batch = ws.animaldetect.detect(write_images(tmp_path / "imgs", 12)).wait(timeout=60)
-    failed_inputs = sorted(j.input for j in batch.failed())
+    failed_inputs = sorted(j.input for j in batch._failed_jobs())
     assert failed_inputs
     httpx.put(sb.url + "/__sandbox__/faults", json={"spec": ""}).raise_for_status()  # the retries succeed
     m = monitor_for(batch)
@@ -106,7 +106,7 @@ def test_retry_clicked_twice_pays_once_and_the_button_waits_for_the_retry(make_s
     sb = make_sandbox(faults={"authenta": {"fail": 0.5}}, seed=3, time_scale=0.02)
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     batch = ws.authenta.run("ai-image-detection", write_images(tmp_path / "imgs", 8)).wait(timeout=120)
-    failed = len(batch.failed())
+    failed = len(batch._failed_jobs())
     assert failed
     httpx.put(sb.url + "/__sandbox__/faults", json={"spec": ""}).raise_for_status()
     m = monitor_for(batch)

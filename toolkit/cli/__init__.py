@@ -20,7 +20,8 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit status (0 ok, 1 some jobs failed, 2 an error, 130 interrupted)."""
+    """Run one command; returns the exit status: 0 all done, 1 some jobs failed (or unfinished) or inputs were
+    refused, 2 a usage or other error, 130 interrupted (README "Exit codes")."""
     in_process = argv is not None
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(describe_operations=_asks_submit_help(argv))
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "jobs" and args.action != "ls" and not args.id:
             parser.error(f"jobs {args.action} needs a batch id (`toolkit jobs ls --batches` lists them)")
         return _run(args)
+    except BrokenPipeError:
+        _drop_stdout()  # the reader (``| head``) has all it wanted: no "Broken pipe", now or at exit
+        return 0
     except (KeyboardInterrupt, Interrupted):
         after = "stopped" if args.command == "sandbox" else "interrupted; jobs already sent keep running"
         print(f"\ntoolkit {args.command}: {after}", file=sys.stderr)
@@ -53,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         restore_output()
         if in_process:  # a test or a notebook calling main(): the process's own exit says its line again
             runtime.exit_line = exit_line
+
+
+def _drop_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (a test's capture): nothing to flush later
+        pass
 
 
 class Interrupted(BaseException):

@@ -36,7 +36,7 @@ ROW_NOUNS: dict[str, tuple[str, str]] = {
     "images": ("image", "images"),
     "faces": ("face row", "face rows"),
 }
-FORMATS = (".parquet", ".csv", ".geojson", ".gpkg", ".json")
+FORMATS = (".parquet", ".csv", ".xlsx", ".geojson", ".gpkg", ".json")
 
 
 class LazyTransport:
@@ -115,7 +115,7 @@ def detached(batch: "Batch", step: float = 0.05) -> str:
             break
         time.sleep(step)
     created = sum(1 for j in batch.jobs if j.meta.get("submitted") or j.job_id)
-    failed = len(batch.failed())
+    failed = len(batch._failed_jobs())
     text = f"batch {batch.id}: {plural(created, 'job')} created and running at {batch.client.name}"
     if unsent:
         text += f", {len(unsent)} waiting for a free slot"
@@ -156,7 +156,7 @@ def finish(batch: "Batch", timeout: float | None) -> int:
     for line in result_summary(batch):
         say(line)
     print(batch.id)
-    return 1 if batch.failed() or batch.rejected or not batch.done else 0
+    return 1 if batch._failed_jobs() or batch.rejected or not batch.done else 0
 
 
 def result_summary(batch: "Batch") -> list[str]:
@@ -166,12 +166,12 @@ def result_summary(batch: "Batch") -> list[str]:
     lines = [f"{'finished' if done else 'not finished yet'}: {count_phrase(counts) or 'no jobs'}"]
     if batch.rejected:
         lines[0] += f" ({plural(len(batch.rejected), 'input')} rejected before sending)"
-    for j in batch.failed()[:5]:
+    for j in batch._failed_jobs()[:5]:
         lines.append(
             f"  failed: {fmt.short(j.input)}: {fmt.clip(' '.join(filter(None, (j.error_code, j.error_message))), 70)}"
         )
-    if len(batch.failed()) > 5:
-        lines.append(f"  … and {len(batch.failed()) - 5} more: toolkit jobs show {batch.id}")
+    if len(batch._failed_jobs()) > 5:
+        lines.append(f"  … and {len(batch._failed_jobs()) - 5} more: toolkit jobs show {batch.id}")
     if not done:
         lines.append(f"  follow it with: toolkit jobs wait {batch.id}")
     if counts["succeeded"]:
@@ -282,6 +282,8 @@ def results(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise CliError(f"unknown format {suffix or out.name!r}: give --out a file ending in {', '.join(FORMATS)}")
+    if not out.parent.is_dir():  # never created silently: a typo in the path would hide the file
+        raise CliError(f"the folder {out.parent} does not exist: create it first (mkdir -p {out.parent}), or fix --out")
     batch = attach(args, args.batch)
     if not batch.done:  # e.g. results lost from the cache: fetched again while the provider still has them
         batch.start().wait(progress=False)
@@ -316,6 +318,8 @@ def _write(frame: Any, out: Path, suffix: str, provider: str) -> None:
         export.to_parquet(frame, out)  # the raw JSON stays in the cache, not in the file's metadata
     elif suffix == ".csv":
         export.to_csv(frame, out)  # geometry as WKT, timestamps as ISO 8601
+    elif suffix == ".xlsx":
+        export.to_excel(frame, out)  # one sheet; timestamps in UTC
     elif not hasattr(frame, "geometry"):
         raise CliError(f"{provider} results have no geometry: use --out with .parquet, .csv or .json")
     elif suffix == ".geojson":

@@ -7,7 +7,7 @@ import argparse
 import inspect
 import textwrap
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from ..client import registry
 from ..discover import find_workspace
@@ -25,14 +25,52 @@ examples:
 STATUSES = ("succeeded", "failed", "running", "queued", "draft", "cancelled", "expired")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with the one answer to an operation option written as a flag (``--threshold 0.3``)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            words = message.split(":", 1)[1].split()
+            flags = [
+                (w, words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("-") else None)
+                for i, w in enumerate(words)
+                if w.startswith("--")
+            ]
+            if flags:
+                name, _, value = flags[0][0][2:].partition("=")
+                value = value or flags[0][1] or "VALUE"
+                message += f" (an operation's options are given as -o NAME=VALUE: -o {name}={value})"
+        super().error(message)
+
+
+def provider_name(text: str) -> str:
+    """``--provider``: a registered provider, else the usage error naming the valid ones."""
+    from ..client.options import unknown_name
+
+    if text not in registry.names():
+        raise argparse.ArgumentTypeError(str(unknown_name("provider", text, registry.names())))
+    return text
+
+
+def port_number(text: str) -> int:
+    """``--port``: 0..65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number: ports are 0-65535 (0: any free port)")
+    return port
+
+
 def build_parser(describe_operations: bool | list[str] = False) -> argparse.ArgumentParser:
     """The parser. ``describe_operations`` (True, or a list of providers) lists the operations and their options
     in ``submit --help``: that imports the providers, so only when the help is shown."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks and debug logs"
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="toolkit",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -94,7 +132,7 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
     )
     jp.add_argument("action", choices=["ls", "show", "wait", "cancel", "delete"])
     jp.add_argument("id", nargs="?", help="a batch id (wait/cancel/delete); a batch id, job id or ledger key (show)")
-    jp.add_argument("--provider", help="ls: only this provider's jobs")
+    jp.add_argument("--provider", type=provider_name, help="ls: only this provider's jobs")
     jp.add_argument("--status", choices=STATUSES, help="ls: only jobs in this status")
     jp.add_argument("--batch", help="ls: only this batch's jobs")
     jp.add_argument("--batches", action="store_true", help="ls: list batches instead of jobs")
@@ -109,7 +147,7 @@ def build_parser(describe_operations: bool | list[str] = False) -> argparse.Argu
     )
     rp.add_argument("action", choices=["export"])
     rp.add_argument("batch")
-    rp.add_argument("--out", required=True, help="file: .parquet, .csv, .geojson, .gpkg or .json (raw results)")
+    rp.add_argument("--out", required=True, help="file: .parquet, .csv, .xlsx, .geojson, .gpkg or .json (raw results)")
 
     sp = sub.add_parser(
         "sandbox", parents=[common], help="run the local sandbox server speaking all five provider contracts"
@@ -197,7 +235,7 @@ def _from_signature(name: str, method: Callable[..., Any], skip: int = 1) -> Any
 def sandbox_args(p: argparse.ArgumentParser) -> None:
     """The options of ``toolkit sandbox``."""
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    p.add_argument("--port", type=port_number, default=8787, help="port (default 8787)")
     p.add_argument(
         "--data-dir",
         type=Path,

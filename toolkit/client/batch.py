@@ -31,9 +31,12 @@ from .model import (
     UnknownBatch,
     BatchTimeout,
     count_phrase,
+    skipped_text,
 )
 from .model import rejected_text, warn_user
 from .poller import RuntimeModel
+from .surface import public_dir, wrong_loader
+from ..widgets.notice import notice
 from .resume import create_never_processed, resume_status, stop_summary
 from .providers.base import Adapter, Item
 from .transport import Transport, redact_url
@@ -42,6 +45,29 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger("toolkit.batch")
+
+
+#: attributes of a client that the batch machinery uses and a user never calls (hidden from Tab)
+_CLIENT_INTERNALS = (
+    "adapter",
+    "adapter_class",
+    "batch_class",
+    "failed_items",
+    "halted",
+    "item_for",
+    "items",
+    "enrolled_rows",
+    "ledger",
+    "preflight_outcome",
+    "resume_status",
+    "slots",
+    "transport",
+    "try_again",
+)
+
+
+#: the columns of ``Batch.failed()``
+FAILED_COLUMNS = ["input", "status", "error_code", "error_message", "job_id", "http_status", "finished_at"]
 
 
 class ProviderClient:
@@ -66,6 +92,10 @@ class ProviderClient:
     def target(self) -> str:
         """Where the jobs run, part of every job's key: sandbox jobs are never re-attached as real ones."""
         return "sandbox" if self.transport.config.sandbox else self.transport.config.base_url
+
+    def __dir__(self) -> list[str]:
+        """Tab shows the operations and a few attributes, not the batch machinery."""
+        return public_dir(self, _CLIENT_INTERNALS)
 
     def __repr__(self) -> str:
         mode = "sandbox" if self.transport.config.sandbox else "live"
@@ -170,6 +200,9 @@ class ProviderClient:
             jobs.append(job)
         self.ledger.save_batch(batch_id, self.name, operation, k.batch_keys, {"options": options})
         batch = self.batch_class(self, batch_id, jobs, k.work, k.rejected)
+        batch.skipped = k.skipped
+        if k.skipped:
+            notice(skipped_text(self.name, operation, k.skipped, list(k.work.values())))
         if start:
             batch.start()
         return batch
@@ -273,7 +306,7 @@ class ProviderClient:
 
     def failed_items(self, batch: "Batch") -> list[Item]:
         """What ``Batch.retry_failed`` submits again: the inputs of failed jobs (faces: also failed rows)."""
-        return [batch._items[j.key] for j in batch.failed() if j.key in batch._items]
+        return [batch._items[j.key] for j in batch._failed_jobs() if j.key in batch._items]
 
 
 class Batch(JobDriver):
@@ -291,6 +324,8 @@ class Batch(JobDriver):
         self.id = batch_id
         self.jobs: list[Job] = jobs
         self.rejected = rejected
+        #: files a folder held that are not of the operation's kind (``labels.csv``): skipped, not refused
+        self.skipped: list[str] = []
         self._items = items
         self._future: concurrent.futures.Future | None = None
         prior = client.ledger.runtimes(client.name, jobs[0].operation, exclude_batch=batch_id) if jobs else []
@@ -301,6 +336,15 @@ class Batch(JobDriver):
         self._retry_lock = threading.Lock()
 
     # -- public surface -----------------------------------------------------------------------------
+    def __dir__(self) -> list[str]:
+        return public_dir(self, ("retry_salt", "version", "started"))
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for a missing name: another provider's loader gets the one that fits
+        if "client" in self.__dict__ and not name.startswith("_"):
+            raise wrong_loader(self, name, Batch)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         counts = count_phrase(self.status_counts())
         extra = f", {len(self.rejected)} rejected before sending" if self.rejected else ""
@@ -338,8 +382,24 @@ class Batch(JobDriver):
         """Whether ``retry_failed()`` can act on failures: this session holds the batch's inputs (it was
         submitted here, not re-attached from the ledger alone), or a failed job would be resumed as it is."""
         return bool(self._items) or any(
-            self.client.resume_status(j, have_input=False) is not None for j in self.failed()
+            self.client.resume_status(j, have_input=False) is not None for j in self._failed_jobs()
         )
+
+    def failed(self) -> "pd.DataFrame":
+        """The failed (and expired) jobs, one row each: input, status, error code and message, job id, HTTP
+        status, when it finished. Empty (same columns) when none failed; ``retry_failed()`` sends them again."""
+        import pandas as pd
+
+        from ..load.jobs import jobs as jobs_table
+
+        failed = self._failed_jobs()
+        df = jobs_table(failed)[FAILED_COLUMNS[:-2] + ["finished_at"]]
+        df.insert(
+            len(df.columns) - 1,
+            "http_status",
+            pd.Series([j.http_status for j in failed], dtype="Int64", index=df.index),
+        )
+        return df.reset_index(drop=True)
 
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -424,7 +484,7 @@ class Batch(JobDriver):
 
     def _retry_failed(self, force: bool) -> "Batch":
         self.client.try_again()
-        resumed = [j for j in self.failed() if self.client._resumable(j, have_input=j.key in self._items)]
+        resumed = [j for j in self._failed_jobs() if self.client._resumable(j, have_input=j.key in self._items)]
         if resumed:  # not the provider's verdict: the same jobs continue, no new job is paid for
             self.start()
         items = self.client.failed_items(self)

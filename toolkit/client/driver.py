@@ -40,7 +40,8 @@ class JobDriver:
     _model: RuntimeModel
     _listeners: list[Callable[[Any], None]]
 
-    def failed(self) -> list[Job]:
+    def _failed_jobs(self) -> list[Job]:
+        """The failed and expired jobs, as the machinery uses them (``Batch.failed()`` is the user's table)."""
         return [j for j in self.jobs if j.status in (Status.FAILED, Status.EXPIRED)]
 
     def _settled(self, job: Job) -> bool:
@@ -347,7 +348,7 @@ class JobDriver:
 
     async def _delete_drafts(self) -> None:
         """Delete the provider-side drafts of failed jobs that never ran (before they are sent as new jobs)."""
-        for job in self.failed():
+        for job in self._failed_jobs():
             if job.job_id and not job.meta.get("submitted") and not job.meta.get("deleted"):
                 try:
                     if await self.client.adapter.delete(job):

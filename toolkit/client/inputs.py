@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..media import jpeg_complete, sniff
 from .filedata import FileInput
-from .model import PreflightError
+from .model import SKIPPED, PreflightError
 
 if TYPE_CHECKING:
     from .providers.base import Item
@@ -27,6 +27,9 @@ _IMAGE_NAMES = IMAGE_SUFFIXES | {".gif", ".bmp", ".tif", ".tiff", ".avif"}
 WORKERS = min(8, 2 * (os.cpu_count() or 1))
 #: what ``expand`` says of a path that names nothing (``file_problem``'s words are kept for rosters and AOIs)
 MISSING = "no such file or folder"
+
+#: what ``expand`` says of a URL (only Claid fetches URLs itself; it reads them before ``expand``)
+_URL = "is a URL, not a local file: download it first, or use Claid (ws.claid.edit), which accepts URLs"
 
 #: What a path is when it is not a regular file or a directory (by ``stat`` mode).
 _SPECIAL = (
@@ -98,8 +101,8 @@ def expand(
     """Files named by paths, globs and directories, in a stable order; unusable names become PreflightErrors.
 
     Inside a directory (or among a glob's matches) a FIFO, socket, device, dangling link, link loop or a
-    subfolder that cannot be listed is a PreflightError too, and so is each file skipped for its name (not one
-    of ``suffixes``; hidden files aside), so nothing is skipped without a word; directories met by a glob and
+    subfolder that cannot be listed is a PreflightError too; each file skipped for its name (not one of
+    ``suffixes``; hidden files aside) is one with the code ``SKIPPED``, which a batch counts, not warns about; directories met by a glob and
     symbolic links to directories inside a folder are not followed.
     """
     if isinstance(paths, (str, Path)):
@@ -113,6 +116,9 @@ def expand(
                 out.append(PreflightError(provider, s, "the pattern matches no file"))
             out += _entries(provider, [Path(m) for m in matches])
             continue
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", s):
+            out.append(PreflightError(provider, s, _URL))
+            continue
         path = Path(p).expanduser()
         problem = file_problem(path, directory_ok=True)
         if problem:
@@ -124,7 +130,7 @@ def expand(
                 continue
             what = _noun(suffixes)[1]
             out += sorted(
-                found + [PreflightError(provider, str(f), f"skipped: not {what}") for f in skipped],
+                found + [PreflightError(provider, str(f), f"skipped: not {what}", SKIPPED) for f in skipped],
                 key=lambda x: Path(x.input or "") if isinstance(x, PreflightError) else x,
             )
         else:

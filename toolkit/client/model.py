@@ -130,6 +130,10 @@ class InvalidOption(ToolkitError, ValueError):
     """An option a call does not have (with the nearest one it does), or a value outside its range."""
 
 
+class WrongLoader(ToolkitError, AttributeError):
+    """A loader called on another provider's batch (``.detections()`` on an Authenta batch): names the one that fits."""
+
+
 class UnknownBatch(ToolkitError, KeyError):
     """No batch with that id in the workspace's ledger."""
 
@@ -241,6 +245,20 @@ class NoResults(UserWarning):
     """A loader read a settled batch none of whose jobs succeeded: its frame is empty for that reason."""
 
 
+#: the code of a file a folder holds that is not of the operation's kind (``labels.csv`` beside the photos):
+#: skipped and counted (``batch.skipped``), not a refused input
+SKIPPED = "SKIPPED"
+
+
+def skipped_text(provider: str, operation: str, skipped: list[str], accepted: list[Any]) -> str:
+    """``"animaldetect detect: 36 images, 1 other file skipped (labels.csv)"``: what a folder held besides."""
+    images = all(str(getattr(it, "meta", {}).get("content_type", "")).startswith("image/") for it in accepted)
+    noun = ("image" if images else "file") + ("s" if len(accepted) != 1 else "")
+    names = ", ".join(os.path.basename(s) for s in skipped[:3]) + (", …" if len(skipped) > 3 else "")
+    other = f"{len(skipped)} other file{'s' if len(skipped) != 1 else ''}"
+    return f"{provider} {operation}: {len(accepted)} {noun}, {other} skipped ({names})"
+
+
 #: How many refused inputs a warning or a repr names one by one (``batch.rejected`` holds all of them).
 SHOWN = 50
 
@@ -267,4 +285,28 @@ def warn_user(warning: Warning) -> None:
     frame, level = sys._getframe(1), 2
     while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
         frame, level = frame.f_back, level + 1
+    _show_in_jupyter()
     warnings.warn(warning, stacklevel=level)
+
+
+def _show_in_jupyter() -> None:
+    """In a Jupyter kernel, the toolkit's warnings are shown as one formatted block (no ``ipykernel_…py:1:``
+    path, no echo of the cell's source line, not a pink stderr box); the warning filters still decide whether
+    (and how often) one is shown. Other warnings are shown as before."""
+    from ..widgets.notice import kernel_shell
+
+    shown = warnings.showwarning
+    if getattr(shown, "__toolkit__", False) or kernel_shell() is None:
+        return
+
+    def showwarning(
+        message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> None:
+        if not category.__module__.startswith("toolkit.") or file is not None:
+            return shown(message, category, filename, lineno, file, line)
+        from ..widgets.notice import warning_display
+
+        warning_display(category.__name__, str(message))
+
+    showwarning.__toolkit__ = True  # type: ignore[attr-defined]
+    warnings.showwarning = showwarning

@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 from .model import InvalidOption, PreflightError
 
@@ -101,8 +101,7 @@ class Option:
         if not any(_is(value, t) for t in self.types):
             return f"is a {type(value).__name__}, not a {self.accepts()}"
         if self.choices is not None and value not in self.choices:
-            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=1, cutoff=0.6)
-            return "is not " + self.accepts() + (f"; did you mean {close[0]!r}?" if close else "")
+            return "is not " + self.accepts() + did_you_mean(value, self.choices)
         if self.range is not None and isinstance(value, Real) and not isinstance(value, bool):
             lo, hi = self.range
             if not (math.isfinite(float(value)) and lo <= float(value) <= hi):
@@ -320,8 +319,21 @@ def checked(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def did_you_mean(value: Any, valid: Iterable[Any]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``valid`` to ``value`` (case-insensitive), else ``""``."""
+    names = {str(v).lower(): str(v) for v in valid}
+    close = difflib.get_close_matches(str(value).strip().lower(), list(names), n=1, cutoff=0.6)
+    return f"; did you mean {names[close[0]]!r}?" if close else ""
+
+
+def unknown_name(what: str, value: Any, valid: Iterable[Any], error: type[Exception] = InvalidOption) -> Exception:
+    """The error of a wrong name (a task, a status, a provider, a column): the value, the nearest valid one and
+    every valid one."""
+    valid = [str(v) for v in valid]
+    return error(f"unknown {what} {value!r}{did_you_mean(value, valid)} (valid: {', '.join(valid)})")
+
+
 def unknown_option(call: str, key: str, names: list[str], inputs: list[str] | None = None) -> InvalidOption:
     """``InvalidOption`` for ``key``, suggesting the closest of ``names`` (or of the ``inputs``)."""
-    close = difflib.get_close_matches(key, [*names, *(inputs or [])], n=1, cutoff=0.6)
-    meant = f"; did you mean {close[0]!r}?" if close else ""
+    meant = did_you_mean(key, [*names, *(inputs or [])])
     return InvalidOption(f"{call} has no option {key!r}{meant} (its options: {', '.join(names)})")

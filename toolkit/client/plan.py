@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from .filedata import FileInput
 from .ledger import idempotency_key
-from .model import SHOWN, Job, PreflightError, Status
+from .model import SHOWN, SKIPPED, Job, PreflightError, Status
 from .providers.base import Item
 
 NEW = "new job"
@@ -45,6 +45,7 @@ class Keyed:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     rejected: list[PreflightError] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # files that are not media in a folder: counted, not refused
 
 
 def key_items(
@@ -60,6 +61,9 @@ def key_items(
     k = Keyed()
     where = f"{operation}@{target}"
     for it in items:
+        if isinstance(it, PreflightError) and it.code == SKIPPED:
+            k.skipped.append(it.input or "")
+            continue
         if isinstance(it, PreflightError):
             k.rejected.append(it)
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,10 +70,18 @@ def read_roster(
     image_column: str | None = None,
     base_dir: str | Path | None = None,
     provider: str = "faces",
+    sep: str | None = None,
 ) -> Roster:
-    """Parse and check a roster; raises ``PreflightError`` when the roster as a whole is unusable."""
+    """Parse and check a roster; raises ``PreflightError`` when the roster as a whole is unusable.
+
+    A CSV's separator is ``sep``, else sniffed (``,``, ``;`` as Excel writes in much of Europe, tab, ``|``).
+    Relative image paths are resolved against ``base_dir``, else the CSV's folder, else (a DataFrame or pairs)
+    the working folder, which a missing file's error then names. ``images\\emp_0001.jpg`` (Windows) works too."""
     import pandas as pd
 
+    where = "the working folder (pass base_dir= for another)"
+    if base_dir:
+        where = "base_dir"
     if isinstance(roster, pd.DataFrame):
         name, frame, base = "roster", roster, Path(base_dir) if base_dir else Path.cwd()
     elif isinstance(roster, (str, Path)):
@@ -80,8 +89,10 @@ def read_roster(
         if path.is_dir():
             name, frame = f"{path.name}/", _folder_frame(path, provider)
             id_column, image_column, base = "external_id", "image", path
+            where = "the folder"
         elif path.is_file():
-            name, frame, base = path.name, _read_csv(path, provider), Path(base_dir) if base_dir else path.parent
+            name, frame, base = path.name, _read_csv(path, provider, sep), Path(base_dir) if base_dir else path.parent
+            where = ""  # a CSV's own folder, as its docstring says: what a user expects, no note
         else:  # never opened: a FIFO or device would block or react
             problem = file_problem(path)
             raise PreflightError(
@@ -110,13 +121,28 @@ def read_roster(
     id_col, image_col = _columns(name, frame, id_column, image_column, provider)
     if len(frame) == 0:
         raise PreflightError(provider, name, "the roster has no rows")
-    return _check_rows(name, frame[id_col].tolist(), frame[image_col].tolist(), Path(base), provider)
+    return _check_rows(name, frame[id_col].tolist(), frame[image_col].tolist(), Path(base), provider, where)
 
 
-def _read_csv(path: Path, provider: str) -> Any:
+def _sniff(path: Path) -> str:
+    """The separator of a roster file: tab for .tsv/.tab, else what ``csv.Sniffer`` finds in its first lines
+    among ``,``, ``;``, tab and ``|`` (``,`` when it cannot tell)."""
+    import csv
+
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            head = f.read(8192)
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except (csv.Error, OSError):
+        return ","
+
+
+def _read_csv(path: Path, provider: str, sep: str | None = None) -> Any:
     import pandas as pd
 
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    sep = sep or _sniff(path)
     try:  # every cell as text: ids like "007" keep their zeros, empty cells stay ""
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
@@ -179,7 +205,7 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _check_rows(name: str, ids: list[Any], images: list[Any], base: Path, provider: str) -> Roster:
+def _check_rows(name: str, ids: list[Any], images: list[Any], base: Path, provider: str, where: str = "") -> Roster:
     def label(i: int, ext_id: str) -> str:
         return f"{name} row {i}" + (f" ({ext_id})" if ext_id else "")
 
@@ -194,7 +220,7 @@ def _check_rows(name: str, ids: list[Any], images: list[Any], base: Path, provid
         reason = _id_problem(ext_id, seen)
         if reason is None:
             try:
-                rows.append(_check_image(i, ext_id, _text(image), base))
+                rows.append(_check_image(i, ext_id, _text(image), base, where))
                 continue
             except ValueError as e:
                 reason = str(e)
@@ -213,16 +239,19 @@ def _id_problem(ext_id: str, seen: dict[str, list[int]]) -> str | None:
     return None
 
 
-def _check_image(index: int, ext_id: str, image: str, base: Path) -> RosterRow:
+def _check_image(index: int, ext_id: str, image: str, base: Path, where: str = "") -> RosterRow:
     """A checked row, or ValueError with the reason the image cannot be enrolled."""
     if not image:
         raise ValueError("the image path is missing")
-    path = Path(image).expanduser()
-    if not path.is_absolute():
+    # a roster written on Windows: images\emp_0001.jpg (a backslash is never a separator here otherwise)
+    path = Path(image.replace("\\", "/") if os.sep == "/" else image).expanduser()
+    relative = not path.is_absolute()
+    if relative:
         path = base / path
     problem = file_problem(path)  # by stat alone: a FIFO or device is never opened
     if problem == "the path does not exist":
-        raise ValueError(f"the image file {image} does not exist")
+        against = f" (relative paths are resolved against {where}: {base})" if relative and where else ""
+        raise ValueError(f"the image file {image} does not exist{against}")
     if problem:
         raise ValueError(f"the image path {image} {problem}")
     size = path.stat().st_size

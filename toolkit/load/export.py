@@ -217,3 +217,21 @@ def _without_raw(df: FrameT, keep_raw: bool) -> FrameT:
     out = df.copy(deep=False)
     out.attrs = {k: v for k, v in df.attrs.items() if k != "raw"}
     return out
+
+
+def to_excel(df: pd.DataFrame, path: str | Path, *, sheet_name: str = "results") -> Path:
+    """Write ``df`` as one Excel sheet (openpyxl), no index: timestamps in UTC (Excel has no time zones),
+    geometry as WKT, lists/dicts as JSON, the raw results left out. The folder must exist."""
+    path = Path(path)
+    out = pd.DataFrame(_without_raw(df, False)).copy()
+    out.attrs = {}
+    for name in out.columns:
+        col = out[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype):
+            out[name] = col.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif getattr(col.dtype, "name", "") == "geometry":
+            out[name] = col.to_wkt()
+        elif col.dtype == object and col.map(lambda v: isinstance(v, (list, dict, tuple))).any():
+            out[name] = col.map(lambda v: json.dumps(v, default=str) if isinstance(v, (list, dict, tuple)) else v)
+    out.to_excel(path, index=False, sheet_name=sheet_name, engine="openpyxl")
+    return path

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._figure import Figure
+from ._figure import Figure, PlotColumnError
 from .claid import before_after
 from .detections import boxes, counts, gallery, score_histogram
 from .faces import enrollment_summary
@@ -28,6 +28,7 @@ __all__ = [
     "for_provider",
     "Figure",
     "BasemapError",
+    "PlotColumnError",
     "STATUS_COLORS",
 ]
 

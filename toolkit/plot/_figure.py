@@ -11,7 +11,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure as _MplFigure
 from matplotlib.patches import Rectangle
 
-__all__ = ["Figure", "subplots", "framed_image", "BACKDROP", "FRAME", "LABEL_SIZE"]
+from ..client.model import ToolkitError
+from ..client.options import did_you_mean
+
+__all__ = [
+    "Figure",
+    "subplots",
+    "framed_image",
+    "require",
+    "no_data",
+    "PlotColumnError",
+    "BACKDROP",
+    "FRAME",
+    "LABEL_SIZE",
+]
 
 #: a neutral grey that white (and black) pictures stand out from, and the frame line around each picture
 BACKDROP, FRAME = "#d4d4d4", "#3a3a3a"
@@ -69,3 +82,31 @@ def framed_image(ax: Axes, img: Any, pad: float = 0.04) -> None:
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+class PlotColumnError(ToolkitError, KeyError):
+    """A plot was given a frame without a column it draws (``gallery`` of an images table: no ``score``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def require(df: Any, columns: Any, call: str, hint: str = "") -> None:
+    """Raise ``PlotColumnError`` naming the first of ``columns`` the frame lacks, the nearest it has, its
+    columns, and ``hint`` (which frame fits)."""
+    have = [str(c) for c in getattr(df, "columns", [])]
+    for col in [columns] if isinstance(columns, str) else columns:
+        if col not in have:
+            fits = f"; {hint}" if hint else ""
+            raise PlotColumnError(
+                f"{call}: the frame has no column {col!r}{did_you_mean(col, have)} (its columns: "
+                f"{', '.join(have) or 'none'}){fits}"
+            )
+
+
+def no_data(ax: Axes, what: str) -> Axes:
+    """An empty frame's plot: the axes say so, instead of being blank."""
+    ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax

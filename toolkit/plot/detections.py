@@ -18,7 +18,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 from PIL import Image, ImageOps
 
-from ._figure import LABEL_SIZE, framed_image, subplots
+from ..client.options import did_you_mean
+from ._figure import LABEL_SIZE, PlotColumnError, framed_image, no_data, require, subplots
 
 __all__ = ["boxes", "gallery", "counts", "score_histogram"]
 
@@ -90,6 +91,12 @@ def gallery(
     ``images`` finds the files when ``detections.file`` does not: a folder to join relative names to, a
     mapping ``file -> path``, or an ``images_table`` frame (its ``file`` column).
     """
+    require(
+        detections,
+        [by, "file", "label", "x", "y", "w", "h"],
+        "gallery()",
+        "a detections frame (toolkit.load.detections) has them; an images table does not",
+    )
     top = detections.sort_values(by, ascending=False, kind="stable").head(n)
     k = max(len(top), 1)
     ncols = ncols or min(4, k)
@@ -132,8 +139,13 @@ def counts(df: pd.DataFrame, by: str = "label", ax: Axes | None = None, *, time_
     ``label``, ``camera``, ``hour`` (of day, 0-23, camera clock) or ``day`` (calendar date)."""
     what = "detections" if "score" in df.columns else "images"
     if by not in ("hour", "day") and by not in df.columns:
-        raise ValueError(f"counts(by={by!r}): use 'label', 'camera', 'hour', 'day' or a column of the frame")
+        have = [str(c) for c in df.columns]
+        raise PlotColumnError(
+            f"counts(by={by!r}): the frame has no column {by!r}{did_you_mean(by, ['hour', 'day', *have])} "
+            f"(use 'hour', 'day' or a column: {', '.join(have) or 'none'})"
+        )
     if by in ("hour", "day"):
+        require(df, time_column, f"counts(by={by!r})", "pass time_column= or use an images table")
         times = pd.to_datetime(df[time_column])
         if by == "hour":
             series = times.dt.hour.value_counts().reindex(range(24), fill_value=0).sort_index()
@@ -146,6 +158,9 @@ def counts(df: pd.DataFrame, by: str = "label", ax: Axes | None = None, *, time_
         series = df[by].astype("object").dropna().astype(str).value_counts()
         series = series[series > 0].sort_values(ascending=False)
     ax = ax or plt.subplots(figsize=(max(6.0, 0.45 * len(series) + 2), 4))[1]
+    if not len(series) or not series.to_numpy().sum():
+        ax.set_title(f"{what.capitalize()} by {by}")
+        return no_data(ax, f"the frame has no {what}")
     colors = None
     if by == "label":
         palette = label_colors(_labels(df))
@@ -174,8 +189,12 @@ def score_histogram(
 ) -> Axes:
     """Histogram of detection scores over 0..1, with ``threshold`` (if given) marked and the boxes at or
     above it counted in the legend."""
+    require(df, "score", "score_histogram()", "a detections frame (toolkit.load.detections) has them")
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     scores = df["score"].dropna().to_numpy(dtype=float)
+    if not len(scores):
+        ax.set_title("Detection scores")
+        return no_data(ax, "the frame has no detections")
     ax.hist(scores, bins=np.linspace(0, 1, bins + 1), color="tab:blue", edgecolor="white")
     if threshold is not None:
         above = int((scores >= threshold).sum())

@@ -143,13 +143,13 @@ class Monitor:
             return None
         self.retry_button.disabled = True  # until the retry's jobs settle (``_apply``)
         try:
-            failed = len(self.batch.failed())
+            failed = len(self.batch._failed_jobs())
             try:
                 new = self.batch.retry_failed()
             except Exception as e:
                 self._say(f"retry failed: {e}", error=True)
                 return None
-            resumed = failed - len(self.batch.failed())  # reopened: their failure was outside the job
+            resumed = failed - len(self.batch._failed_jobs())  # reopened: their failure was outside the job
             if new is self.batch:
                 self._say(retry_message(failed, 0, None, resumed))
                 return None

@@ -47,6 +47,23 @@ def notice(text: str, *, once: str | None = None, title: str = "toolkit", level:
     return True
 
 
+_WARN_STYLE = _STYLE.replace("#0a4fa3", "#b26a00").replace("rgba(10,79,163,.08)", "rgba(178,106,0,.09)")
+
+
+def warning_display(kind: str, text: str) -> None:
+    """A toolkit warning in a Jupyter kernel: its first line as the line, the rest (named inputs) below it."""
+    from IPython.display import display
+
+    head, _, rest = text.strip().partition("\n")
+    more = f'<pre style="margin:2px 0 0;font-size:12px;white-space:pre-wrap">{html.escape(rest)}</pre>' if rest else ""
+    data = {
+        "text/plain": f"toolkit warning ({kind}): {text.strip()}",
+        "text/html": f'<div role="alert" style="{_WARN_STYLE}"><b>⚠ {html.escape(kind)}</b>&ensp;'
+        f"{html.escape(head)}{more}</div>",
+    }
+    display(data, raw=True)
+
+
 def kernel_shell() -> Any:
     """The IPython shell when running in a Jupyter kernel (not terminal IPython), else None."""
     try:

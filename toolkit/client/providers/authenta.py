@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from ..filedata import FileInput, length_header
-from ..model import Job, JobError, ServiceUnreachable, Status, map_status
+from ..model import InvalidOption, Job, JobError, ServiceUnreachable, Status, map_status
+from ..options import did_you_mean
 from ..transport import expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
 
@@ -102,7 +103,23 @@ def task_type(task: str | int) -> TaskType:
             return TASKS[int(task)]
     elif str(task).strip().lower() in SLUGS:
         return SLUGS[str(task).strip().lower()]
-    raise ValueError(f"unknown Authenta task {task!r}; use an id 1-11 or one of: {', '.join(SLUGS)}")
+    hint = did_you_mean(task, SLUGS)
+    raise InvalidOption(f"unknown Authenta task {task!r}{hint}; use an id 1-11 or one of: {', '.join(SLUGS)}")
+
+
+#: the keys of a job's ``parameters`` (docs/contracts.md: the SDK's ``version``, face-intelligence's checks)
+PARAMETERS = ("version", *FACE_CHECKS)
+
+
+def parameters_problem(params: Any) -> str | None:
+    """Why a ``parameters`` mapping is refused (a key it does not have, a check that is not True/False)."""
+    if not all(isinstance(k, str) for k in params):
+        return "must be a dict with string keys"
+    unknown = [k for k in params if k not in PARAMETERS]
+    if unknown:
+        return f"has no key {unknown[0]!r}{did_you_mean(unknown[0], PARAMETERS)} (its keys: {', '.join(PARAMETERS)})"
+    wrong = [k for k in FACE_CHECKS if k in params and not isinstance(params[k], bool)]
+    return f"has {wrong[0]}={params[wrong[0]]!r}: it must be True or False" if wrong else None
 
 
 def unwrap(body: Any) -> dict[str, Any]:

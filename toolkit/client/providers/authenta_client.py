@@ -12,7 +12,8 @@ from .. import runtime
 from ..batch import Batch, ProviderClient
 from ..plan import Plan
 from ..inputs import media_items, read_media
-from ..model import InvalidOption, Job, PreflightError, Status, map_status
+from ..model import SKIPPED, InvalidOption, Job, PreflightError, Status, map_status, skipped_text
+from ...widgets.notice import notice
 from ..registry import ProviderInfo
 from .authenta import (
     BASE_URL,
@@ -20,10 +21,12 @@ from .authenta import (
     FORMATS,
     IMAGES,
     KINDS,
+    PARAMETERS,
     SCREEN,
     SNIFFABLE,
     TASKS,
     AuthentaAdapter,
+    parameters_problem,
     task_type,
 )
 from .base import Item
@@ -35,13 +38,6 @@ if TYPE_CHECKING:
 def _describe(mime: str) -> str:
     kind = FORMATS.get(mime, ("", (), ""))[2]
     return f"{mime} ({KINDS[kind][0]})" if kind else mime
-
-
-def _parameters_problem(params: Any) -> str | None:
-    if not all(isinstance(k, str) for k in params):
-        return "must be a dict with string keys"
-    wrong = [k for k in FACE_CHECKS if k in params and not isinstance(params[k], bool)]
-    return f"has {wrong[0]}={params[wrong[0]]!r}: it must be True or False" if wrong else None
 
 
 _MEDIA = Input("media", "media files, globs or folders (each task accepts its own types)")
@@ -63,7 +59,7 @@ class ScreenBatch(VerdictBatch):
 
     def retry_failed(self, force: bool = False) -> Batch:
         groups: dict[str, list[Item]] = {}
-        for j in self.failed():
+        for j in self._failed_jobs():
             if j.key in self._items:
                 groups.setdefault(j.operation, []).append(self._items[j.key])
         if not groups:
@@ -88,8 +84,8 @@ class AuthentaClient(ProviderClient):
         Option(
             "parameters",
             dict,
-            check=_parameters_problem,
-            help=f"task parameters; face-intelligence: {', '.join(FACE_CHECKS)} (True/False)",
+            check=parameters_problem,
+            help=f"task parameters: {', '.join(PARAMETERS)} (face-intelligence's checks: True/False)",
         ),
         FORCE,
         DRY_RUN,
@@ -167,8 +163,11 @@ class AuthentaClient(ProviderClient):
 
         groups: dict[int, list[Item]] = {}
         rejected: list[PreflightError] = []
+        skipped: list[str] = []
         for it in self._items(media, frozenset(SCREEN), check):
-            if isinstance(it, PreflightError):
+            if isinstance(it, PreflightError) and it.code == SKIPPED:
+                skipped.append(it.input or "")
+            elif isinstance(it, PreflightError):
                 rejected.append(it)
             else:
                 groups.setdefault(SCREEN[it.meta["content_type"]], []).append(it)
@@ -185,7 +184,11 @@ class AuthentaClient(ProviderClient):
         ]
         if dry_run:
             return Plan.merge(self.name, "screen", [p for p in batches if isinstance(p, Plan)], rejected)
-        return self._merge([b for b in batches if isinstance(b, Batch)], rejected)
+        merged = self._merge([b for b in batches if isinstance(b, Batch)], rejected)
+        merged.skipped = skipped
+        if skipped:
+            notice(skipped_text(self.name, "screen", skipped, [it for g in groups.values() for it in g]))
+        return merged
 
     def _merge(self, batches: list[Batch], rejected: list[PreflightError]) -> Batch:
         from ..ledger import idempotency_key

@@ -26,7 +26,7 @@ from ..batch import Batch, ProviderClient
 from ..plan import Plan
 from ..filedata import FileInput
 from ..inputs import IMAGE_SUFFIXES, expand, preflight_file, read_file
-from ..model import Job, JobError, PreflightError, Status, map_status
+from ..model import InvalidOption, Job, JobError, PreflightError, Status, map_status
 from ..registry import ProviderInfo
 from . import claid_upload
 from ..transport import expect_json
@@ -270,6 +270,11 @@ class ClaidClient(ProviderClient):
         """
         if isinstance(output, str):
             output = {"format": output}
+        if operations == {} and output is None:  # a paid job that returns its input: refused before sending
+            raise InvalidOption(
+                "claid.edit(): operations={} and no output: nothing to do; name an operation, e.g. "
+                "{'resizing': {'width': 800}}, or an output format to convert to, e.g. output='png'"
+            )
         validate(operations, output)
         options: dict[str, Any] = {"operations": operations}
         if output is not None:

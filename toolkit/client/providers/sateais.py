@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import date as Date, datetime
+from datetime import date as Date, datetime, timezone
 from typing import Any, Callable, Iterable
 
 import httpx
@@ -37,6 +37,7 @@ DIRECTIONS = ("before", "after", "nearest")
 ORBITS = ("ascending", "descending")
 #: 404 codes that are real answers of an existing route (so no /detect fallback for them)
 ROUTE_EXISTS_404 = {"SCENE_NOT_FOUND", "INSUFFICIENT_SCENES"}
+S1_LAUNCH = Date(2014, 4, 3)  # Sentinel-1A: no scene is older
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 S1_PRODUCT = re.compile(r"^S1[A-D]_[A-Z0-9]{2}_(?P<product>[A-Z_]{4})_")
 
@@ -383,6 +384,11 @@ class SateAIsClient(ProviderClient):
                 return self._scene_items(type, aoi, date, scene_id)
             if aoi is None:
                 return [PreflightError(self.name, "(no AOI)", "give an aoi with a date, or a scene_id")]
+            if isinstance(date, tuple):
+                raise InvalidOption(
+                    f"date={date!r}: {type} looks at one scene per date, not a (start, end) range; for one job "
+                    f"per date pass a list, date={list(date)!r}"
+                )
             dates = _dates(self.name, date, "date")
             if not dates:
                 return [PreflightError(self.name, "date", "a date (YYYY-MM-DD) is required with an aoi")]
@@ -480,18 +486,31 @@ def _is_index(value: Any) -> bool:
 def _iso(provider: str, value: Any, what: str) -> str | PreflightError:
     """A date as YYYY-MM-DD, or a PreflightError naming it."""
     if isinstance(value, datetime):
-        return value.date().isoformat()
+        return _in_archive(provider, value.date(), what)
     if isinstance(value, Date):
-        return value.isoformat()
+        return _in_archive(provider, value, what)
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
-        return value.to_pydatetime().date().isoformat()
+        return _in_archive(provider, value.to_pydatetime().date(), what)
     s = str(value).strip()
     if not DATE_RE.match(s):
         return PreflightError(provider, f"{what} {value!r}", "bad date format: dates must be YYYY-MM-DD")
     try:
-        return Date.fromisoformat(s).isoformat()
+        day = Date.fromisoformat(s)
     except ValueError as e:  # the format is right, the day is not: 2026-02-30, 2026-13-01
         return PreflightError(provider, f"{what} {value!r}", f"{s} is not a real date ({e})")
+    return _in_archive(provider, day, what)
+
+
+def _in_archive(provider: str, day: Date, what: str) -> str | PreflightError:
+    """The date when Sentinel-1 can have a scene of it: not before its launch, not after today (UTC)."""
+    today = datetime.now(timezone.utc).date()
+    if day < S1_LAUNCH:
+        why = f"is before Sentinel-1's first scenes ({S1_LAUNCH.isoformat()})"
+    elif day > today:
+        why = f"is in the future (today is {today.isoformat()}): no scene of it exists yet"
+    else:
+        return day.isoformat()
+    return PreflightError(provider, f"{what} {day.isoformat()}", f"{day.isoformat()} {why}")
 
 
 def _ranges(provider: str, type: str, start: Any, end: Any, orbit: dict[str, str]) -> list[Any]:
