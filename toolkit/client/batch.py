@@ -59,8 +59,11 @@ _CLIENT_INTERNALS = (
     "enrolled_rows",
     "ledger",
     "preflight_outcome",
+    "price",
+    "refilter_hint",
     "resume_status",
     "slots",
+    "target",
     "transport",
     "try_again",
 )
