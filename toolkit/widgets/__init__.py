@@ -14,13 +14,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .aoi_map import AoiMap
     from .explorer import JobsExplorer, explore
     from .form import Form, form
     from .labels import cancel_message
     from .monitor import Monitor, batch_mimebundle, display_batch, monitor_for
+    from .results_map import ResultsMap, features_map
     from .render import Snapshot, render_html, render_text, snapshot
 
 _WHERE = {
+    "AoiMap": "aoi_map",
+    "ResultsMap": "results_map",
+    "features_map": "results_map",
     "JobsExplorer": "explorer",
     "explore": "explorer",
     "Form": "form",
@@ -37,6 +42,9 @@ _WHERE = {
 }
 
 __all__ = [
+    "AoiMap",
+    "ResultsMap",
+    "features_map",
     "Form",
     "JobsExplorer",
     "Monitor",

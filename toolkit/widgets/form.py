@@ -194,6 +194,9 @@ class Form:
         rows: list[W.Widget] = list(self.inputs.values())
         if self.inputs:
             rows.append(W.HBox([self.upload, self.upload_note], layout=W.Layout(margin="0 0 0 154px")))
+        from .aoi_map import form_rows  # SateAIs: the area drawn on a map fills the aoi field (issue 22 item 3)
+
+        rows += form_rows(self)
         self.input_box.children = rows
         self.fields = {o.name: Field(o, spec, call.name) for o in spec.options if o.name not in NOT_FIELDS}
         for f in self.fields.values():
