@@ -28,6 +28,9 @@ from . import land
 from .inputs import file_problem
 from .model import PreflightError
 
+#: SateAIs' documented area caps per analysis type (km², docs/contracts.md §2); ship and oilslick have none
+AREA_CAP_SQKM = {"newbuilding": 30_000, "disappearbuilding": 30_000, "timeseries": 50}
+
 GEOJSON_GEOMETRIES = {
     "Point",
     "MultiPoint",

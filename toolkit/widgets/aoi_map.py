@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import ipywidgets as W
 
-from ..client.aoi import canonical_wkt, geodesic_area_sqkm, parse_aois
+from ..client.aoi import AREA_CAP_SQKM, canonical_wkt, geodesic_area_sqkm, parse_aois
 from ..client.model import PreflightError
 
 PROVIDER = "sateais"
@@ -109,8 +109,6 @@ class AoiMap:
 
     def __init__(self, operation: str = "ship", aoi: Any = None, *, tiles: bool | None = None) -> None:
         import ipyleaflet as L
-
-        from ..client.providers.sateais import AREA_CAP_SQKM
 
         self.operation = operation
         self.cap_sqkm: float | None = AREA_CAP_SQKM.get(operation)

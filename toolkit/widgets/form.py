@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import inspect
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as W
 
@@ -22,10 +22,7 @@ from ..client import registry
 from ..client.model import InvalidOption, PreflightError
 from .form_call import NOT_FIELDS, Call, Preflight, declaration, preflight, store_upload
 from .form_fields import MISSING, Field
-
-if TYPE_CHECKING:
-    from ..client.batch import Batch
-    from ..workspace import Workspace
+from .render import BatchLike
 
 _LABEL = {"description_width": "150px"}
 
@@ -33,7 +30,7 @@ _LABEL = {"description_width": "150px"}
 class Form:
     """The form of one operation (``provider``/``operation`` preselected, else the first of each)."""
 
-    def __init__(self, ws: "Workspace", provider: str | None = None, operation: str | None = None) -> None:
+    def __init__(self, ws: Any, provider: str | None = None, operation: str | None = None) -> None:
         self.ws = ws
         names = list(getattr(ws, "_providers", None) or registry.names())
         if provider is not None and provider not in names:
@@ -42,7 +39,7 @@ class Form:
         ops = registry.get(provider).operations
         if operation is not None and operation not in ops:
             raise InvalidOption(f"{provider} has no operation {operation!r}; it has: {', '.join(ops)}")
-        self.batch: Batch | None = None
+        self.batch: BatchLike | None = None
         self.submitted: Call | None = None
         self.preflight_result = Preflight()
         self.fields: dict[str, Field] = {}
@@ -100,9 +97,9 @@ class Form:
         """The call this form stands for, as Python (the submitted one after Submit); "" while a field is refused
         or a required input is missing."""
         if self.submitted is not None:
-            return self.submitted.code()
+            return self.submitted.code(self.ws)
         call = self.call()
-        return call.code() if call is not None else ""
+        return call.code(self.ws) if call is not None else ""
 
     def call(self, empty_inputs: bool = False) -> Call | None:
         """The call of the current values (options at their defaults left out), or None while one is refused or
@@ -129,14 +126,14 @@ class Form:
                 call.kwargs[f.name] = value
         return call if ok else None
 
-    def submit(self) -> "Batch":
+    def submit(self) -> BatchLike:
         """Make the call (``form.code``) and show its live monitor in the form's place; returns the batch."""
         call = self.call()
         if call is None:
             raise InvalidOption(
                 f"{self.provider}.{self.operation}: " + (self._problems() or "a required input is missing")
             )
-        batch: Batch = call(self.ws.client(self.provider))
+        batch: BatchLike = call(self.ws.client(self.provider))
         self.batch, self.submitted = batch, call
         self._show_submitted(call)
         return batch
@@ -279,7 +276,7 @@ class Form:
     def _show_submitted(self, call: Call) -> None:
         from .monitor import monitor_for
 
-        code = call.code()
+        code = call.code(self.ws)
         button = (
             '<button style="margin-left:8px" title="copy the code" '
             f"onclick='navigator.clipboard.writeText({html.escape(json.dumps(code), quote=True)})'>Copy</button>"
@@ -297,6 +294,6 @@ def _same(value: Any, default: Any) -> bool:
     return value is default or (type(value) is type(default) and value == default)
 
 
-def form(ws: "Workspace", provider: str | None = None, operation: str | None = None) -> Form:
+def form(ws: Any, provider: str | None = None, operation: str | None = None) -> Form:
     """The form of ``provider``'s ``operation`` (dropdowns choose them when not given)."""
     return Form(ws, provider, operation)

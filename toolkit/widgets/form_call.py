@@ -72,15 +72,11 @@ class Call:
     def __call__(self, client: Any, **extra: Any) -> Any:
         return self.bound(client)(*self.lead, *self.args, **self.kwargs, **extra)
 
-    def code(self) -> str:
-        """The call as Python: ``ws.animaldetect.detect("data/camera_traps", threshold=0.5)``."""
-        from ..workspace import Workspace
-
-        target = (
-            f"ws.{self.provider}"
-            if isinstance(getattr(Workspace, self.provider, None), property)
-            else (f"ws.client({literal(self.provider)})")
-        )
+    def code(self, ws: Any = None) -> str:
+        """The call as Python: ``ws.animaldetect.detect("data/camera_traps", threshold=0.5)`` (``ws.client("x")``
+        for a provider the workspace ``ws`` has no attribute for)."""
+        named = ws is None or isinstance(getattr(type(ws), self.provider, None), property)
+        target = f"ws.{self.provider}" if named else f"ws.client({literal(self.provider)})"
         parts = [literal(a) for a in [*self.lead, *self.args]] + [f"{k}={literal(v)}" for k, v in self.kwargs.items()]
         return f"{target}.{self.method}({', '.join(parts)})"
 

@@ -17,7 +17,7 @@ import httpx
 
 from ..options import DRY_RUN, FORCE, Input, Option, operation
 from .. import runtime
-from ..aoi import AOI, parse_aois
+from ..aoi import AREA_CAP_SQKM, AOI, parse_aois
 from ..batch import Batch, ProviderClient
 from ..plan import Plan
 from ..model import InvalidOption, Job, JobError, PreflightError, Status, map_status
@@ -29,7 +29,6 @@ from .sateais_preview import Preview, price
 BASE_URL = "https://api.spcsft.com/api/v1"
 TYPES = ("ship", "oilslick", "newbuilding", "disappearbuilding", "timeseries")
 SCENE_TYPES = ("ship", "oilslick")
-AREA_CAP_SQKM = {"newbuilding": 30_000, "disappearbuilding": 30_000, "timeseries": 50}
 TIMESERIES_MAX_YEARS = 3
 #: Documented first poll per type (seconds); then about once a minute.
 FIRST_POLL = {"ship": 300.0, "oilslick": 600.0, "newbuilding": 300.0, "disappearbuilding": 300.0, "timeseries": 120.0}
