@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .detections import detection_browser
     from .explorer import JobsExplorer, explore
     from .form import Form, form
     from .labels import cancel_message
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .render import Snapshot, render_html, render_text, snapshot
 
 _WHERE = {
+    "detection_browser": "detections",
     "JobsExplorer": "explorer",
     "explore": "explorer",
     "Form": "form",
@@ -43,6 +45,7 @@ __all__ = [
     "Snapshot",
     "batch_mimebundle",
     "cancel_message",
+    "detection_browser",
     "display_batch",
     "explore",
     "form",
