@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import subprocess
+import sys
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -190,3 +192,9 @@ def test_the_live_plan_is_debounced_on_the_loop(ws, tmp_path):
     assert len(plans) == 2  # the click, then one re-plan for the burst, not four
     assert plans[1] - plans[0] >= 0.45
     assert "threshold=0.4" in form.code and form.planned is not None
+
+
+def test_tk_widgets_detection_browser_is_found_from_a_fresh_import():
+    code = "import toolkit as tk; print(tk.widgets.detection_browser.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "detection_browser", done.stderr

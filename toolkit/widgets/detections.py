@@ -13,7 +13,7 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as W
 import pandas as pd
@@ -22,9 +22,6 @@ from PIL import Image, ImageDraw, ImageFont
 from ..plot.detections import _labels, _open, _resolve, label_colors
 from .monitor import _filter
 from .notice import kernel_shell
-
-if TYPE_CHECKING:
-    from ..client.batch import Batch
 
 _COLUMNS = ("file", "label", "score", "x", "y", "w", "h")
 
@@ -212,7 +209,7 @@ def _rgb(color: Any) -> tuple[int, int, int]:
     return r, g, b
 
 
-def detection_browser(source: "Batch | pd.DataFrame", threshold: float = 0.0, **kwargs: Any) -> DetectionBrowser:
+def detection_browser(source: Any, threshold: float = 0.0, **kwargs: Any) -> DetectionBrowser:
     """Browse an Animal Detect batch (every processed image, empty ones too, in submission order) or a
     detections frame (the images that have rows, in order) with a score slider; see ``DetectionBrowser``."""
     if isinstance(source, pd.DataFrame):
