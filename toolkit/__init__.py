@@ -37,6 +37,7 @@ _LAZY = {
     "Sandbox": ("toolkit.sandbox", "Sandbox"),
     "load": ("toolkit.load", None),
     "plot": ("toolkit.plot", None),
+    "widgets": ("toolkit.widgets", None),
 }
 __all__ = ["__version__", *_LAZY]
 

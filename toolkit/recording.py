@@ -98,6 +98,11 @@ def refresh(notebooks: Iterable[Path], *, env: dict[str, str | None] | None = No
             for cell in nb.cells:
                 if cell.cell_type != "code":
                     continue
+                for output in cell.outputs:  # a widget with a picture as fallback keeps its text line
+                    data = output.get("data", {})
+                    if WIDGET_VIEW in data and "text/plain" in data:
+                        for key in [k for k in data if k.startswith("image/")]:
+                            del data[key]
                 cell.outputs = [o for o in cell.outputs if not any(k.startswith("image/") for k in o.get("data", {}))]
                 for output in cell.outputs:
                     output.get("data", {}).pop(WIDGET_VIEW, None)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .aoi_map import AoiMap
+    from .detections import detection_browser
     from .explorer import JobsExplorer, explore
     from .form import Form, form
     from .labels import cancel_message
@@ -26,6 +27,7 @@ _WHERE = {
     "AoiMap": "aoi_map",
     "ResultsMap": "results_map",
     "features_map": "results_map",
+    "detection_browser": "detections",
     "JobsExplorer": "explorer",
     "explore": "explorer",
     "Form": "form",
@@ -51,6 +53,7 @@ __all__ = [
     "Snapshot",
     "batch_mimebundle",
     "cancel_message",
+    "detection_browser",
     "display_batch",
     "explore",
     "form",

@@ -12,8 +12,10 @@ with the code and a copy button below. ``form.batch`` is the batch.
 from __future__ import annotations
 
 import html
+import asyncio
 import inspect
 import json
+import time
 from typing import Any
 
 import ipywidgets as W
@@ -25,6 +27,7 @@ from .form_fields import MISSING, Field
 from .render import BatchLike
 
 _LABEL = {"description_width": "150px"}
+PLAN_EVERY = 0.5  # seconds: a shown plan follows the fields at most this often
 
 
 class Form:
@@ -46,6 +49,10 @@ class Form:
         self.inputs: dict[str, W.Text] = {}
         self.uploaded: list[str] = []
         self._building = False
+        self.planned: Any = None  # the last plan shown (a Plan), None before the Plan button
+        self._plan_live = False  # once shown, the plan follows the fields (debounced, on the kernel's loop)
+        self._plan_at = 0.0
+        self._plan_timer: asyncio.TimerHandle | None = None
 
         self.provider_picker = W.Dropdown(options=names, value=provider, description="provider", style=_LABEL)
         self.operation_picker = W.Dropdown(
@@ -141,6 +148,7 @@ class Form:
     def plan(self) -> Any:
         """What the call would do, without sending or recording anything (``dry_run=True``), shown below."""
         call = self.call()
+        self._plan_live, self._plan_at, self.planned = True, time.monotonic(), None
         self.plan_out.clear_output()
         with self.plan_out:
             if call is None:
@@ -153,7 +161,29 @@ class Form:
             from IPython.display import display
 
             display(result)
+        self.planned = result
         return result
+
+    def _plan_soon(self) -> None:
+        """Re-plan a shown plan after a field changed: at once when the last plan is PLAN_EVERY old, else once
+        at the end of that interval, on the running loop (the kernel's thread: widget callbacks run there)."""
+        if not self._plan_live or self._plan_timer is not None:
+            return
+        wait = self._plan_at + PLAN_EVERY - time.monotonic()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # no loop (plain Python): nothing to wait on, plan now
+        if wait <= 0 or loop is None:
+            self.plan()
+            return
+
+        def due() -> None:
+            self._plan_timer = None
+            if self._plan_live:
+                self.plan()
+
+        self._plan_timer = loop.call_later(wait, due)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         return self.widget._repr_mimebundle_(include=include, exclude=exclude)
@@ -167,6 +197,10 @@ class Form:
             self.operation_picker.value = ops[0]
         finally:
             self._building = False
+        self.planned: Any = None  # the last plan shown (a Plan), None before the Plan button
+        self._plan_live = False  # once shown, the plan follows the fields (debounced, on the kernel's loop)
+        self._plan_at = 0.0
+        self._plan_timer: asyncio.TimerHandle | None = None
         self._build()
 
     def _build(self) -> None:
@@ -200,6 +234,7 @@ class Form:
             f.widget.observe(lambda _c: self._refresh(), names="value")
         self.field_box.children = [f.box for f in self.fields.values()]
         self.plan_out.clear_output()
+        self._plan_live, self.planned = False, None  # another operation: its plan waits for the button
         self._refresh()
 
     # -- checking ----------------------------------------------------------------------------------------
@@ -244,6 +279,8 @@ class Form:
         ready = result.error is None and result.accepted > 0
         self._say(result.line(noun), error=not ready)
         self.submit_button.disabled = not ready
+        if ready:
+            self._plan_soon()
 
     def _flag_field(self, error: Exception) -> bool:
         """Show an operation's refusal beside the option it names (Claid's validator names ``operations.…``)."""

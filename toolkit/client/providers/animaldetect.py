@@ -144,6 +144,12 @@ class DetectBatch(Batch):
 
         return load.detections(self, wait=wait)
 
+    def browse(self, threshold: float = 0.0, **kwargs: Any) -> Any:
+        """A detection browser of this batch's images: boxes redrawn by a score slider, locally (no job sent)."""
+        from ...widgets.detections import detection_browser
+
+        return detection_browser(self, threshold, **kwargs)
+
 
 class AnimalDetectClient(ProviderClient):
     """``ws.animaldetect``: camera-trap images -> animal detections."""
