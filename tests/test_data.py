@@ -252,6 +252,29 @@ def test_roster_spans_two_jobs_with_the_documented_bad_rows() -> None:
     assert any(k < 100 for k in bad_positions) and any(k >= 100 for k in bad_positions)
 
 
+def test_the_two_rows_sharing_an_id_are_two_different_people() -> None:
+    """EMP-0004's second row shows the cameraman (scikit-image's camera()), not another crop of the astronaut."""
+    import numpy as np
+    from skimage import data
+
+    def gray(img: Image.Image) -> np.ndarray:
+        a = np.asarray(img.convert("L").resize((64, 64), Image.Resampling.BILINEAR), dtype=float)
+        return (a - a.mean()) / (a.std() + 1e-9)
+
+    def similarity(a: np.ndarray, b: np.ndarray) -> float:
+        return float((a * b).mean())  # normalised cross-correlation: 1 = the same picture
+
+    with (DATA / "faces" / "roster.csv").open(newline="") as f:
+        shared = [r["image"] for r in csv.DictReader(f) if r["external_id"] == "EMP-0004"]
+    first, second = (gray(Image.open(DATA / "faces" / image)) for image in shared)
+    side, cx, cy = 196, 221, 135  # data/samplegen/faces.py OTHER_PERSON
+    cameraman = gray(
+        Image.fromarray(data.camera()).crop((cx - side // 2, cy - side // 2, cx + side // 2, cy + side // 2))
+    )
+    assert similarity(second, cameraman) > 0.95
+    assert similarity(first, cameraman) < 0.5 and similarity(first, second) < 0.5
+
+
 # -- documentation and regeneration ----------------------------------------------------------------------
 def test_readme_mentions_every_file_and_folder() -> None:
     good_face = re.compile(r"^faces/images/emp_(\d{4})\.jpg$")  # EMP-0001..0125: documented as a pattern

@@ -3,7 +3,8 @@
 Faces come from ``toolkit.sandbox.engines.faces.synthetic_faces`` (crops of scikit-image's public-domain
 astronaut photo that the sandbox's LBP cascade detects), re-encoded as 128x128 JPEG (q=80) and checked
 again after re-encoding. They are drawn in chunks of 5 with their own seeds, so one chunk can be
-regenerated (and verified) alone.
+regenerated (and verified) alone. The duplicated id's second picture is someone else: a crop of scikit-image's
+CC0 cameraman photo (``skimage.data.camera()``), so the two rows that share an id show two different people.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ FIRST = ["Amira", "Bence", "Chiara", "Dmitri", "Elif", "Farid", "Greta", "Hirosh
 LAST = ["Abela", "Borg", "Camilleri", "Dimech", "Ellul", "Farrugia", "Grech", "Hili", "Istvan", "Jensen",
         "Kowalski", "Lindqvist", "Mifsud", "Novak", "Okafor", "Petrov", "Quintana", "Rossi", "Sultana",
         "Tanaka", "Urquhart", "Vella", "Weber", "Xuereb", "Yilmaz", "Zammit"]
-#: row position (0-based, in the final CSV) -> the bad row put there; ids continue after the good ones
+#: row position (0-based, in the final CSV; spreadsheet row = position + 2) -> the bad row put there; ids
+#: continue after the good ones
 BAD = {
-    17: "duplicate_id",  # repeats the external_id of row 3 with another (valid) face
+    17: "duplicate_id",  # repeats the external_id of position 3 with another person's (valid) face
     48: "missing_file",  # names an image file that does not exist
     77: "too_small",     # an 80x80 px face: below the 100x100 minimum
     101: "not_an_image",  # a text file named .jpg
@@ -66,6 +68,25 @@ def faces(count: int, seed: int) -> list[bytes]:
 def face_chunk(k: int) -> list[bytes]:
     """Chunk ``k`` (0-based) of the good faces (rows EMP-{25k+1} ... EMP-{25k+25})."""
     return faces(CHUNK, seed=1000 + k)
+
+
+#: the cameraman's head in ``skimage.data.camera()`` (512x512): square side and centre (x, y), in px
+OTHER_PERSON = (196, 221, 135)
+
+
+def other_person() -> bytes:
+    """A second person for the duplicated id: the cameraman, framed as a portrait, still enrolled by the sandbox."""
+    from skimage import data
+
+    from toolkit.sandbox.engines.faces import enroll_item
+
+    side, cx, cy = OTHER_PERSON
+    x0, y0 = cx - side // 2, cy - side // 2
+    photo = Image.fromarray(data.camera()).convert("RGB")
+    img = photo.crop((x0, y0, x0 + side, y0 + side)).resize((SIDE, SIDE), Image.Resampling.LANCZOS)
+    jpg = encode(img, "JPEG", quality=80)
+    enroll_item("roster-check", jpg)  # raises ItemError if this Pillow/scikit-image no longer finds the face
+    return jpg
 
 
 def bad_files() -> dict[str, bytes]:
@@ -116,7 +137,7 @@ def generate(out: Path, chunks: list[int] | None = None) -> list[Path]:
     for k in range(GOOD // CHUNK) if chunks is None else chunks:
         for j, data in enumerate(face_chunk(k)):
             written.append(write(folder / "images" / f"emp_{k * CHUNK + j + 1:04d}.jpg", data))
-    written.append(write(folder / "images" / "emp_0126.jpg", faces(1, seed=1999)[0]))  # the duplicate id's face
+    written.append(write(folder / "images" / "emp_0126.jpg", other_person()))  # the duplicate id's other person
     for name, data in bad_files().items():
         written.append(write(folder / "images" / name, data))
     return written

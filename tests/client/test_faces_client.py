@@ -102,7 +102,7 @@ def test_large_roster_split_per_row_outcomes_rerun_and_retry(make_sandbox, tmp_p
     csv = write_roster(tmp_path / "staff", 101, no_faces={3, 50, 100})
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     b = ws.faces.enroll(csv).wait(timeout=90)
-    assert [j.input for j in b.jobs] == ["roster.csv rows 0-99", "roster.csv row 100"] and not b.rejected
+    assert [j.input for j in b.jobs] == ["roster.csv rows 2-101", "roster.csv row 102"] and not b.rejected
     assert [len(j.meta["rows"]) for j in b.jobs] == [100, 1]
     assert b.status_counts()["succeeded"] == 2  # failed items never fail the job
     assert sorted(j["total"] for j in server_jobs(sb)) == [1, 100]
@@ -125,7 +125,7 @@ def test_large_roster_split_per_row_outcomes_rerun_and_retry(make_sandbox, tmp_p
     # retry: one new job holding only the three failed rows; the 98 enrolled rows are not sent again
     before = tenant_stats(sb)["requests"]["POST /collections/{collection_id}/faces/batch-async"]["202"]
     retry = b.retry_failed().wait(timeout=60)
-    assert [j.input for j in retry.jobs] == ["roster.csv rows 3-100 (retry of 3 rows)"]
+    assert [j.input for j in retry.jobs] == ["roster.csv rows 5-102 (retry of 3 rows)"]
     assert [r["index"] for r in retry.jobs[0].meta["rows"]] == [3, 50, 100]
     assert {k: v[1] for k, v in outcomes(retry).items()} == {
         "emp-003": "FACE_NOT_DETECTED",
@@ -353,25 +353,25 @@ def test_preflight_names_each_bad_row_and_sends_only_good_rows(sandbox, tmp_path
     b = ws.faces.enroll(csv).wait(timeout=30)
     reasons = {e.input: e.message for e in b.rejected}
     assert reasons == {
-        "roster.csv row 3 (bad-tiny)": "the image img/tiny.jpg is 80x90 px; at least 100x100 px is needed",
-        "roster.csv row 4 (bad-text)": "the file img/notes.jpg is not an image (by its content); only JPEG or PNG "
+        "roster.csv row 5 (bad-tiny)": "the image img/tiny.jpg is 80x90 px; at least 100x100 px is needed",
+        "roster.csv row 6 (bad-text)": "the file img/notes.jpg is not an image (by its content); only JPEG or PNG "
         "images are accepted",
-        "roster.csv row 5 (bad-empty)": "the image file img/empty.png is empty",
-        "roster.csv row 6 (bad-cut)": reasons["roster.csv row 6 (bad-cut)"],
-        "roster.csv row 7 (bad-big)": "the image file img/big.jpg is 11.5 MB; at most 10 MB is accepted",
-        "roster.csv row 8 (bad-webp)": "the file img/pic.webp is image/webp; only JPEG or PNG images are accepted",
-        "roster.csv row 9 (gone)": "the image file img/missing.jpg does not exist",
-        "roster.csv row 10": "the external id is missing",
-        "roster.csv row 11 (dup)": "the external id 'dup' is duplicated (rows 11, 12); ids must be unique",
-        "roster.csv row 12 (dup)": "the external id 'dup' is duplicated (rows 11, 12); ids must be unique",
-        "roster.csv row 13 (no-image)": "the image path is missing",
-        f"roster.csv row 14 ({'x' * 300})": "the external id has 300 characters; at most 255 are accepted",
+        "roster.csv row 7 (bad-empty)": "the image file img/empty.png is empty",
+        "roster.csv row 8 (bad-cut)": reasons["roster.csv row 8 (bad-cut)"],
+        "roster.csv row 9 (bad-big)": "the image file img/big.jpg is 11.5 MB; at most 10 MB is accepted",
+        "roster.csv row 10 (bad-webp)": "the file img/pic.webp is image/webp; only JPEG or PNG images are accepted",
+        "roster.csv row 11 (gone)": "the image file img/missing.jpg does not exist",
+        "roster.csv row 12": "the external id is missing",
+        "roster.csv row 13 (dup)": "the external id 'dup' is duplicated (rows 13, 14); ids must be unique",
+        "roster.csv row 14 (dup)": "the external id 'dup' is duplicated (rows 13, 14); ids must be unique",
+        "roster.csv row 15 (no-image)": "the image path is missing",
+        f"roster.csv row 16 ({'x' * 300})": "the external id has 300 characters; at most 255 are accepted",
     }
-    assert "cannot be decoded" in reasons["roster.csv row 6 (bad-cut)"]
+    assert "cannot be decoded" in reasons["roster.csv row 8 (bad-cut)"]
     assert all(str(e).endswith("(not sent to faces)") for e in b.rejected)
     assert b.status_counts()["succeeded"] == 1 and [r["index"] for r in b.jobs[0].meta["rows"]] == [0, 1, 2]
     assert set(outcomes(b)) == {"emp-000", "emp-001", "emp-002"}
-    assert b.jobs[0].input == "roster.csv rows 0-2"  # the rows the job carries (3-14 were rejected)
+    assert b.jobs[0].input == "roster.csv rows 2-4"  # the rows the job carries (5-16 were rejected)
 
 
 def test_roster_without_usable_columns_is_refused_whole_and_nothing_sent(sandbox, tmp_path):
@@ -398,7 +398,7 @@ def test_roster_forms_agree_and_the_split_is_stable(sandbox, tmp_path):
     csv = write_roster(tmp_path / "staff", 230, no_faces={120})
     ws = Workspace(tmp_path / "ws", sandbox=sandbox, quiet=True)
     plan = ws.faces.preflight(csv, collection="c")
-    assert [i.input for i in plan] == ["roster.csv rows 0-99", "roster.csv rows 100-199", "roster.csv rows 200-229"]
+    assert [i.input for i in plan] == ["roster.csv rows 2-101", "roster.csv rows 102-201", "roster.csv rows 202-231"]
     frame = pd.read_csv(csv, dtype=str)
     as_frame = ws.faces.preflight(frame, collection="c", base_dir=csv.parent)
     pairs = [(r.external_id, csv.parent / r.image) for r in frame.itertuples()]

@@ -62,7 +62,7 @@ def test_rows_already_enrolled_are_never_sent_again_whatever_their_position(make
     assert creates(sb) == 3 and sorted(j["total"] for j in server_jobs(sb)) == [1, 30, 100]
     sent = enrolled(sb)
     assert sum(sent.values()) == 131 and set(sent.values()) == {1} and "new-top" in sent
-    assert top.jobs[0].input == "roster.csv row 0" and len(top.jobs[0].meta["rows"]) == 1
+    assert top.jobs[0].input == "roster.csv row 2" and len(top.jobs[0].meta["rows"]) == 1
     assert [j.key for j in top.jobs[1:]] == [j.key for j in first.jobs]  # the rows enrolled before: their jobs
     check_frame(top, csv)
 

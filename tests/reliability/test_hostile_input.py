@@ -287,13 +287,13 @@ FACE_ROWS = {  # kind -> (files to write under img/, extra rows, (row label, rea
     "empty file": (
         {"bad-empty.jpg": b""},
         [("bad-a", "img/bad-empty.jpg")],
-        ("roster.csv row 1 (bad-a)", "the image file img/bad-empty.jpg is empty"),
+        ("roster.csv row 3 (bad-a)", "the image file img/bad-empty.jpg is empty"),
     ),
     "truncated JPEG": (
         {"bad-cut.jpg": FACE.read_bytes()[:1500]},
         [("bad-a", "img/bad-cut.jpg")],
         (
-            "roster.csv row 1 (bad-a)",
+            "roster.csv row 3 (bad-a)",
             "the image img/bad-cut.jpg cannot be decoded: it is truncated (no JPEG end-of-image marker)",
         ),
     ),
@@ -301,7 +301,7 @@ FACE_ROWS = {  # kind -> (files to write under img/, extra rows, (row label, rea
         {"bad-text.jpg": b"these are field notes, not a picture\n"},
         [("bad-a", "img/bad-text.jpg")],
         (
-            "roster.csv row 1 (bad-a)",
+            "roster.csv row 3 (bad-a)",
             "the file img/bad-text.jpg is not an image (by its content); only JPEG or PNG images are accepted",
         ),
     ),
@@ -309,29 +309,29 @@ FACE_ROWS = {  # kind -> (files to write under img/, extra rows, (row label, rea
         {"bad-huge.jpg": HUGE_10},
         [("bad-a", "img/bad-huge.jpg")],
         (
-            "roster.csv row 1 (bad-a)",
+            "roster.csv row 3 (bad-a)",
             f"the image file img/bad-huge.jpg is {len(HUGE_10) / 1e6:.1f} MB; at most 10 MB is accepted",
         ),
     ),
     "image below the face minimum": (
         {"bad-tiny.jpg": _face_jpeg((80, 96))},
         [("bad-a", "img/bad-tiny.jpg")],
-        ("roster.csv row 1 (bad-a)", "the image img/bad-tiny.jpg is 80x96 px; at least 100x100 px is needed"),
+        ("roster.csv row 3 (bad-a)", "the image img/bad-tiny.jpg is 80x96 px; at least 100x100 px is needed"),
     ),
     "video for an image task": (
         {"bad-clip.mp4": VIDEO.read_bytes()},
         [("bad-a", "img/bad-clip.mp4")],
-        ("roster.csv row 1 (bad-a)", "the file img/bad-clip.mp4 is video/mp4; only JPEG or PNG images are accepted"),
+        ("roster.csv row 3 (bad-a)", "the file img/bad-clip.mp4 is video/mp4; only JPEG or PNG images are accepted"),
     ),
     "path that does not exist": (
         {},
         [("bad-a", "img/bad-missing.jpg")],
-        ("roster.csv row 1 (bad-a)", "the image file img/bad-missing.jpg does not exist"),
+        ("roster.csv row 3 (bad-a)", "the image file img/bad-missing.jpg does not exist"),
     ),
     "missing id": (
         {"bad-noid.jpg": _face_jpeg((160, 160))},
         [("", "img/bad-noid.jpg")],
-        ("roster.csv row 1", "the external id is missing"),
+        ("roster.csv row 3", "the external id is missing"),
     ),
 }
 
@@ -347,7 +347,7 @@ def test_bad_roster_row_is_refused_by_row_and_the_rest_enrolls(recorded, tmp_pat
     planned = submit_faces(ws, tmp_path, extra)
     check_rejected(planned.batch, "faces", label, reason)
     check_only_good_reached(sb, rec, planned, "faces", "bad-")
-    assert planned.batch.jobs[0].input == "roster.csv row 0"  # the one good row; the bad one was refused
+    assert planned.batch.jobs[0].input == "roster.csv row 2"  # the one good row; the bad one was refused
 
 
 def test_duplicated_ids_refuse_both_rows_and_the_rest_enrolls(recorded, tmp_path):
@@ -357,10 +357,10 @@ def test_duplicated_ids_refuse_both_rows_and_the_rest_enrolls(recorded, tmp_path
         (tmp_path / "staff" / "img" / f"twin-{i}.jpg").write_bytes(_face_jpeg((150 + i, 150)))
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     planned = submit_faces(ws, tmp_path, [("bad-dup", "img/twin-1.jpg"), ("bad-dup", "img/twin-2.jpg")])
-    reason = "the external id 'bad-dup' is duplicated (rows 1, 2); ids must be unique"
+    reason = "the external id 'bad-dup' is duplicated (rows 3, 4); ids must be unique"
     assert [(e.input, e.message) for e in planned.batch.rejected] == [
-        ("roster.csv row 1 (bad-dup)", reason),
-        ("roster.csv row 2 (bad-dup)", reason),
+        ("roster.csv row 3 (bad-dup)", reason),
+        ("roster.csv row 4 (bad-dup)", reason),
     ]
     check_only_good_reached(sb, rec, planned, "faces", "bad-", "twin-")
 
@@ -387,7 +387,7 @@ def test_more_than_100_faces_are_split_into_jobs_of_at_most_100(recorded, tmp_pa
     extra = [(f"p-{i:03d}", str(images[i % len(images)])) for i in range(1, 150)]
     ws = Workspace(tmp_path / "ws", sandbox=sb, quiet=True)
     batch = submit_faces(ws, tmp_path, extra).batch.wait(timeout=60)
-    assert not batch.rejected and [j.input for j in batch.jobs] == ["roster.csv rows 0-99", "roster.csv rows 100-149"]
+    assert not batch.rejected and [j.input for j in batch.jobs] == ["roster.csv rows 2-101", "roster.csv rows 102-151"]
     assert [j.status for j in batch.jobs] == [Status.SUCCEEDED] * 2
     assert tenant(sb, "faces")["jobs"]["created"] == 2
     posts = [s for s in rec.seen if s.method == "POST" and s.path.endswith("/faces/batch-async")]

@@ -14,7 +14,7 @@ import io
 import math
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -37,7 +37,8 @@ RosterSource = Any  # str | Path (CSV or folder) | pandas.DataFrame | Iterable[t
 
 @dataclass(frozen=True)
 class RosterRow:
-    """One checked roster entry. ``index`` is the row's 0-based position in the roster."""
+    """One checked roster entry. ``index`` is the row's 0-based position in the roster; ``row`` is what people
+    see: a CSV's spreadsheet row (the header is row 1), a DataFrame's own index label."""
 
     index: int
     external_id: str
@@ -47,10 +48,17 @@ class RosterRow:
     mime: str
     width: int
     height: int
+    row: str = ""
 
     def meta(self) -> dict[str, Any]:
         """What a job records about the row (JSON): enough to rebuild, verify and report it."""
-        return {"index": self.index, "external_id": self.external_id, "file": str(self.file), "sha256": self.sha256}
+        return {
+            "index": self.index,
+            "row": self.row or str(self.index),
+            "external_id": self.external_id,
+            "file": str(self.file),
+            "sha256": self.sha256,
+        }
 
 
 @dataclass
@@ -121,7 +129,10 @@ def read_roster(
     id_col, image_col = _columns(name, frame, id_column, image_column, provider)
     if len(frame) == 0:
         raise PreflightError(provider, name, "the roster has no rows")
-    return _check_rows(name, frame[id_col].tolist(), frame[image_col].tolist(), Path(base), provider, where)
+    # a CSV's rows as a spreadsheet numbers them (header = row 1); any other roster: the frame's own index
+    spreadsheet = isinstance(roster, (str, Path)) and not name.endswith("/")  # a file, not a folder
+    row_names = [str(i + 2) for i in range(len(frame))] if spreadsheet else [str(x) for x in frame.index]
+    return _check_rows(name, frame[id_col].tolist(), frame[image_col].tolist(), Path(base), provider, row_names, where)
 
 
 def _sniff(path: Path) -> str:
@@ -205,9 +216,11 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _check_rows(name: str, ids: list[Any], images: list[Any], base: Path, provider: str, where: str = "") -> Roster:
+def _check_rows(
+    name: str, ids: list[Any], images: list[Any], base: Path, provider: str, row_names: list[str], where: str = ""
+) -> Roster:
     def label(i: int, ext_id: str) -> str:
-        return f"{name} row {i}" + (f" ({ext_id})" if ext_id else "")
+        return f"{name} row {row_names[i]}" + (f" ({ext_id})" if ext_id else "")
 
     texts = [_text(v) for v in ids]
     seen: dict[str, list[int]] = defaultdict(list)
@@ -217,10 +230,10 @@ def _check_rows(name: str, ids: list[Any], images: list[Any], base: Path, provid
     rows: list[RosterRow] = []
     rejected: list[PreflightError] = []
     for i, (ext_id, image) in enumerate(zip(texts, images)):
-        reason = _id_problem(ext_id, seen)
+        reason = _id_problem(ext_id, seen, row_names)
         if reason is None:
             try:
-                rows.append(_check_image(i, ext_id, _text(image), base, where))
+                rows.append(replace(_check_image(i, ext_id, _text(image), base, where), row=row_names[i]))
                 continue
             except ValueError as e:
                 reason = str(e)
@@ -228,14 +241,14 @@ def _check_rows(name: str, ids: list[Any], images: list[Any], base: Path, provid
     return Roster(name, rows, rejected, len(texts))
 
 
-def _id_problem(ext_id: str, seen: dict[str, list[int]]) -> str | None:
+def _id_problem(ext_id: str, seen: dict[str, list[int]], row_names: list[str]) -> str | None:
     if not ext_id:
         return "the external id is missing"
     if len(ext_id) > MAX_ID_LENGTH:
         return f"the external id has {len(ext_id)} characters; at most {MAX_ID_LENGTH} are accepted"
     rows = seen[ext_id]
     if len(rows) > 1:
-        return f"the external id {ext_id!r} is duplicated (rows {', '.join(map(str, rows))}); ids must be unique"
+        return f"the external id {ext_id!r} is duplicated (rows {', '.join(row_names[i] for i in rows)}); ids must be unique"
     return None
 
 

@@ -20,6 +20,7 @@ from .animaldetect import detections as _detections, images_table as _images_tab
 from .camtrap import from_megadetector, to_camtrap_dp as _to_camtrap_dp, to_megadetector as _to_megadetector
 from .authenta import embedding_matrix, verdicts as _verdicts
 from .claid import images as _images
+from .cost import costs
 from .faces import faces as _faces
 from .jobs import jobs
 from .sateais import InvalidGeometryWarning, features as _features, to_geojson, to_geoparquet
@@ -132,6 +133,7 @@ __all__ = [
     "images",
     "faces",
     "jobs",
+    "costs",
 ]
 
 

@@ -33,7 +33,7 @@ from ..registry import ProviderInfo, flaw
 from ..roster import RosterSource, read_roster
 from ..transport import Transport, expect_json
 from .base import Adapter, Item, PollPolicy, PollResult
-from .faces_rows import MAX_BATCH, Ident, RowView, body_data, covering, item_index, plan, retry_items, view
+from .faces_rows import MAX_BATCH, Ident, RowView, body_data, covering, item_index, plan, retry_items, shown, view
 
 RETENTION = 7 * 86400.0  # jobs are kept 7 days after completion, then 404
 CLOCK_SKEW = 300.0  # seconds of client/server clock difference tolerated when matching a lost create
@@ -282,6 +282,7 @@ class FacesBatch(Batch):
     row now, so results give one row per roster row, at its current index and file."""
 
     roster_rows: RowView | None = None
+    row_names: dict[int, str] | None = None  # roster index -> the row number people see (RosterRow.row)
 
 
 class FacesClient(ProviderClient):
@@ -337,6 +338,7 @@ class FacesClient(ProviderClient):
             return batch
         batch = cast(FacesBatch, batch)  # its batch_class
         batch.roster_rows = view(batch.jobs, parsed, covered)
+        batch.row_names = {r.index: r.row for r in parsed.rows}
         return batch
 
     def preflight(
@@ -367,14 +369,15 @@ class FacesClient(ProviderClient):
         """
         # an enroll batch: only the roster's rows (not a replaced image's), at their current index and file
         roster_rows = batch.roster_rows if isinstance(batch, FacesBatch) else None
-        return retry_items(batch.records(), roster_rows, RESUMABLE)
+        row_names = batch.row_names if isinstance(batch, FacesBatch) else None
+        return retry_items(batch.records(), roster_rows, RESUMABLE, row_names)
 
 
 def _read_rows(provider: str, job: Job) -> list[tuple[str, tuple[str, bytes, str]]]:
     """The multipart ``images`` parts of a job, re-read and checked against the digests preflight saw."""
     files = []
     for row in job.meta["rows"]:
-        where = f"row {row['index']} ({row['external_id']}): {row['file']}"
+        where = f"row {shown(row)} ({row['external_id']}): {row['file']}"
         try:
             data = Path(row["file"]).read_bytes()
         except OSError as e:

@@ -37,6 +37,16 @@ def manifest(rows: list[dict[str, Any]], retry_of: list[str] | None = None) -> b
     return text.encode()
 
 
+def span(first: str, last: str) -> str:
+    """``row 5`` or ``rows 2-101``: roster rows as people see them (``RosterRow.row``)."""
+    return f"row {first}" if first == last else f"rows {first}-{last}"
+
+
+def shown(row: dict[str, Any]) -> str:
+    """A job row's number as people see it; jobs recorded before ``row`` existed carry the 0-based index only."""
+    return str(row.get("row", row["index"]))
+
+
 def job_item(
     name: str, label: str, rows: list[dict[str, Any]], collection: str, retry_of: list[str] | None = None
 ) -> Item:
@@ -105,8 +115,8 @@ def plan(roster: Roster, collection: str, covered: dict[Ident, Job]) -> list[Ite
     for start in range(0, len(new), MAX_BATCH):
         part = new[start : start + MAX_BATCH]
         first, last = part[0].index, part[-1].index
-        span = f"row {first}" if first == last else f"rows {first}-{last}"
-        label = f"{roster.name} {span}" + (f" ({len(part)} rows)" if len(part) != last - first + 1 else "")
+        label = f"{roster.name} {span(part[0].row, part[-1].row)}"
+        label += f" ({len(part)} rows)" if len(part) != last - first + 1 else ""
         placed.append((first, job_item(roster.name, label, [r.meta() for r in part], collection)))
     return [item for _, item in sorted(placed, key=lambda p: p[0])]
 
@@ -126,10 +136,17 @@ def view(jobs: list[Job], roster: Roster, covered: dict[Ident, Job]) -> RowView:
     return out
 
 
-def retry_items(records: list[dict[str, Any]], roster_rows: RowView | None, resumable: set[str]) -> list[Item]:
+def retry_items(
+    records: list[dict[str, Any]],
+    roster_rows: RowView | None,
+    resumable: set[str],
+    row_names: dict[int, str] | None = None,
+) -> list[Item]:
     """``failed_items`` of a faces batch: failed items of done jobs, and every row of jobs the provider failed
     (not those failed with a ``resumable`` code: their rows may well be enrolled), packed into jobs of <= 100.
-    With ``roster_rows`` (an enroll batch), only the roster's rows, at their current index and file."""
+    With ``roster_rows`` (an enroll batch), only the roster's rows, at their current index, file and (from
+    ``row_names``, index -> row as shown) row number."""
+    names = row_names or {}
     now = {(k, pos): (i, f) for k, pos, i, f in roster_rows or []}
     picked: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     sources: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -142,7 +159,14 @@ def retry_items(records: list[dict[str, Any]], roster_rows: RowView | None, resu
         else:
             continue
         bad = [
-            row if roster_rows is None else {**row, "index": now[rec["key"], i][0], "file": now[rec["key"], i][1]}
+            row
+            if roster_rows is None
+            else {
+                **row,
+                "index": (at := now[rec["key"], i][0]),
+                "row": names.get(at, str(at)),
+                "file": now[rec["key"], i][1],
+            }
             for i, row in enumerate(rows)
             if i not in ok and (roster_rows is None or (rec["key"], i) in now)
         ]
@@ -155,7 +179,7 @@ def retry_items(records: list[dict[str, Any]], roster_rows: RowView | None, resu
         rows.sort(key=lambda r: r["index"])
         for start in range(0, len(rows), MAX_BATCH):
             part = rows[start : start + MAX_BATCH]
-            label = f"{name} rows {part[0]['index']}-{part[-1]['index']} (retry of {len(part)} rows)"
+            label = f"{name} {span(shown(part[0]), shown(part[-1]))} (retry of {len(part)} rows)"
             items.append(job_item(name, label, part, collection, retry_of=sorted(sources[(collection, name)])))
     return items
 
