@@ -39,6 +39,9 @@ RETENTION = 7 * 86400.0  # jobs are kept 7 days after completion, then 404
 CLOCK_SKEW = 300.0  # seconds of client/server clock difference tolerated when matching a lost create
 MAX_SENDS = 3  # creates sent for one job when the answer keeps getting lost and the job list shows none
 LOOKUP_ROUNDS = 8  # list rounds while candidate jobs are still too early to show their external ids
+#: seconds between two list rounds at least: a server needs real time to store and start a job, however fast the
+#: (sandbox's) time scale runs its jobs
+LOOKUP_FLOOR = 0.25
 MAX_PAGES = 50
 #: failures that are about this client, not the job: a re-run with fixed credentials re-attaches
 RESUMABLE = {"JWT_REQUIRED", "SUBMISSION_UNCERTAIN"}
@@ -175,9 +178,8 @@ class FacesAdapter(Adapter):
         absent = 0
         for attempt in range(LOOKUP_ROUNDS):
             if attempt or settle:
-                await asyncio.sleep(
-                    min(self.policy.max_interval, self.policy.interval * self.policy.factor**attempt) * self._scale()
-                )
+                step = min(self.policy.max_interval, self.policy.interval * self.policy.factor**attempt) * self._scale()
+                await asyncio.sleep(max(LOOKUP_FLOOR, step))
             matched, pending, failed = [], [], []
             for entry in await self._candidates(job, len(ids), since):
                 r = await self._read(self._job_path(str(entry["job_id"])), job)
