@@ -9,12 +9,13 @@ draft job reads ``initiated`` (newer guide wording); a job whose runtime exceeds
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from ..config import DAY, ConfigError, SandboxConfig
 from ..core import ApiError, Context, ProviderSpec, digest, iso
@@ -57,7 +58,13 @@ class InputSlot(BaseModel):
     contentType: str = Field(min_length=3, max_length=255)
     fileName: str = Field(min_length=1, max_length=255)
     sizeBytes: int = Field(gt=0, le=MAX_BYTES)
-    slotName: str = Field("original", min_length=1, max_length=64)
+    # the document names the slots; which of them a task type takes is checked at create
+    slotName: str = Field(
+        "original",
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"enum": sorted({s for t in TASKS.values() for s in t.slots})},
+    )
 
 
 class Parameters(BaseModel):
@@ -70,7 +77,16 @@ class Parameters(BaseModel):
 class CreateJob(BaseModel):
     model_config = ConfigDict(extra="ignore")
     inputs: list[InputSlot] = Field(min_length=1, max_length=4)
-    taskTypeId: int | str | None = None
+    # an int or its decimal string (SDK 0.2.9), never null or a bool (issue #23: typed as the document says)
+    taskTypeId: StrictInt | StrictStr | None = None
+
+    @field_validator("taskTypeId", mode="before")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("taskTypeId must be a task type id (an integer or its decimal string), not null")
+        return v
+
     parameters: Parameters | None = None
 
 
@@ -86,16 +102,18 @@ def _not_found(job_id: str) -> ApiError:
     return _bad("JOB_NOT_FOUND", f"Job with ID {job_id} does not exist", 404)
 
 
+DECIMAL = re.compile(r"0*[0-9]{1,9}")
+
+
 def task_type_id(query: str | None, body: int | str | None) -> int:
     """The task type from ``?taskTypeId`` and/or the body (int or string); both must agree."""
     ids = []
     for raw in (query, body):
-        if raw is None or raw == "":
+        if raw is None:
             continue
-        try:
-            ids.append(int(str(raw).strip()))
-        except ValueError:
-            raise _bad("INVALID_TASK_TYPE", f"taskTypeId {raw!r} is not a task type id") from None
+        if isinstance(raw, str) and not DECIMAL.fullmatch(raw):  # no "", " 1", "+1", "1_0", non-ASCII digits
+            raise _bad("INVALID_TASK_TYPE", f"taskTypeId {raw!r} is not a task type id")
+        ids.append(int(raw.lstrip("0") or "0") if isinstance(raw, str) else raw)
     if not ids:
         raise _bad("INVALID_TASK_TYPE", "taskTypeId is required (query ?taskTypeId=N or body taskTypeId)")
     if len(set(ids)) > 1:
@@ -441,8 +459,15 @@ def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
         }
     )
     page = obj({"page": INT, "limit": INT, "total": INT, "pages": INT})
+    task_id = {"type": "integer", "enum": sorted(TASKS)}
+    task_id_text = {"type": "string", "pattern": f"^0*(?:{'|'.join(str(t) for t in sorted(TASKS))})$"}
     return {
-        ("POST", "/jobs"): Op({200: au(created)}, (400, 402, 413)),
+        ("POST", "/jobs"): Op(
+            {200: au(created)},
+            (400, 402, 413),
+            body={"properties": {"taskTypeId": {"anyOf": [task_id, task_id_text]}}},
+            params={"taskTypeId": task_id},
+        ),  # in the query, the body or both (equal): what JSON Schema cannot say is listed in the fuzz test
         ("GET", "/jobs"): Op(
             {200: obj({"data": arr(_DETAIL), "pagination": page})},
             (400,),
