@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import httpx
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -128,6 +129,36 @@ def test_document_describes_every_route(world):
             assert op["security"] == [] if signed else op["security"], (method, path)
             assert {"429", "500"} <= set(op["responses"]) and (signed or "401" in op["responses"]), (method, path)
     assert "HTTPValidationError" not in json.dumps(doc)  # FastAPI's 422 body is never what the sandbox sends
+
+
+#: (operation, body): refused by the server, so the document must refuse them too (issue #23's reverse cases)
+REFUSED_BY_SERVER = [
+    (("POST", "/sateais/api/v1/analyze/{type}"), {"satellite_id": "sentinel-1", "polygon": None}),
+    (("POST", "/sateais/api/v1/detect/{type}"), {"satellite_id": "sentinel-1", "polygon": "x", "date": "2024-02-30"}),
+    (("POST", "/claid/v1/image/edit/async"), {"input": "storage://sandbox/a.jpg", "operations": {"padding": -1}}),
+    (("POST", "/claid/v1/image/edit/async"), {"input": "storage://sandbox/a.jpg", "operations": {"padding": ""}}),
+    (("POST", "/claid/v1/image/edit/async"), {"input": "s", "operations": {"padding": "50%"}}),
+    (("POST", "/claid/v1/image/edit/async"), {"input": "s", "operations": {"resizing": {"width": "0%"}}}),
+    (("POST", "/claid/v1/image/edit/async"), {"input": "s", "operations": {"background": {"color": ""}}}),
+    (
+        ("POST", "/authenta/api/v1/jobs"),
+        {"inputs": [{"contentType": "image/jpeg", "fileName": "a"}], "taskTypeId": None},
+    ),
+    (("POST", "/authenta/api/v1/jobs"), {"inputs": [{"contentType": "a/b", "fileName": "a", "slotName": "x"}]}),
+    (("POST", "/faces/api/v1/collections/{collection_id}/faces/batch-async"), {"images": [""], "external_ids[]": [""]}),
+]
+
+
+def test_document_refuses_what_the_server_refuses(world):
+    doc = httpx.get(world.sb.url + "/openapi.json").json()
+    for (method, path), body in REFUSED_BY_SERVER:
+        content = doc["paths"][path][method.lower()]["requestBody"]["content"]
+        schema = next(iter(content.values()))["schema"]
+        validator = jsonschema.Draft202012Validator(
+            {**schema, "components": doc["components"]}, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+        errors = list(validator.iter_errors(body))
+        assert errors, (method, path, body)
 
 
 def _fuzz(op, strategy, headers: dict[str, str], checks: list, base_url: str, counter: str) -> None:
