@@ -10,7 +10,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
     StrictStr,
     ValidationError,
     WithJsonSchema,
@@ -124,9 +123,17 @@ class Operations(Strict):
     resizing: Resizing | None = None
     adjustments: Adjustments | None = None
     background: Background | None = None
-    padding: Annotated[StrictStr | StrictInt | None, WithJsonSchema(PADDING)] = None
+    # an integer as JSON Schema counts them (484.0 too), never a bool
+    padding: Annotated[StrictStr | int | None, WithJsonSchema(PADDING)] = None
     privacy: Privacy | None = None
     generative: dict[str, Any] | None = None  # accepted and echoed, no-op
+
+    @field_validator("padding", mode="before")
+    @classmethod
+    def _not_a_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("padding is a number of pixels or a CSS-like string, not a boolean")
+        return v
 
     @field_validator("padding")
     @classmethod
