@@ -1,6 +1,7 @@
 """Property-based fuzz of the sandbox's OpenAPI document with schemathesis (issue #8).
 
-Every operation of ``/openapi.json`` is fuzzed over real HTTP with schema-valid and schema-violating data,
+Every operation of ``/openapi.json`` is fuzzed over real HTTP: first schemathesis's coverage phase (boundaries,
+each property missing or mistyped, undeclared methods), then schema-valid and schema-violating random data,
 once with made-up ids and once with the ids of real jobs (finished, draft) so success bodies are checked too.
 Each answer must be no 5xx, a documented status with the documented content type, headers and body schema;
 a route must refuse a request without its key; schema-valid data must be accepted and schema-invalid data

@@ -9,13 +9,11 @@ draft job reads ``initiated`` (newer guide wording); a job whose runtime exceeds
 from __future__ import annotations
 
 import math
-import re
 import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from ..config import DAY, ConfigError, SandboxConfig
 from ..core import ApiError, Context, ProviderSpec, digest, iso
@@ -25,10 +23,10 @@ from ..openapi import INT, NSTR, NTIME, OBJ, RAW_UPLOAD, STR, TIME, URL, Op, any
 from ..runner import JobFailure
 from ..spec import BodyLimit, register
 from ..store import TERMINAL, Job
+from .authenta_request import MAX_BYTES, CreateJob, task_type_id
 from .authenta_tasks import SLOT_FORMATS, TASKS, canonical, compute
 
 NAME = "authenta"
-MAX_BYTES = 500 * 1024 * 1024  # PC: no documented cap; keeps the sandbox's memory bounded
 UPLOAD_WINDOW, RETENTION, ARTIFACT_WINDOW = "authenta.upload_url", "authenta.retention", "authenta.artifact_url"
 
 #: internal lifecycle -> Authenta status; status filter words -> internal states
@@ -53,43 +51,6 @@ FILTER = {
 CANCELLABLE = ("created", "queued")
 
 
-class InputSlot(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    contentType: str = Field(min_length=3, max_length=255)
-    fileName: str = Field(min_length=1, max_length=255)
-    sizeBytes: int = Field(gt=0, le=MAX_BYTES)
-    # the document names the slots; which of them a task type takes is checked at create
-    slotName: str = Field(
-        "original",
-        min_length=1,
-        max_length=64,
-        json_schema_extra={"enum": sorted({s for t in TASKS.values() for s in t.slots})},
-    )
-
-
-class Parameters(BaseModel):
-    model_config = ConfigDict(extra="allow")  # e.g. the SDK's {"version": "v1"}
-    isFaceswapCheck: bool | None = None
-    isLivenessCheck: bool | None = None
-    isSimilarityCheck: bool | None = None
-
-
-class CreateJob(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    inputs: list[InputSlot] = Field(min_length=1, max_length=4)
-    # an int or its decimal string (SDK 0.2.9), never null or a bool (issue #23: typed as the document says)
-    taskTypeId: StrictInt | StrictStr | None = None
-
-    @field_validator("taskTypeId", mode="before")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("taskTypeId must be a task type id (an integer or its decimal string), not null")
-        return v
-
-    parameters: Parameters | None = None
-
-
 def error_body(err: ApiError) -> dict[str, Any]:
     return {"code": err.code, "statusCode": err.status, "message": err.message}
 
@@ -100,27 +61,6 @@ def _bad(code: str, message: str, status: int = 400) -> ApiError:
 
 def _not_found(job_id: str) -> ApiError:
     return _bad("JOB_NOT_FOUND", f"Job with ID {job_id} does not exist", 404)
-
-
-DECIMAL = re.compile(r"0*[0-9]{1,9}")
-
-
-def task_type_id(query: str | None, body: int | str | None) -> int:
-    """The task type from ``?taskTypeId`` and/or the body (int or string); both must agree."""
-    ids = []
-    for raw in (query, body):
-        if raw is None:
-            continue
-        if isinstance(raw, str) and not DECIMAL.fullmatch(raw):  # no "", " 1", "+1", "1_0", non-ASCII digits
-            raise _bad("INVALID_TASK_TYPE", f"taskTypeId {raw!r} is not a task type id")
-        ids.append(int(raw.lstrip("0") or "0") if isinstance(raw, str) else raw)
-    if not ids:
-        raise _bad("INVALID_TASK_TYPE", "taskTypeId is required (query ?taskTypeId=N or body taskTypeId)")
-    if len(set(ids)) > 1:
-        raise _bad("INVALID_TASK_TYPE", f"taskTypeId in the query ({ids[0]}) and body ({ids[1]}) differ")
-    if ids[0] not in TASKS:
-        raise _bad("INVALID_TASK_TYPE", f"Unknown taskTypeId {ids[0]}; valid ids are 1-{max(TASKS)}")
-    return ids[0]
 
 
 def envelope(mode: str, flat: dict[str, Any]) -> dict[str, Any]:
