@@ -112,6 +112,12 @@ def test_auth_and_tenant_isolation(make_sandbox):
         ({**CREATE, "content_type": "text/plain"}, "content_type"),
         ({**CREATE, "options": {"threshold": 1.5}}, "threshold"),
         ({k: v for k, v in CREATE.items() if k != "filename"}, "filename"),
+        # typed as documented, no coercion (issue #23): its OpenAPI document refuses these
+        ({**CREATE, "options": {"top_candidate": 0}}, "options.top_candidate"),
+        ({**CREATE, "options": {"classify": "yes"}}, "options.classify"),
+        ({**CREATE, "options": {"metadata": "off"}}, "options.metadata"),
+        ({**CREATE, "options": {"threshold": "0.5"}}, "options.threshold"),
+        ({**CREATE, "filename": 7}, "filename"),
     ],
 )
 def test_bad_bodies_are_400_validation_errors(sandbox, body, fragment):

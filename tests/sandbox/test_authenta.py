@@ -157,6 +157,18 @@ def test_documented_flow_with_artifact_download(sandbox):
     assert stats(sandbox)["providers"]["authenta"]["auth_on_signed_urls"] == 0
 
 
+def test_task_type_is_typed_as_its_document_says(sandbox):
+    """An int or its decimal string, in the query or the body (issue #23): no null, bool, blank or signed text."""
+    inputs = [slot(photo(), "image/jpeg")]
+    with api(sandbox, "authenta") as c:
+        for bad in (None, True, " 1", "+1", "1_0", "", "\u0661"):
+            r = c.post("/jobs?taskTypeId=1", json={"inputs": inputs, "taskTypeId": bad})
+            assert r.status_code == 400 and "taskTypeId" in r.json()["message"], (bad, r.text)
+        assert_error(c.post("/jobs?taskTypeId=", json={"inputs": inputs, "taskTypeId": 1}), 400, "INVALID_TASK_TYPE")
+        r = c.post("/jobs", json={"inputs": inputs, "taskTypeId": "01"})
+        assert r.status_code == 200 and r.json()["taskTypeId"] == 1
+
+
 def test_task_type_in_body_as_string_and_mismatch(sandbox):
     inputs = [slot(photo(), "image/jpeg")]
     with api(sandbox, "authenta") as c:

@@ -226,6 +226,10 @@ def test_own_host_url_without_valid_signature_is_400(sb):
         ({"resizing": {"width": 100, "fit": "zoom"}}, "operations.resizing.fit"),
         ({"adjustments": {"exposure": 250}}, "operations.adjustments.exposure"),
         ({"padding": "80%"}, "operations.padding"),
+        ({"padding": True}, "operations.padding"),  # typed as the document says (issue #23)
+        ({"padding": -4}, "operations.padding"),
+        ({"resizing": {"width": "0%"}}, "operations.resizing.width"),
+        ({"background": {"color": ""}}, "operations.background.color"),
     ],
 )
 def test_unknown_operation_or_bad_value_is_422_9000(sb, operations, field):

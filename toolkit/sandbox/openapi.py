@@ -225,3 +225,5 @@ def _patch_body(doc: dict[str, Any], operation: dict[str, Any], patch: dict[str,
         schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
     for name, sub in patch.get("properties", {}).items():
         schema["properties"][name] = {**schema["properties"][name], **sub}
+    # what one field cannot say alone, e.g. "scene_id, or polygon with its dates" (anyOf of required sets)
+    schema.update({k: v for k, v in patch.items() if k != "properties"})

@@ -33,7 +33,8 @@ STATUS = {
 
 
 class DetectOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: typed as the OpenAPI document says, no "yes"/0/"0.5" coerced to bool or float (issue #23)
+    model_config = ConfigDict(extra="forbid", strict=True)
     country: str | None = Field(None, min_length=2, max_length=64)
     threshold: float = Field(0.2, ge=0.01, le=0.99)
     classify: bool = True
@@ -45,7 +46,7 @@ class DetectOptions(BaseModel):
 
 
 class CreateJob(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     operation: Literal["detect"]
     filename: str = Field(min_length=1, max_length=255)
     content_type: str

@@ -14,7 +14,6 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import DAY, ConfigError, SandboxConfig
 from ..core import ApiError, Context, ProviderSpec, digest, iso
@@ -24,10 +23,10 @@ from ..openapi import INT, NSTR, NTIME, OBJ, RAW_UPLOAD, STR, TIME, URL, Op, any
 from ..runner import JobFailure
 from ..spec import BodyLimit, register
 from ..store import TERMINAL, Job
+from .authenta_request import MAX_BYTES, CreateJob, task_type_id
 from .authenta_tasks import SLOT_FORMATS, TASKS, canonical, compute
 
 NAME = "authenta"
-MAX_BYTES = 500 * 1024 * 1024  # PC: no documented cap; keeps the sandbox's memory bounded
 UPLOAD_WINDOW, RETENTION, ARTIFACT_WINDOW = "authenta.upload_url", "authenta.retention", "authenta.artifact_url"
 
 #: internal lifecycle -> Authenta status; status filter words -> internal states
@@ -52,28 +51,6 @@ FILTER = {
 CANCELLABLE = ("created", "queued")
 
 
-class InputSlot(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    contentType: str = Field(min_length=3, max_length=255)
-    fileName: str = Field(min_length=1, max_length=255)
-    sizeBytes: int = Field(gt=0, le=MAX_BYTES)
-    slotName: str = Field("original", min_length=1, max_length=64)
-
-
-class Parameters(BaseModel):
-    model_config = ConfigDict(extra="allow")  # e.g. the SDK's {"version": "v1"}
-    isFaceswapCheck: bool | None = None
-    isLivenessCheck: bool | None = None
-    isSimilarityCheck: bool | None = None
-
-
-class CreateJob(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    inputs: list[InputSlot] = Field(min_length=1, max_length=4)
-    taskTypeId: int | str | None = None
-    parameters: Parameters | None = None
-
-
 def error_body(err: ApiError) -> dict[str, Any]:
     return {"code": err.code, "statusCode": err.status, "message": err.message}
 
@@ -84,25 +61,6 @@ def _bad(code: str, message: str, status: int = 400) -> ApiError:
 
 def _not_found(job_id: str) -> ApiError:
     return _bad("JOB_NOT_FOUND", f"Job with ID {job_id} does not exist", 404)
-
-
-def task_type_id(query: str | None, body: int | str | None) -> int:
-    """The task type from ``?taskTypeId`` and/or the body (int or string); both must agree."""
-    ids = []
-    for raw in (query, body):
-        if raw is None or raw == "":
-            continue
-        try:
-            ids.append(int(str(raw).strip()))
-        except ValueError:
-            raise _bad("INVALID_TASK_TYPE", f"taskTypeId {raw!r} is not a task type id") from None
-    if not ids:
-        raise _bad("INVALID_TASK_TYPE", "taskTypeId is required (query ?taskTypeId=N or body taskTypeId)")
-    if len(set(ids)) > 1:
-        raise _bad("INVALID_TASK_TYPE", f"taskTypeId in the query ({ids[0]}) and body ({ids[1]}) differ")
-    if ids[0] not in TASKS:
-        raise _bad("INVALID_TASK_TYPE", f"Unknown taskTypeId {ids[0]}; valid ids are 1-{max(TASKS)}")
-    return ids[0]
 
 
 def envelope(mode: str, flat: dict[str, Any]) -> dict[str, Any]:
@@ -441,8 +399,15 @@ def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
         }
     )
     page = obj({"page": INT, "limit": INT, "total": INT, "pages": INT})
+    task_id = {"type": "integer", "enum": sorted(TASKS)}
+    task_id_text = {"type": "string", "pattern": f"^0*(?:{'|'.join(str(t) for t in sorted(TASKS))})$"}
     return {
-        ("POST", "/jobs"): Op({200: au(created)}, (400, 402, 413)),
+        ("POST", "/jobs"): Op(
+            {200: au(created)},
+            (400, 402, 413),
+            body={"properties": {"taskTypeId": {"anyOf": [task_id, task_id_text]}}},
+            params={"taskTypeId": task_id},
+        ),  # in the query, the body or both (equal): what JSON Schema cannot say is listed in the fuzz test
         ("GET", "/jobs"): Op(
             {200: obj({"data": arr(_DETAIL), "pagination": page})},
             (400,),

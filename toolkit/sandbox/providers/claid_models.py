@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from ..engines import imaging
 
@@ -24,11 +33,35 @@ def Enum(*values: str) -> Any:  # noqa: N802  (reads like a type)
 
 
 Level = Annotated[float, Field(ge=-100, le=100)]
-Percent = Annotated[str, Field(pattern=r"^\d+(\.\d+)?%$")]
+#: a percentage within (0%, 1000%], by pattern so the document and the server say the same
+Percent = Annotated[str, Field(pattern=r"^(?:0*[1-9]\d{0,2}(?:\.\d+)?|0*1000(?:\.0+)?|0+\.\d*[1-9]\d*)%$")]
 Dim = Annotated[int, Field(ge=1, le=MAX_SIDE)] | Percent
 
 
-Color = Annotated[str, BeforeValidator(_lower), Field(pattern=r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|transparent)$")]
+COLOR = r"^(#[0-9a-f]{3}|#[0-9a-f]{6}|transparent)$"
+#: the document says what the server reads after lowercasing: any letter case
+Color = Annotated[
+    str,
+    BeforeValidator(_lower),
+    Field(pattern=COLOR),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}|[tT][rR][aA][nN][sS][pP][aA][rR][eE][nN][tT])$",
+        }
+    ),
+]
+
+
+_PAD = r"(?:\d+(?:\.\d+)?(?:[pP][xX])?|0*[0-4]?\d(?:\.\d+)?%)"  # px, or a percentage below 50%
+#: what ``imaging.parse_padding`` reads: 1-4 CSS-like values, or a whole number of pixels
+PADDING = {
+    "anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "string", "pattern": rf"^\s*{_PAD}(?:\s+{_PAD}){{0,3}}\s*$"},
+        {"type": "null"},
+    ]
+}
 
 
 class Strict(BaseModel):
@@ -49,13 +82,6 @@ class Resizing(Strict):
     width: Dim | None = None
     height: Dim | None = None
     fit: Enum("crop", "bounds", "cover", "canvas", "outpaint") | CropFit = "crop"
-
-    @field_validator("width", "height")
-    @classmethod
-    def _percent_range(cls, v: Any) -> Any:
-        if isinstance(v, str) and not 0 < float(v[:-1]) <= 1000:
-            raise ValueError("a percentage must be within (0%, 1000%]")
-        return v
 
 
 class Hdr(Strict):
@@ -97,9 +123,17 @@ class Operations(Strict):
     resizing: Resizing | None = None
     adjustments: Adjustments | None = None
     background: Background | None = None
-    padding: str | int | None = None
+    # an integer as JSON Schema counts them (484.0 too), never a bool
+    padding: Annotated[StrictStr | int | None, WithJsonSchema(PADDING)] = None
     privacy: Privacy | None = None
     generative: dict[str, Any] | None = None  # accepted and echoed, no-op
+
+    @field_validator("padding", mode="before")
+    @classmethod
+    def _not_a_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("padding is a number of pixels or a CSS-like string, not a boolean")
+        return v
 
     @field_validator("padding")
     @classmethod

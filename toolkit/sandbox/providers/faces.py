@@ -217,7 +217,11 @@ _BATCH_BODY = {
             "schema": obj(
                 {
                     "images": {**arr(BINARY), "minItems": 1, "maxItems": MAX_BATCH},
-                    "external_ids[]": {**arr(STR), "minItems": 1},
+                    # 1-255 characters, not only whitespace (submit_batch)
+                    "external_ids[]": {
+                        **arr({"type": "string", "minLength": 1, "maxLength": MAX_EXTERNAL_ID, "pattern": r"\S"}),
+                        "minItems": 1,
+                    },
                 }
             )
         }

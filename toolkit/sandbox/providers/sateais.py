@@ -426,9 +426,29 @@ _ERRORS = (400, 404, 413)
 _CREATE_ERRORS = (*_ERRORS, 402)  # a create costs a credit; the preview is free
 
 
+_TEXT = {"type": "string", "minLength": 1}
+_DAY = {"type": "string", "format": "date"}  # YYYY-MM-DD, a real day
+#: What ``plan`` requires of every body, as far as JSON Schema can say it without the path's ``{type}``: a scene
+#: by id, or a polygon with its date (ship, oilslick), or a polygon with its date range (the others).
+_ANALYZE_BODY = {
+    "properties": {
+        "satellite_id": {"const": "sentinel-1"},
+        **{name: {"anyOf": [_DAY, {"type": "null"}]} for name in ("date", "date_start", "date_end")},
+    },
+    "anyOf": [
+        {"required": ["scene_id"], "properties": {"scene_id": _TEXT}},
+        {"required": ["polygon", "date"], "properties": {"polygon": _TEXT, "date": _DAY}},
+        {
+            "required": ["polygon", "date_start", "date_end"],
+            "properties": {"polygon": _TEXT, "date_start": _DAY, "date_end": _DAY},
+        },
+    ],
+}
+
+
 def operations(config: SandboxConfig) -> dict[tuple[str, str], Op]:
     """The routes' answers, by (METHOD, path under the prefix; signed: under the storage prefix)."""
-    body, params = {"properties": {"satellite_id": {"const": "sentinel-1"}}}, {"type": enum(*TYPES)}
+    body, params = _ANALYZE_BODY, {"type": enum(*TYPES)}
     geojson = obj({"type": {"const": "FeatureCollection"}, "features": arr(OBJ)})
     return {
         ("POST", "/analyze/{type}"): Op({202: _JOB}, _CREATE_ERRORS, body=body, params=params),
