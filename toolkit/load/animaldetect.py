@@ -107,10 +107,15 @@ def _from_store(loaded: store.Loaded, threshold: float | None) -> pd.DataFrame:
     score = cols["score"].to_numpy(dtype=np.float64)
     cols["above"] = score >= threshold if threshold is not None else ~np.isnan(score)
     df = pd.DataFrame(cols)
-    done = [j for j in loaded.jobs if j.status.value == "succeeded" and j.result_digest]
-    df.attrs["raw"] = store.CachedResults(
-        loaded.ledger, {j.job_id or j.input: str(j.result_digest) for j in done}, _has_annotations
+    jobs = loaded.jobs
+    done = (
+        jobs.succeeded()
+        if isinstance(jobs, store._Jobs)
+        else {
+            j.job_id or j.input: str(j.result_digest) for j in jobs if j.status.value == "succeeded" and j.result_digest
+        }
     )
+    df.attrs["raw"] = store.CachedResults(loaded.ledger, done, _has_annotations)
     if threshold is not None:
         df.attrs["threshold"] = threshold
     return df
