@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, overload
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..client.model import Job, Status
 from ._cached import CachedResults
+from ._ledger_read import _full, _Jobs, _workspace_jobs, read_results
 
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -234,70 +235,6 @@ def source_jobs(source: Any, provider: str) -> tuple["Ledger", Sequence[Job]] | 
     return None
 
 
-_STATUS = {s.value: s for s in Status}
-
-
-class _Jobs(Sequence[Job]):
-    """A workspace's jobs as read from its ledger, each made a ``Job`` only when asked for (a warm load of a
-    season reads 100k rows and looks at few); ``gens``: the ledger generation of each row's last change,
-    ``generation``: the ledger's (id and epoch, generation) read before the rows (None: too old to count)."""
-
-    def __init__(self, provider: str, rows: list[tuple[Any, ...]], generation: tuple[str, int] | None) -> None:
-        self.provider, self.rows, self.generation = provider, rows, generation
-        self.keys = [r[0] for r in rows]
-        self.gens = np.fromiter((r[7] for r in rows), dtype=np.int64, count=len(rows))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @overload
-    def __getitem__(self, i: int) -> Job: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Job]: ...
-    def __getitem__(self, i: int | slice) -> Job | list[Job]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        k, op, inp, status, job_id, fin, digest, _ = self.rows[i]
-        job = Job(k, self.provider, op, inp, "", _STATUS[status], job_id, created_at=0.0)
-        job.finished_at, job.result_digest, job.meta = fin, digest, _PARTIAL
-        return job
-
-    def succeeded(self) -> dict[str, str]:
-        """``{job id (or input): result digest}`` of the succeeded jobs with a result."""
-        ok = Status.SUCCEEDED.value
-        return {r[4] or r[2]: r[6] for r in self.rows if r[3] == ok and r[6]}
-
-
-def _workspace_jobs(ledger: "Ledger", provider: str) -> _Jobs:
-    """Every job of ``provider`` in ledger order, with only what a fingerprint needs (``Ledger.jobs`` decodes
-    every row's JSON fields, which costs more than reading a season's columns); ``_full`` reads the rest."""
-    generation = ledger.generation()  # before the rows: a row changed meanwhile has a larger gen
-    with ledger._lock:
-        rows = ledger._db.execute(
-            f"SELECT key, operation, input, status, job_id, finished_at, result_digest, "
-            f"{'gen' if generation else '0'} FROM jobs WHERE provider=? ORDER BY created_at",
-            (provider,),
-        ).fetchall()
-    return _Jobs(provider, rows, generation)
-
-
-class _Partial(dict[str, Any]):
-    """The meta of a job read by ``_workspace_jobs``: the rest of its row is still in the ledger."""
-
-
-_PARTIAL = _Partial()
-
-
-def _full(ledger: "Ledger", jobs: list[Job]) -> list[Job]:
-    """``jobs`` with every field, where ``_workspace_jobs`` read only a few."""
-    if not any(j.meta is _PARTIAL for j in jobs):
-        return jobs
-    if len(jobs) > 500:
-        by_key = {j.key: j for j in ledger.jobs(provider=jobs[0].provider)}
-        return [by_key.get(j.key, j) for j in jobs]
-    return [(ledger.get(j.key) or j) if j.meta is _PARTIAL else j for j in jobs]
-
-
 def record(job: Job, result: Any) -> dict[str, Any]:
     """The record ``Batch.records()`` gives for ``job`` (what the loaders read)."""
     return {
@@ -391,12 +328,8 @@ def _build(
     """Rows of ``jobs`` from the cache; those of terminal jobs appended to the store, one part per operation."""
     rows, facts, lost = [], [], 0
     groups: dict[str, list[tuple[Job, Any]]] = {}
-    for j in jobs:
-        result = None
-        if j.result_digest:
-            data = ledger.get_result(j.result_digest)
-            result = json.loads(data) if data is not None else None
-            lost += data is None and j.status == Status.SUCCEEDED
+    for j, (found, result) in zip(jobs, read_results(ledger, [j.result_digest for j in jobs])):
+        lost += bool(j.result_digest) and not found and j.status == Status.SUCCEEDED
         groups.setdefault(j.operation, []).append((j, result))
     if lost:
         warnings.warn(
