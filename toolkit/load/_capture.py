@@ -120,13 +120,15 @@ def captures(paths: list[str | None], read_files: bool = True) -> list[Capture]:
             out.append(NOTHING)
             continue
         folder, name = os.path.split(path)
-        here = listed.get(folder, False)
-        if here is False and read_files:
-            try:
-                here = listed[folder] = frozenset(os.listdir(folder or "."))
-            except (OSError, ValueError):
-                here = listed[folder] = None
-        out.append(capture(path, True) if read_files and here and name in here else _completed(path, NOTHING))
+        here: frozenset[str] | None = None
+        if read_files:
+            if folder not in listed:
+                try:
+                    listed[folder] = frozenset(os.listdir(folder or "."))
+                except (OSError, ValueError):
+                    listed[folder] = None
+            here = listed[folder]
+        out.append(capture(path, True) if here is not None and name in here else _completed(path, NOTHING))
     return out
 
 
