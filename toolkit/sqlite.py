@@ -48,9 +48,8 @@ def open_db(
             if not fresh:
                 for step in migrations[found:version]:
                     step(db)
-            for statement in schema.split(";"):  # not executescript: it would COMMIT the migration half-way
-                if statement.strip():
-                    db.execute(statement)
+            for statement in _statements(schema):  # not executescript: it would COMMIT the migration half-way
+                db.execute(statement)
             db.execute(f"PRAGMA user_version={int(version)}")
         db.execute("COMMIT")
     except BaseException:
@@ -58,6 +57,18 @@ def open_db(
             db.execute("ROLLBACK")
         raise
     return db
+
+
+def _statements(script: str) -> list[str]:
+    """``script``'s statements, split where SQLite says one is complete (a trigger's body holds ``;``)."""
+    out, buf = [], ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf)
+            buf = ""
+    return out
 
 
 def _check_version(db: sqlite3.Connection, version: int) -> int:

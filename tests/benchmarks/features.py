@@ -7,7 +7,7 @@
 
 Prints one line per size and a JSON summary (``--out``); ratios are against the same-run baseline."""
 
-import gc, json, sys, time
+import gc, json, os, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -82,6 +82,7 @@ def run(n: int, root: Path) -> dict:
         "warm_vs_read_file": round(t_warm / t_read, 2),
         "cold_vs_read_file": round(t_cold / t_read, 2),
         "path_vs_read_file": round(t_json / t_read, 2),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],  # 1, 5 and 15 min, at the end of the run
     }
     print(json.dumps(row), flush=True)
     return row

@@ -45,6 +45,8 @@ def test_a_ledger_of_the_first_toolkit_is_migrated_and_its_results_load_with_no_
     # as the first toolkit wrote it: no version, no stamp table; and an even older batches table without spec
     sql(
         ws_dir,
+        *(f"DROP TRIGGER jobs_gen_{w}" for w in ("insert", "update", "delete")),  # nor the generation (v2)
+        "ALTER TABLE jobs DROP COLUMN gen",
         "DROP TABLE stamp",
         "CREATE TABLE b2 (id TEXT PRIMARY KEY, provider TEXT NOT NULL, operation TEXT NOT NULL, "
         "created_at REAL NOT NULL, keys TEXT NOT NULL)",

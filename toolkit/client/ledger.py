@@ -37,11 +37,23 @@ CREATE TABLE IF NOT EXISTS jobs (
   error_code TEXT, error_message TEXT, http_status INTEGER,
   created_at REAL NOT NULL, submitted_at REAL, started_at REAL, finished_at REAL,
   result_digest TEXT, urls TEXT NOT NULL DEFAULT '{}', options TEXT NOT NULL DEFAULT '{}',
-  meta TEXT NOT NULL DEFAULT '{}'
+  meta TEXT NOT NULL DEFAULT '{}', gen INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs(batch_id);
 CREATE INDEX IF NOT EXISTS jobs_provider ON jobs(provider, status);
 CREATE TABLE IF NOT EXISTS stamp (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+INSERT OR IGNORE INTO stamp VALUES ('generation', '0');
+CREATE TRIGGER IF NOT EXISTS jobs_gen_insert AFTER INSERT ON jobs BEGIN
+  UPDATE stamp SET v = CAST(v AS INTEGER) + 1 WHERE k = 'generation';
+  UPDATE jobs SET gen = (SELECT CAST(v AS INTEGER) FROM stamp WHERE k = 'generation') WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_gen_update AFTER UPDATE ON jobs WHEN NEW.gen IS OLD.gen BEGIN
+  UPDATE stamp SET v = CAST(v AS INTEGER) + 1 WHERE k = 'generation';
+  UPDATE jobs SET gen = (SELECT CAST(v AS INTEGER) FROM stamp WHERE k = 'generation') WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_gen_delete AFTER DELETE ON jobs BEGIN
+  UPDATE stamp SET v = CAST(v AS INTEGER) + 1 WHERE k = 'generation';
+END;
 CREATE TABLE IF NOT EXISTS batches (
   id TEXT PRIMARY KEY, provider TEXT NOT NULL, operation TEXT NOT NULL, created_at REAL NOT NULL,
   keys TEXT NOT NULL, spec TEXT NOT NULL DEFAULT '{}'
@@ -108,9 +120,18 @@ def _migrate_unversioned(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'")
 
 
+def _migrate_generation(db: sqlite3.Connection) -> None:
+    """Version 1 -> 2: ``jobs.gen``, the ledger generation of a row's last change (the schema's triggers bump
+    the ``generation`` stamp and set it in the same transaction as every row change; the columnar store
+    re-checks only rows changed since it last looked). Rows already there start at generation 0."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+    if have and "gen" not in have:  # no table: the schema creates it
+        db.execute("ALTER TABLE jobs ADD COLUMN gen INTEGER NOT NULL DEFAULT 0")
+
+
 #: ``PRAGMA user_version`` of the ledger this toolkit writes; ``MIGRATIONS[v]`` brings version v to v + 1
-LEDGER_VERSION = 1
-MIGRATIONS = [_migrate_unversioned]
+LEDGER_VERSION = 2
+MIGRATIONS = [_migrate_unversioned, _migrate_generation]
 
 
 def idempotency_key(provider: str, operation: str, options: dict[str, Any], content: bytes | str | FileInput) -> str:
@@ -167,6 +188,13 @@ class Ledger(ResultCache):
         self.recovered_from: str | None = None  # the id of a ledger this one replaced, if it was lost
         if self.read_only is None:
             self._check_identity()
+            # a new epoch per open: a copy of this file restored later (the same id, its own history of
+            # generations) is never mistaken for the history a columnar store checked
+            try:  # (nothing else can change the rows either where this cannot be written)
+                with self._lock:
+                    self._write("INSERT OR REPLACE INTO stamp VALUES ('epoch', ?)", (uuid.uuid4().hex,))
+            except (DiskFullError, sqlite3.OperationalError):
+                pass
             self._clean_parts()
             atexit.register(_checkpoint_at_exit, weakref.ref(self))
 
@@ -199,6 +227,20 @@ class Ledger(ResultCache):
                 self.checkpoint()
             finally:
                 self._db.close()
+
+    def generation(self) -> tuple[str, int] | None:
+        """(ledger id and epoch, generation): the generation grows with every change of a job row, in the
+        same transaction; the epoch is new at each writable open. None for a ledger too old to count."""
+        with self._lock:
+            try:
+                rows = dict(
+                    self._db.execute("SELECT k, v FROM stamp WHERE k IN ('id', 'epoch', 'generation')").fetchall()
+                )
+            except sqlite3.OperationalError:
+                return None
+        if "generation" not in rows or "id" not in rows:
+            return None
+        return f"{rows['id']}:{rows.get('epoch')}", int(rows["generation"])
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into ``ledger.sqlite3``: copying that file alone then loses nothing."""
@@ -614,6 +656,7 @@ def _row(job: Job) -> list[Any]:
 
 def _job(row: sqlite3.Row) -> Job:
     d = dict(row)
+    d.pop("gen", None)
     d["status"] = Status(d["status"])
     for k in _JSON:
         d[k] = json.loads(d[k])

@@ -7,11 +7,11 @@ activity counts need local time, and guessing a zone would be worse than saying 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
@@ -104,14 +104,39 @@ def capture(path: str | None, read_file: bool = True) -> Capture:
     found = NOTHING
     if read_file:
         try:
-            found = _read(path, Path(path).stat().st_mtime_ns)
-        except OSError:
+            found = _read(path, os.stat(path).st_mtime_ns)
+        except (OSError, ValueError):
             found = NOTHING
-    named = camera_from_path(path)
+    return _completed(path, found)
+
+
+def captures(paths: list[str | None], read_files: bool = True) -> list[Capture]:
+    """``capture`` of many images: each folder is listed once, so images that are not on disk (results read
+    elsewhere) cost one failed look-up per folder, not a failed ``stat`` each."""
+    listed: dict[str, frozenset[str] | None] = {}
+    out = []
+    for path in paths:
+        if not path:
+            out.append(NOTHING)
+            continue
+        folder, name = os.path.split(path)
+        here: frozenset[str] | None = None
+        if read_files:
+            if folder not in listed:
+                try:
+                    listed[folder] = frozenset(os.listdir(folder or "."))
+                except (OSError, ValueError):
+                    listed[folder] = None
+            here = listed[folder]
+        out.append(capture(path, True) if here is not None and name in here else _completed(path, NOTHING))
+    return out
+
+
+def _completed(path: str, found: Capture) -> Capture:
     return Capture(
         found.width,
         found.height,
-        found.captured_at or time_from_name(Path(path).name),
-        named or found.camera,
+        found.captured_at or time_from_name(os.path.basename(path)),
+        camera_from_path(path) or found.camera,
         found.camera_model,
     )

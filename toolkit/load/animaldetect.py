@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import store
-from ._capture import NOTHING, Capture, capture
+from ._capture import NOTHING, Capture, capture, captures
 from ._source import obj, records
 from .export import RawResults, categorical, naive_times, no_gc, utc
 from ..client.model import STATUS_CATEGORIES
@@ -69,10 +69,7 @@ def store_rows(recs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
             empty: Any = pd.Categorical([None] * len(df), categories=pd.Index([], dtype="str"))
             df.insert(int(list(df.columns).index("taxonomy_id")), rank, empty)
     df[store.KEY] = _spread([r["key"] for r in recs], idx)
-    ranks = [
-        sum(1 << i for i, rank in enumerate(RANKS) if any(rank in t for t in taxa))
-        for taxa in ([a.get("taxonomy") or {} for a in im["annotations"] or ()] for im in images)
-    ]
+    ranks = [_ranks(im["annotations"]) for im in images]
     facts = pd.DataFrame(
         {
             store.KEY: [r["key"] for r in recs],
@@ -85,6 +82,16 @@ def store_rows(recs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     return df, facts
+
+
+def _ranks(anns: list[dict[str, Any]] | None) -> int:
+    """The bits (``RANKS`` order) of the ranks any box's taxonomy names."""
+    named: set[str] = set()
+    for a in anns or ():
+        t = a.get("taxonomy")
+        if isinstance(t, dict):
+            named.update(t)
+    return sum(1 << i for i, rank in enumerate(RANKS) if rank in named) if named else 0
 
 
 def _from_store(loaded: store.Loaded, threshold: float | None) -> pd.DataFrame:
@@ -107,10 +114,15 @@ def _from_store(loaded: store.Loaded, threshold: float | None) -> pd.DataFrame:
     score = cols["score"].to_numpy(dtype=np.float64)
     cols["above"] = score >= threshold if threshold is not None else ~np.isnan(score)
     df = pd.DataFrame(cols)
-    done = [j for j in loaded.jobs if j.status.value == "succeeded" and j.result_digest]
-    df.attrs["raw"] = store.CachedResults(
-        loaded.ledger, {j.job_id or j.input: str(j.result_digest) for j in done}, _has_annotations
+    jobs = loaded.jobs
+    done = (
+        jobs.succeeded()
+        if isinstance(jobs, store._Jobs)
+        else {
+            j.job_id or j.input: str(j.result_digest) for j in jobs if j.status.value == "succeeded" and j.result_digest
+        }
     )
+    df.attrs["raw"] = store.CachedResults(loaded.ledger, done, _has_annotations)
     if threshold is not None:
         df.attrs["threshold"] = threshold
     return df
@@ -267,10 +279,11 @@ def image_col(images: list[dict[str, Any]], key: str) -> list[Any]:
 
 
 def _images(recs: list[dict[str, Any]], read_files: bool) -> list[dict[str, Any]]:
-    return [_image(r, read_files) for r in recs]
+    caps = captures([r.get("input") for r in recs], read_files)
+    return [_image(r, read_files, cap) for r, cap in zip(recs, caps)]
 
 
-def _image(rec: dict[str, Any], read_files: bool) -> dict[str, Any]:
+def _image(rec: dict[str, Any], read_files: bool, cap: Capture | None = None) -> dict[str, Any]:
     """A record -> the per-image facts both tables need (status, failure, boxes or None, size, capture)."""
     res = rec.get("result")
     status = rec.get("status") or "succeeded"
@@ -294,7 +307,8 @@ def _image(rec: dict[str, Any], read_files: bool) -> dict[str, Any]:
     info = obj(res.get("info")) if isinstance(res, dict) else {}
     meta = obj(res.get("metadata")) if isinstance(res, dict) else {}
     file = rec.get("input")
-    cap = capture(file, read_files) if file else NOTHING
+    if cap is None:
+        cap = capture(file, read_files) if file else NOTHING
     if meta.get("image_width") and meta.get("image_height"):  # the service's size wins: it is what it saw
         cap = Capture(
             int(meta["image_width"]), int(meta["image_height"]), cap.captured_at, cap.camera, cap.camera_model

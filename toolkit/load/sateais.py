@@ -127,7 +127,7 @@ def _from_store(loaded: store.Loaded) -> Any:
     gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(rows.geometry.values, crs="EPSG:4326"), crs="EPSG:4326")
     why = np.array([v if isinstance(v, str) else None for v in rows["invalid_reason"]], dtype=object)
     _warn_invalid(gdf, why, stacklevel=4)
-    jobs = store._full(loaded.ledger, loaded.jobs)
+    jobs = store._full(loaded.ledger, list(loaded.jobs))
     gdf.attrs["aoi"] = dict(a for a in (_aoi(store.record(j, None)) for j in jobs) if a)
     return gdf
 

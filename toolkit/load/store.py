@@ -19,8 +19,9 @@ import os
 import uuid
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 from urllib.parse import quote, unquote
 
 import numpy as np
@@ -28,6 +29,7 @@ import pandas as pd
 
 from ..client.model import Job, Status
 from ._cached import CachedResults
+from ._ledger_read import _full, _Jobs, _workspace_jobs, read_results
 
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -40,6 +42,7 @@ ROOT = "columns"
 KEY = "job_key"  # the ledger key of the job a row came from (the dataset's link back to the cache)
 VERSION = "1"  # bump when a table's rows change shape: older parts are then rebuilt from the cache
 TABLES = {"detections": "animaldetect", "features": "sateais", "verdicts": "authenta", "faces": "faces"}
+TRUST = "trusted.json"  # what the last load checked (``Store.trust``)
 COMPACT_PARTS = 8  # a partition with this many parts (or superseded rows) is rewritten into one
 
 #: ``build(records) -> (rows, jobs)``: a table's rows with a ``job_key`` column, and one row per record (its
@@ -67,10 +70,16 @@ class Store:
         table's per-job facts. Manifests whose part is gone are left out (those jobs are rebuilt)."""
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+        names = sorted(m.name for m in self.meta.glob("part-*.parquet")) if self.meta.is_dir() else []
+        # a manifest file is written once under a unique name: the same names (and parts) are the same frame
+        live = tuple(n for n in names if _is_live(self, n))
+        cached = _MANIFESTS.get(self.meta)
+        if cached is not None and cached[0] == live:
+            return cached[1]
         frames = []
-        for m in sorted(self.meta.glob("part-*.parquet")) if self.meta.is_dir() else []:
+        for name in live:
             try:
-                t = pq.read_table(m)
+                t = pq.read_table(self.meta / name)
             except (OSError, ValueError):  # removed by a compaction in another process, or half-written
                 continue
             part = (t.schema.metadata or {}).get(b"part", b"").decode()
@@ -78,8 +87,11 @@ class Store:
                 frames.append(t.to_pandas().assign(part=part))
         if not frames:
             return pd.DataFrame({"fp": pd.Series([], dtype=object), "part": pd.Series([], dtype=object)}, index=[])
-        man = pd.concat(frames, ignore_index=True)
-        return man.drop_duplicates(KEY, keep="last").set_index(KEY)
+        man = pd.concat(frames, ignore_index=True).drop_duplicates(KEY, keep="last").set_index(KEY)
+        if len(_MANIFESTS) >= 8:
+            _MANIFESTS.pop(next(iter(_MANIFESTS)))
+        _MANIFESTS[self.meta] = (live, man)
+        return man
 
     def write(self, rows: "pd.DataFrame | pa.Table", jobs: pd.DataFrame, provider: str, operation: str) -> str:
         """Append one part (rows, then its manifest: a manifest never names a part not yet written)."""
@@ -111,6 +123,25 @@ class Store:
         pq.write_table(mt, mtmp)
         os.replace(mtmp, self.meta / name)
         return rel
+
+    def trusted(self) -> tuple[tuple[str, int], set[str], set[str]] | None:
+        """What the last load checked: ((ledger id, generation), the parts it saw, the keys it found stale)."""
+        try:
+            d = json.loads((self.meta / TRUST).read_text())
+            return (str(d["ledger"]), int(d["generation"])), set(d["parts"]), set(d["stale"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def trust(self, generation: tuple[str, int], parts: set[str], stale: list[str]) -> None:
+        """Record that at ``generation`` every job a manifest of ``parts`` names is fresh, but ``stale``."""
+        d = {"ledger": generation[0], "generation": generation[1], "parts": sorted(parts), "stale": stale}
+        tmp = self.meta / f".{TRUST}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        try:
+            self.meta.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(d))
+            os.replace(tmp, self.meta / TRUST)
+        except OSError:  # a read-only workspace: every load checks every job
+            tmp.unlink(missing_ok=True)
 
     def read(self, parts: dict[str, set[str] | None], columns: list[str] | None = None) -> list["pa.Table"]:
         """Rows of ``parts`` (relative paths), each limited to the given job keys (None: all its rows)."""
@@ -156,6 +187,27 @@ class Store:
         return done
 
 
+#: the last manifest frame read per store, with the manifest files it came from (``Store.manifest``)
+_MANIFESTS: dict[Path, tuple[tuple[str, ...], pd.DataFrame]] = {}
+
+
+@lru_cache(maxsize=4096)
+def _part_of(meta: Path, name: str) -> str:
+    """The part a manifest file names (its schema metadata; a manifest is never rewritten). Raises OSError or
+    ValueError for one removed or half-written (not remembered: read again next time)."""
+    import pyarrow.parquet as pq
+
+    return (pq.read_schema(meta / name).metadata or {}).get(b"part", b"").decode()
+
+
+def _is_live(store: Store, name: str) -> bool:
+    try:
+        part = _part_of(store.meta, name)
+    except (OSError, ValueError):
+        return False
+    return bool(part) and (store.data / part).is_file()
+
+
 def _part_keys(meta: Path, rel: str) -> list[str]:
     import pyarrow.parquet as pq
 
@@ -172,7 +224,7 @@ def time_ns() -> int:
 
 
 # -- which jobs a source means ------------------------------------------------------------------------------
-def source_jobs(source: Any, provider: str) -> tuple["Ledger", list[Job]] | None:
+def source_jobs(source: Any, provider: str) -> tuple["Ledger", Sequence[Job]] | None:
     """The ledger and jobs (in order) of a Batch or a Workspace of ``provider``; None for anything else."""
     client: Any = getattr(source, "client", None)
     if isinstance(getattr(source, "jobs", None), list) and hasattr(client, "ledger"):
@@ -181,43 +233,6 @@ def source_jobs(source: Any, provider: str) -> tuple["Ledger", list[Job]] | None
     if ledger is not None and hasattr(ledger, "put_result") and hasattr(source, "path"):
         return ledger, _workspace_jobs(ledger, provider)
     return None
-
-
-_STATUS = {s.value: s for s in Status}
-
-
-def _workspace_jobs(ledger: "Ledger", provider: str) -> list[Job]:
-    """Every job of ``provider`` in ledger order, with only what a fingerprint needs (``Ledger.jobs`` decodes
-    every row's JSON fields, which costs more than reading a season's columns); ``_full`` reads the rest."""
-    with ledger._lock:
-        rows = ledger._db.execute(
-            "SELECT key, operation, input, status, job_id, finished_at, result_digest FROM jobs "
-            "WHERE provider=? ORDER BY created_at",
-            (provider,),
-        ).fetchall()
-    out = []
-    for k, op, inp, status, job_id, fin, digest in rows:
-        job = Job(k, provider, op, inp, "", _STATUS[status], job_id, created_at=0.0)
-        job.finished_at, job.result_digest, job.meta = fin, digest, _PARTIAL
-        out.append(job)
-    return out
-
-
-class _Partial(dict[str, Any]):
-    """The meta of a job read by ``_workspace_jobs``: the rest of its row is still in the ledger."""
-
-
-_PARTIAL = _Partial()
-
-
-def _full(ledger: "Ledger", jobs: list[Job]) -> list[Job]:
-    """``jobs`` with every field, where ``_workspace_jobs`` read only a few."""
-    if not any(j.meta is _PARTIAL for j in jobs):
-        return jobs
-    if len(jobs) > 500:
-        by_key = {j.key: j for j in ledger.jobs(provider=jobs[0].provider)}
-        return [by_key.get(j.key, j) for j in jobs]
-    return [(ledger.get(j.key) or j) if j.meta is _PARTIAL else j for j in jobs]
 
 
 def record(job: Job, result: Any) -> dict[str, Any]:
@@ -244,7 +259,7 @@ def record(job: Job, result: Any) -> dict[str, Any]:
 class Loaded:
     """A table's rows for a source's jobs, from the store where it is fresh and built from the cache where not."""
 
-    jobs: list[Job]  # the source's jobs, in order
+    jobs: Sequence[Job]  # the source's jobs, in order
     rows: pd.DataFrame  # in job order; ``job_key`` column included
     facts: pd.DataFrame  # one row per job (indexed by job_key, in job order): the table's per-job facts
     ledger: "Ledger"
@@ -257,20 +272,21 @@ def load(source: Any, table: str, build: Build, geo: bool = False) -> Loaded | N
         return None
     ledger, jobs = resolved
     store = Store(ledger.path, table)
-    keys = [j.key for j in jobs]
-    fps = np.array(  # ``fingerprint`` inlined: a season's jobs are many
-        [f"{VERSION}|{j.result_digest}|{j.status.value}|{j.finished_at!r}|{j.job_id}|{j.input}" for j in jobs],
-        dtype=object,
-    )
+    keys = jobs.keys if isinstance(jobs, _Jobs) else [j.key for j in jobs]
     man = store.manifest()
     known = man.reindex(keys)
-    fresh = (known["fp"].to_numpy(dtype=object) == fps) if len(man) else np.zeros(len(jobs), dtype=bool)
-    missing = _full(ledger, [j for j, ok in zip(jobs, fresh) if not ok])
+    fresh = _fresh(store, jobs, known) if len(man) else np.zeros(len(jobs), dtype=bool)
+    missing = _full(ledger, [jobs[i] for i in np.flatnonzero(~fresh).tolist()])
     frames, facts = [], [known[fresh].drop(columns=["fp", "part"])]
+    written: list[str] = []
     if missing:
-        built_rows, built_facts = _build(store, ledger, missing, build)
+        built_rows, built_facts = _build(store, ledger, missing, build, written)
         frames += built_rows
         facts += built_facts
+    if isinstance(jobs, _Jobs) and jobs.generation is not None:
+        stored = {j.key for j in missing if j.status.terminal}  # rebuilt: their new part holds them fresh
+        stale = [k for k, ok, held in zip(keys, fresh, known["fp"].notna()) if held and not ok and k not in stored]
+        store.trust(jobs.generation, set(man["part"]) | set(written), stale)
     wanted: dict[str, set[str] | None] = {}
     by_part = known[fresh].groupby("part", sort=True).groups if fresh.any() else {}
     for rel, idx in by_part.items():
@@ -284,16 +300,36 @@ def load(source: Any, table: str, build: Build, geo: bool = False) -> Loaded | N
     return Loaded(jobs, rows, fact.reindex(keys), ledger)
 
 
-def _build(store: Store, ledger: "Ledger", jobs: list[Job], build: Build) -> tuple[list[Any], list[pd.DataFrame]]:
+def _fresh(store: Store, jobs: Sequence[Job], known: pd.DataFrame) -> np.ndarray:
+    """Which jobs the manifest (``known``, in job order) holds under their current fingerprint. A workspace's
+    jobs unchanged since the store last checked them (their ledger generation is not newer, the part naming
+    them was there then) are trusted without one; only the others are compared."""
+    held = known["fp"].to_numpy(dtype=object)
+    check = np.ones(len(jobs), dtype=bool)
+    trusted = store.trusted()
+    gens, generation = (jobs.gens, jobs.generation) if isinstance(jobs, _Jobs) else (None, None)
+    if trusted is not None and gens is not None and generation is not None:
+        (ledger_id, gen), parts, stale = trusted
+        if ledger_id == generation[0] and gen <= generation[1]:
+            check = (gens > gen) | ~known["part"].isin(parts).to_numpy() | known.index.isin(stale)
+    fresh = ~check & pd.notna(held)
+    idx = np.flatnonzero(check & pd.notna(held))
+    fps = [  # ``fingerprint`` inlined: a season's jobs are many
+        f"{VERSION}|{j.result_digest}|{j.status.value}|{j.finished_at!r}|{j.job_id}|{j.input}"
+        for j in (jobs[i] for i in idx.tolist())
+    ]
+    fresh[idx] = held[idx] == np.array(fps, dtype=object)
+    return fresh
+
+
+def _build(
+    store: Store, ledger: "Ledger", jobs: list[Job], build: Build, written: list[str]
+) -> tuple[list[Any], list[pd.DataFrame]]:
     """Rows of ``jobs`` from the cache; those of terminal jobs appended to the store, one part per operation."""
     rows, facts, lost = [], [], 0
     groups: dict[str, list[tuple[Job, Any]]] = {}
-    for j in jobs:
-        result = None
-        if j.result_digest:
-            data = ledger.get_result(j.result_digest)
-            result = json.loads(data) if data is not None else None
-            lost += data is None and j.status == Status.SUCCEEDED
+    for j, (found, result) in zip(jobs, read_results(ledger, [j.result_digest for j in jobs])):
+        lost += bool(j.result_digest) and not found and j.status == Status.SUCCEEDED
         groups.setdefault(j.operation, []).append((j, result))
     if lost:
         warnings.warn(
@@ -311,7 +347,7 @@ def _build(store: Store, ledger: "Ledger", jobs: list[Job], build: Build) -> tup
         if keep:
             stored = f[f[KEY].isin(keep.keys())].assign(fp=lambda d: d[KEY].map(keep))
             try:
-                store.write(r[r[KEY].isin(keep.keys())], stored, pairs[0][0].provider, operation)
+                written.append(store.write(r[r[KEY].isin(keep.keys())], stored, pairs[0][0].provider, operation))
             except OSError as e:  # a read-only or full workspace: the frame is still right, only not stored
                 warnings.warn(f"columnar store not written ({e}); loads read the cache until it can be", stacklevel=4)
         rows.append(r)
