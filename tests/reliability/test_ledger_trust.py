@@ -313,7 +313,10 @@ def small_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+        # 4 MiB: room for the resumed batch's ledger, its write-ahead log and its results once the filler is gone
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, f"this test needs root to mount a tmpfs: {done.stderr}"
     yield mount
