@@ -363,11 +363,15 @@ class Ledger(ResultCache):
             return {}
         for job in jobs:
             self._adopt(job)
-        rows = [_row(job) for job in jobs]
+        self._write_many(_INSERT, [_row(job) for job in jobs])
+        return self.get_many(job.key for job in jobs)
+
+    def _write_many(self, sql: str, rows: list[Any]) -> None:
+        """``sql`` for every row in one transaction (one commit), rolled back whole if it fails."""
         with self._lock:
             try:
                 self._write("BEGIN IMMEDIATE")
-                self._db.executemany(_INSERT, rows)
+                self._db.executemany(sql, rows)
                 self._write("COMMIT")
             except sqlite3.OperationalError as e:
                 if self._db.in_transaction:
@@ -375,7 +379,6 @@ class Ledger(ResultCache):
                 if _disk_full(e):
                     raise DiskFullError(self.path) from None
                 raise
-        return self.get_many(job.key for job in jobs)
 
     def _adopt(self, job: Job) -> None:
         """A row re-made after its ledger was lost (meta ``recovered``) takes the provider job the cache recorded
@@ -578,17 +581,7 @@ class Ledger(ResultCache):
         if not moved:
             return
         rows = [(inp, json.dumps(names, default=str), key) for key, (inp, names) in moved.items()]
-        with self._lock:
-            try:
-                self._write("BEGIN IMMEDIATE")
-                self._db.executemany("UPDATE jobs SET input=?, meta=json_patch(meta, ?) WHERE key=?", rows)
-                self._write("COMMIT")
-            except sqlite3.OperationalError as e:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if _disk_full(e):
-                    raise DiskFullError(self.path) from None
-                raise
+        self._write_many("UPDATE jobs SET input=?, meta=json_patch(meta, ?) WHERE key=?", rows)
 
 
 def _checkpoint_at_exit(ref: "weakref.ref[Ledger]") -> None:
